@@ -1,0 +1,11 @@
+package main
+
+import "github.com/spf13/cobra"
+
+func newProfileCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "profile",
+		Short: "Generate and record profiles for a service",
+	}
+	return cmd
+}

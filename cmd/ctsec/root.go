@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/spf13/cobra"
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRootCmd(a)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	return exitCode(root.ExecuteContext(ctx), stderr)
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	formats := make([]string, len(report.Formats))
+	for i, f := range report.Formats {
+		formats[i] = string(f)
+	}
+	root := &cobra.Command{
+		Use:   "ctsec",
+		Short: "Harden Docker hosts: seccomp and AppArmor profiles, stacks, CIS benchmark, the host",
+		Long: `ctsec hardens Docker hosts and proves what it did.
+
+Every command that changes something shows the change first (a diff or a
+plan) and changes nothing without --write or apply; changes are written
+atomically, backed up under --state-dir, verified with the real tool and
+rolled back when verification fails.
+
+Exit codes: 0 done and nothing at or above --fail-on; 1 findings at or above
+--fail-on, or a validation failed; 2 the job could not be done (bad usage,
+unreadable or malformed input, missing tool or engine).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if a.format, err = report.ParseFormat(a.formatName); err != nil {
+				return usageError(err)
+			}
+			if a.failOn, err = report.ParseSeverity(a.failOnName); err != nil {
+				return usageError(fmt.Errorf("--fail-on: %w", err))
+			}
+			switch a.colorMode {
+			case "auto", "always", "never":
+			default:
+				return usageError(fmt.Errorf("--color: want auto, always or never, not %q", a.colorMode))
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.formatName, "format", "f", "text", "output format: "+strings.Join(formats, ", "))
+	pf.StringVar(&a.failOnName, "fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical, none")
+	pf.StringVar(&a.colorMode, "color", "auto", "colour people-facing output: auto (terminal and no NO_COLOR), always, never")
+	root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
+	root.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(
+		[]string{"info", "low", "medium", "high", "critical", "none"}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(
+		newVersionCmd(a),
+		newDoctorCmd(a),
+		newSeccompCmd(a),
+		newApparmorCmd(a),
+		newProfileCmd(a),
+		newComposeCmd(a),
+		newPortainerCmd(a),
+		newBenchCmd(a),
+		newHostCmd(a),
+	)
+	return root
+}
+
+// usageError is exit code 2 for a command line that cannot be obeyed.
+func usageError(err error) error { return &exitErr{code: exitError, err: err} }

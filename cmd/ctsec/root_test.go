@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// ctsec runs the CLI in-process and returns stdout, stderr and the exit code.
+func ctsec(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestRootContract(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+		wantErr  string
+	}{
+		{"version", []string{"version"}, 0, "ctsec ", ""},
+		{"version json", []string{"version", "--format", "json"}, 0, `"go_version"`, ""},
+		{"bad format", []string{"--format", "yaml", "version"}, 2, "", "unknown format \"yaml\""},
+		{"bad fail-on", []string{"--fail-on", "severe", "version"}, 2, "", "--fail-on"},
+		{"bad color", []string{"--color", "rainbow", "version"}, 2, "", "--color"},
+		{"unknown flag", []string{"version", "--nope"}, 2, "", "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
+		{"completion", []string{"completion", "bash"}, 0, "bash completion", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := ctsec(t, tt.args...)
+			if code != tt.wantCode {
+				t.Errorf("exit = %d, want %d (stderr %q)", code, tt.wantCode, errOut)
+			}
+			if !strings.Contains(out, tt.wantOut) {
+				t.Errorf("stdout lacks %q: %q", tt.wantOut, out)
+			}
+			if !strings.Contains(errOut, tt.wantErr) {
+				t.Errorf("stderr lacks %q: %q", tt.wantErr, errOut)
+			}
+			if strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+				t.Errorf("error is not one line: %q", errOut)
+			}
+		})
+	}
+}
+
+func TestDoctorJSON(t *testing.T) {
+	out, errOut, code := ctsec(t, "doctor", "--format", "json", "--host", "unix:///nonexistent.sock")
+	if code != 1 {
+		t.Errorf("exit = %d (an unreachable engine is a missing capability), stderr %q", code, errOut)
+	}
+	var res doctorResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("doctor JSON: %v\n%s", err, out)
+	}
+	names := map[string]doctorCheck{}
+	for _, c := range res.Checks {
+		names[c.Name] = c
+	}
+	for _, want := range []string{"kernel seccomp", "libseccomp", "apparmor_parser", "kernel AppArmor", "Docker engine", "runc"} {
+		if _, ok := names[want]; !ok {
+			t.Errorf("doctor has no %q check: %v", want, res.Checks)
+		}
+	}
+	if names["Docker engine"].OK {
+		t.Error("unreachable engine reported OK")
+	}
+	if names["libseccomp"].OK && (res.Seccomp == nil || res.Seccomp.Library == "") {
+		t.Error("libseccomp OK but no version reported")
+	}
+}

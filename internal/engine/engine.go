@@ -1,0 +1,56 @@
+// Package engine connects to a Docker Engine the way the docker CLI does:
+// --host, then DOCKER_HOST, then the local socket, with API version
+// negotiation so Debian 12's dockerd 20.10 (API 1.41) works.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Connect returns a client for host ("" = DOCKER_HOST or the default socket).
+// It does not contact the engine; Ping does.
+func Connect(host string) (*client.Client, error) {
+	opts := []client.Opt{client.FromEnv}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	c, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
+	}
+	return c, nil
+}
+
+// Summary is what doctor and reports say about an engine.
+type Summary struct {
+	Host            string   `json:"host"`
+	Version         string   `json:"version"`
+	APIVersion      string   `json:"api_version"`
+	SecurityOptions []string `json:"security_options"`
+	DefaultRuntime  string   `json:"default_runtime,omitempty"`
+}
+
+// Describe asks the engine for its version and security options.
+func Describe(ctx context.Context, c *client.Client) (Summary, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	if err != nil {
+		return Summary{}, fmt.Errorf("asking the Docker engine at %s for its version: %w", c.DaemonHost(), err)
+	}
+	info, err := c.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return Summary{}, fmt.Errorf("asking the Docker engine at %s for its info: %w", c.DaemonHost(), err)
+	}
+	return Summary{
+		Host:            c.DaemonHost(),
+		Version:         v.Version,
+		APIVersion:      c.ClientVersion(),
+		SecurityOptions: info.Info.SecurityOptions,
+		DefaultRuntime:  info.Info.DefaultRuntime,
+	}, nil
+}

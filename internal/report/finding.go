@@ -1,0 +1,165 @@
+// Package report is the one findings model every ctsec audit returns, and the
+// renderers that turn it into text, JSON, SARIF, JUnit or Markdown.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Severity orders findings; the zero value is Info.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+	// None is only a threshold: nothing reaches it, so --fail-on none never fails.
+	None
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical", "none"}
+
+func (s Severity) String() string {
+	if s < Info || s > None {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts the lower-case names used on the command line and in JSON.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(s, n) {
+			return Severity(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown severity %q (want one of %s)", s, strings.Join(severityNames[:], ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Finding is one observation. File/Line/Column locate it in an input file when
+// there is one; Path is a JSON/YAML path inside that file; Target names what was
+// inspected when it is not a file (a container, a loaded profile, a host key).
+type Finding struct {
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Target   string   `json:"target,omitempty"`
+	File     string   `json:"file,omitempty"`
+	Line     int      `json:"line,omitempty"`
+	Column   int      `json:"column,omitempty"`
+	Path     string   `json:"path,omitempty"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Where is the "file:line:col" (or target) prefix people read first.
+func (f Finding) Where() string {
+	switch {
+	case f.File != "" && f.Line > 0 && f.Column > 0:
+		return fmt.Sprintf("%s:%d:%d", f.File, f.Line, f.Column)
+	case f.File != "" && f.Line > 0:
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	case f.File != "":
+		return f.File
+	default:
+		return f.Target
+	}
+}
+
+// Report is what a command emits: always one object with a findings array, so
+// programs can rely on `.findings` whatever produced it. Data carries the
+// command's own structured result (a score, a diff summary, verdicts).
+type Report struct {
+	Tool     string    `json:"tool"`
+	Command  string    `json:"command,omitempty"`
+	Findings []Finding `json:"findings"`
+	Summary  Summary   `json:"summary"`
+	Data     any       `json:"data,omitempty"`
+}
+
+// Summary counts findings per severity.
+type Summary struct {
+	Total    int `json:"total"`
+	Critical int `json:"critical"`
+	High     int `json:"high"`
+	Medium   int `json:"medium"`
+	Low      int `json:"low"`
+	Info     int `json:"info"`
+}
+
+// New makes a report with its summary computed and findings in a stable order:
+// by file, line, column, then most severe first.
+func New(command string, findings []Finding, data any) Report {
+	fs := append([]Finding(nil), findings...)
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		if a.Column != b.Column {
+			return a.Column < b.Column
+		}
+		return a.Severity > b.Severity
+	})
+	if fs == nil {
+		fs = []Finding{}
+	}
+	return Report{Tool: "ctsec", Command: command, Findings: fs, Summary: summarize(fs), Data: data}
+}
+
+func summarize(fs []Finding) Summary {
+	s := Summary{Total: len(fs)}
+	for _, f := range fs {
+		switch f.Severity {
+		case Critical:
+			s.Critical++
+		case High:
+			s.High++
+		case Medium:
+			s.Medium++
+		case Low:
+			s.Low++
+		default:
+			s.Info++
+		}
+	}
+	return s
+}
+
+// Reaches reports whether any finding is at or above the threshold, which is
+// what decides exit code 1.
+func (r Report) Reaches(threshold Severity) bool {
+	for _, f := range r.Findings {
+		if f.Severity >= threshold {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalJSON keeps an empty findings list as [] rather than null.
+func (r Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	if r.Findings == nil {
+		r.Findings = []Finding{}
+	}
+	return json.Marshal(plain(r))
+}

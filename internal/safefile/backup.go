@@ -1,0 +1,244 @@
+package safefile
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// DefaultStateDir is where backups live unless --state-dir says otherwise.
+const DefaultStateDir = "/var/lib/ctsec"
+
+// Store keeps backups under Dir/backups/<id>/, one directory per change, each
+// with a manifest.json. A change directory is created exclusively and never
+// reused, so a backup is never overwritten.
+type Store struct {
+	Dir string
+}
+
+// Manifest describes one change: what it was and the state of every file it
+// touched before it touched it.
+type Manifest struct {
+	ID      string       `json:"id"`
+	Time    time.Time    `json:"time"`
+	Command string       `json:"command"`
+	Note    string       `json:"note,omitempty"`
+	Files   []FileRecord `json:"files"`
+}
+
+// FileRecord is one file as it was. Existed=false means the change created
+// it, so restoring removes it.
+type FileRecord struct {
+	Path    string      `json:"path"`
+	Existed bool        `json:"existed"`
+	Mode    fs.FileMode `json:"mode,omitempty"`
+	UID     int         `json:"uid,omitempty"`
+	GID     int         `json:"gid,omitempty"`
+	SHA256  string      `json:"sha256,omitempty"`
+	Backup  string      `json:"backup,omitempty"` // file name inside the change directory
+}
+
+// Change is a backup being recorded.
+type Change struct {
+	store    *Store
+	manifest Manifest
+	dir      string
+	seen     map[string]bool
+}
+
+func (s *Store) backupsDir() string { return filepath.Join(s.Dir, "backups") }
+
+// NewChange starts recording a change made by command.
+func (s *Store) NewChange(command string) (*Change, error) {
+	if err := os.MkdirAll(s.backupsDir(), 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory %s: %w", s.Dir, err)
+	}
+	now := time.Now().UTC()
+	var suffix [3]byte
+	if _, err := rand.Read(suffix[:]); err != nil {
+		return nil, err
+	}
+	id := now.Format("20060102T150405Z") + "-" + hex.EncodeToString(suffix[:])
+	dir := filepath.Join(s.backupsDir(), id)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating backup %s: %w", dir, err)
+	}
+	c := &Change{store: s, dir: dir, seen: map[string]bool{},
+		manifest: Manifest{ID: id, Time: now, Command: command}}
+	return c, c.writeManifest()
+}
+
+// ID names the change for rollback.
+func (c *Change) ID() string { return c.manifest.ID }
+
+// SetNote records a human description shown by history listings.
+func (c *Change) SetNote(note string) error {
+	c.manifest.Note = note
+	return c.writeManifest()
+}
+
+// Save records path as it is now, before the caller changes it. Saving the
+// same path twice keeps the first (original) state. The manifest is written
+// after every file so a crash mid-change still leaves a restorable backup.
+func (c *Change) Save(path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	if c.seen[abs] {
+		return nil
+	}
+	rec := FileRecord{Path: abs}
+	st, err := os.Lstat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("backing up %s: %w", abs, err)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("backing up %s: not a regular file", abs)
+	default:
+		data, err := os.ReadFile(abs)
+		if err != nil {
+			return fmt.Errorf("backing up %s: %w", abs, err)
+		}
+		sum := sha256.Sum256(data)
+		rec.Existed = true
+		rec.Mode = st.Mode().Perm()
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			rec.UID, rec.GID = int(sys.Uid), int(sys.Gid)
+		}
+		rec.SHA256 = hex.EncodeToString(sum[:])
+		rec.Backup = fmt.Sprintf("%03d-%s", len(c.manifest.Files), filepath.Base(abs))
+		if err := writeNew(filepath.Join(c.dir, rec.Backup), data); err != nil {
+			return fmt.Errorf("backing up %s: %w", abs, err)
+		}
+	}
+	c.seen[abs] = true
+	c.manifest.Files = append(c.manifest.Files, rec)
+	return c.writeManifest()
+}
+
+func (c *Change) writeManifest() error {
+	b, err := json.MarshalIndent(c.manifest, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(c.dir, "manifest.json"), append(b, '\n'), 0o600)
+}
+
+// writeNew refuses to overwrite: a backup, once written, is never replaced.
+func writeNew(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// List returns every recorded change, oldest first.
+func (s *Store) List() ([]Manifest, error) {
+	entries, err := os.ReadDir(s.backupsDir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing backups in %s: %w", s.Dir, err)
+	}
+	var out []Manifest
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		m, err := s.Load(e.Name())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Load reads the manifest of change id.
+func (s *Store) Load(id string) (Manifest, error) {
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return Manifest{}, fmt.Errorf("invalid backup id %q", id)
+	}
+	p := filepath.Join(s.backupsDir(), id, "manifest.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("reading backup %s: %w", id, err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return Manifest{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	return m, nil
+}
+
+// Restore puts every file of change id back as it was before the change:
+// content, mode and owner; files the change created are removed. Files are
+// restored in reverse order of saving. Content is checked against the
+// recorded hash before anything is written.
+func (s *Store) Restore(id string) (Manifest, error) {
+	m, err := s.Load(id)
+	if err != nil {
+		return m, err
+	}
+	dir := filepath.Join(s.backupsDir(), id)
+	contents := make([][]byte, len(m.Files))
+	for i, f := range m.Files {
+		if !f.Existed {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, f.Backup))
+		if err != nil {
+			return m, fmt.Errorf("reading backup of %s: %w", f.Path, err)
+		}
+		sum := sha256.Sum256(data)
+		if hex.EncodeToString(sum[:]) != f.SHA256 {
+			return m, fmt.Errorf("backup of %s in %s is corrupt (checksum mismatch); nothing restored", f.Path, dir)
+		}
+		contents[i] = data
+	}
+	for i := len(m.Files) - 1; i >= 0; i-- {
+		f := m.Files[i]
+		if !f.Existed {
+			if err := os.Remove(f.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return m, fmt.Errorf("removing %s: %w", f.Path, err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(f.Path), 0o755); err != nil {
+			return m, fmt.Errorf("restoring %s: %w", f.Path, err)
+		}
+		if err := WriteFile(f.Path, contents[i], f.Mode); err != nil {
+			return m, fmt.Errorf("restoring %s: %w", f.Path, err)
+		}
+		if err := os.Chmod(f.Path, f.Mode); err != nil {
+			return m, fmt.Errorf("restoring %s: %w", f.Path, err)
+		}
+		if err := os.Lchown(f.Path, f.UID, f.GID); err != nil && !errors.Is(err, fs.ErrPermission) {
+			return m, fmt.Errorf("restoring %s: %w", f.Path, err)
+		}
+	}
+	return m, nil
+}

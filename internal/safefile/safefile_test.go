@@ -1,0 +1,116 @@
+package safefile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteFileKeepsModeAndLeavesNoTemp(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "f.conf")
+	if err := os.WriteFile(p, []byte("old"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640", st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(p); string(b) != "new" {
+		t.Errorf("content = %q", b)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("temp files left: %v", entries)
+	}
+	q := filepath.Join(dir, "new.conf")
+	if err := WriteFile(q, []byte("x"), 0o604); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(q); st.Mode().Perm() != 0o604 {
+		t.Errorf("new file mode = %v", st.Mode().Perm())
+	}
+}
+
+func TestWriteFileRefusesDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteFile(dir, []byte("x"), 0o600); err == nil {
+		t.Fatal("writing over a directory succeeded")
+	}
+}
+
+func TestBackupRestore(t *testing.T) {
+	root := t.TempDir()
+	s := &Store{Dir: filepath.Join(root, "state")}
+	existing := filepath.Join(root, "etc", "a.conf")
+	created := filepath.Join(root, "etc", "b.conf")
+	os.MkdirAll(filepath.Dir(existing), 0o755)
+	if err := os.WriteFile(existing, []byte("original\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err := s.NewChange("test apply")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{existing, created, existing} {
+		if err := c.Save(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := WriteFile(existing, []byte("changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(created, []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(existing, 0o666)
+
+	list, err := s.List()
+	if err != nil || len(list) != 1 || len(list[0].Files) != 2 {
+		t.Fatalf("List = %+v, %v", list, err)
+	}
+	if _, err := s.Restore(c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "original\n" {
+		t.Errorf("restored content = %q", b)
+	}
+	if st, _ := os.Stat(existing); st.Mode().Perm() != 0o640 {
+		t.Errorf("restored mode = %v", st.Mode().Perm())
+	}
+	if _, err := os.Stat(created); !os.IsNotExist(err) {
+		t.Errorf("created file not removed: %v", err)
+	}
+	// A second change never reuses the first one's directory.
+	c2, err := s.NewChange("again")
+	if err != nil || c2.ID() == c.ID() {
+		t.Fatalf("second change id %v, %v", c2, err)
+	}
+}
+
+func TestRestoreRefusesCorruptBackup(t *testing.T) {
+	root := t.TempDir()
+	s := &Store{Dir: filepath.Join(root, "state")}
+	p := filepath.Join(root, "a")
+	os.WriteFile(p, []byte("v1"), 0o600)
+	c, _ := s.NewChange("x")
+	if err := c.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p, []byte("v2"), 0o600)
+	m, _ := s.Load(c.ID())
+	os.WriteFile(filepath.Join(s.Dir, "backups", c.ID(), m.Files[0].Backup), []byte("tampered"), 0o600)
+	if _, err := s.Restore(c.ID()); err == nil {
+		t.Fatal("restore of corrupt backup succeeded")
+	}
+	if b, _ := os.ReadFile(p); string(b) != "v2" {
+		t.Errorf("file changed by failed restore: %q", b)
+	}
+	if _, err := s.Load("../etc"); err == nil {
+		t.Error("Load accepted a path as id")
+	}
+}
