@@ -2,7 +2,6 @@ package compose
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 )
 
@@ -15,15 +14,7 @@ func (p *patcher) Diff(oldName, newName string) string {
 		return ""
 	}
 	ins := append([]insertion(nil), p.ins...)
-	sort.SliceStable(ins, func(i, j int) bool {
-		if ins[i].off != ins[j].off {
-			return ins[i].off < ins[j].off
-		}
-		if ins[i].depth != ins[j].depth {
-			return ins[i].depth > ins[j].depth
-		}
-		return ins[i].seq < ins[j].seq
-	})
+	sortInsertions(ins)
 	src := p.d.Src
 	type op struct {
 		kind byte

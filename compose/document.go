@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -15,6 +17,8 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 )
+
+var reLineColon = regexp.MustCompile(`line (\d+):`)
 
 // MaxFileSize bounds what ctsec reads as a compose file. Real stacks are
 // kilobytes; a 1,000-service stack is well under 1 MiB.
@@ -130,11 +134,14 @@ func (d *Document) parseNodes() error {
 func (d *Document) yamlError(err error) error {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg = strings.Join(strings.Fields(msg), " ")
 	line := 0
-	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
-		if i := strings.Index(msg, ":"); i >= 0 {
-			msg = strings.TrimSpace(msg[i+1:])
-		}
+	// "construct errors: line 1: line 4: mapping key …": the last "line N:"
+	// is where the problem is.
+	if all := reLineColon.FindAllStringSubmatchIndex(msg, -1); len(all) > 0 {
+		m := all[len(all)-1]
+		line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		msg = strings.TrimSpace(msg[m[1]:])
 	}
 	return &ParseError{File: d.Name, Line: line, Msg: "invalid YAML: " + msg}
 }

@@ -165,6 +165,12 @@ func (d *Document) modelError(err error) error {
 			pe.Line, _ = strconv.Atoi(m[1])
 			pe.Column, _ = strconv.Atoi(m[2])
 		}
+		// "line 4: mapping key … already defined at line 3": a "line N:"
+		// names the offending line, later mentions are references.
+		if all := reLineColon.FindAllStringSubmatch(msg, -1); len(all) > 0 {
+			pe.Line, _ = strconv.Atoi(all[len(all)-1][1])
+			pe.Column = 0
+		}
 		return pe
 	}
 	var path []string

@@ -410,15 +410,7 @@ func flowEnd(src []byte, start int) (int, byte, error) {
 // apply splices the insertions into the original bytes.
 func (p *patcher) apply() []byte {
 	ins := append([]insertion(nil), p.ins...)
-	sort.SliceStable(ins, func(i, j int) bool {
-		if ins[i].off != ins[j].off {
-			return ins[i].off < ins[j].off
-		}
-		if ins[i].depth != ins[j].depth {
-			return ins[i].depth > ins[j].depth
-		}
-		return ins[i].seq < ins[j].seq
-	})
+	sortInsertions(ins)
 	size := len(p.d.Src)
 	for _, in := range ins {
 		size += len(in.text)
@@ -465,4 +457,18 @@ func yamlScalar(s string) string {
 
 func oneLineComment(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// sortInsertions orders insertions by offset; at one offset the deeper node's
+// text goes first, so a nested block closes before its parent continues.
+func sortInsertions(ins []insertion) {
+	sort.SliceStable(ins, func(i, j int) bool {
+		if ins[i].off != ins[j].off {
+			return ins[i].off < ins[j].off
+		}
+		if ins[i].depth != ins[j].depth {
+			return ins[i].depth > ins[j].depth
+		}
+		return ins[i].seq < ins[j].seq
+	})
 }
