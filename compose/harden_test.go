@@ -181,3 +181,37 @@ func TestHardenSwarmFlag(t *testing.T) {
 		t.Errorf("no swarm warning: %+v", res.Warnings)
 	}
 }
+
+// TestDiffAgreesWithLCS: the insertion-based diff and a plain LCS diff of
+// input and output describe the same change (same added and removed lines).
+func TestDiffAgreesWithLCS(t *testing.T) {
+	files, _ := filepath.Glob("testdata/harden/*.yml")
+	for _, f := range files {
+		src, _ := os.ReadFile(f)
+		d, err := Parse(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Harden(d, Options{Policy: Strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func(diff string) (plus, minus int) {
+			for _, l := range strings.Split(diff, "\n") {
+				switch {
+				case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+				case strings.HasPrefix(l, "+"):
+					plus++
+				case strings.HasPrefix(l, "-"):
+					minus++
+				}
+			}
+			return
+		}
+		p1, m1 := count(res.Diff("a", "b"))
+		p2, m2 := count(UnifiedDiff("a", "b", src, res.Output))
+		if p1 != p2 || m1 != m2 {
+			t.Errorf("%s: insertion diff +%d -%d, LCS diff +%d -%d", f, p1, m1, p2, m2)
+		}
+	}
+}
