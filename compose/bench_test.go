@@ -2,6 +2,7 @@ package compose
 
 import (
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,14 @@ func bigStack(n int) []byte {
 // `ctsec compose harden` do on a 1,000-service stack: parse, audit, plan,
 // patch, and the compose-go reload that verifies the result.
 func BenchmarkAuditHarden1000(b *testing.B) {
+	b.Run("GOGC=100", func(b *testing.B) { benchAuditHarden(b) })
+	b.Run(fmt.Sprintf("GOGC=%d-as-cli", GCPercent), func(b *testing.B) {
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+		benchAuditHarden(b)
+	})
+}
+
+func benchAuditHarden(b *testing.B) {
 	src := bigStack(1000)
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {

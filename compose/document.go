@@ -32,7 +32,8 @@ type Document struct {
 	Docs  []*yaml.Node   // DocumentNode per YAML document
 	Model map[string]any // compose-go canonical model, interpolation off
 
-	lineStart []int // byte offset of each line's first byte (0-based lines)
+	lineStart []int     // byte offset of each line's first byte (0-based lines)
+	services  []Service // Services(), computed once
 }
 
 // ParseError is bad input: it names the file and, when known, the position.
@@ -92,7 +93,7 @@ func Parse(name string, src []byte) (*Document, error) {
 			return nil, &ParseError{File: name, Line: root.Line, Column: root.Column, Msg: "not a compose file: the top level must be a mapping"}
 		}
 	}
-	m, err := loadModel(name, src)
+	m, err := loadModelParallel(name, src, d.lineStart, d.Docs)
 	if err != nil {
 		return nil, d.modelError(err)
 	}

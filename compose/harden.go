@@ -570,15 +570,73 @@ func patchService(p *patcher, sn serviceNode, s Service, ops []op) error {
 func verify(d *Document, out []byte, expected map[string]any) error {
 	// Only the model is needed here: compose-go is the judge of what the
 	// output means, and it is the expensive half of the run.
-	model, err := loadModel(d.Name, out)
+	od := &Document{Name: d.Name, Src: out}
+	od.indexLines()
+	if err := od.parseNodes(); err != nil {
+		return fmt.Errorf("hardened output is not valid YAML (refusing to write; this is a ctsec bug): %w", err)
+	}
+	model, err := loadModelParallel(d.Name, out, od.lineStart, od.Docs)
 	if err != nil {
 		return fmt.Errorf("hardened output does not load (refusing to write; this is a ctsec bug): %w", err)
 	}
-	want, got := normalize(expected), normalize(model)
-	if !reflect.DeepEqual(want, got) {
+	if !sameValue(expected, model) {
+		want, got := normalize(expected), normalize(model)
 		return fmt.Errorf("hardened %s: model comparison failed at %s (refusing to write; this is a ctsec bug)", d.Name, firstDiff(want, got, ""))
 	}
 	return nil
+}
+
+// sameValue compares two decoded models, treating numbers of any Go type as
+// equal when their values are (the plan writes int64, YAML decodes int).
+func sameValue(a, b any) bool {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !sameValue(v, w) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !sameValue(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if fa, ok := number(a); ok {
+		fb, ok := number(b)
+		return ok && fa == fb
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func number(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int:
+		return float64(n), true
+	case int64:
+		return float64(n), true
+	case uint64:
+		return float64(n), true
+	case float64:
+		return n, true
+	case int32:
+		return float64(n), true
+	case float32:
+		return float64(n), true
+	}
+	return 0, false
 }
 
 func normalize(m map[string]any) any {

@@ -17,6 +17,13 @@ type Service struct {
 
 // Services returns the model's services in file order.
 func (d *Document) Services() []Service {
+	if d.services == nil {
+		d.services = d.listServices()
+	}
+	return d.services
+}
+
+func (d *Document) listServices() []Service {
 	svcs, _ := d.Model["services"].(map[string]any)
 	out := make([]Service, 0, len(svcs))
 	for name, v := range svcs {
