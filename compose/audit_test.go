@@ -139,6 +139,7 @@ func TestBadInput(t *testing.T) {
 		{"duplicate key", "services:\n  web:\n    image: x\n    image: y\n", 4, ""},
 		{"billion laughs", bomb, 0, ""},
 		{"binary", "services:\n  a: \xff\xfe\n", 0, "UTF-8"},
+		{"recursive merge", "x-a: &a\n  <<: *a\n  image: x\nservices:\n  a:\n    image: x\n", 2, "recursive alias"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

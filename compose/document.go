@@ -93,6 +93,9 @@ func Parse(name string, src []byte) (*Document, error) {
 			return nil, &ParseError{File: name, Line: root.Line, Column: root.Column, Msg: "not a compose file: the top level must be a mapping"}
 		}
 	}
+	if err := d.checkAliases(); err != nil {
+		return nil, err
+	}
 	m, err := loadModelParallel(name, src, d.lineStart, d.Docs)
 	if err != nil {
 		return nil, d.modelError(err)
@@ -232,4 +235,56 @@ func LoadFile(path string) (*Document, error) {
 		return nil, err
 	}
 	return Parse(path, b)
+}
+
+// maxExpandedNodes bounds the size of the tree once aliases are expanded:
+// compose-go expands merges and aliases, and a small file can describe an
+// enormous (or, with a recursive alias, endless) tree.
+const maxExpandedNodes = 1_000_000
+
+// checkAliases refuses recursive aliases and alias expansions too large to
+// load, before compose-go spends minutes on them.
+func (d *Document) checkAliases() error {
+	sizes := map[*yaml.Node]int{}
+	onPath := map[*yaml.Node]bool{}
+	var size func(n *yaml.Node) (int, *yaml.Node)
+	size = func(n *yaml.Node) (int, *yaml.Node) {
+		if n.Kind == yaml.AliasNode {
+			if n.Alias == nil {
+				return 1, nil
+			}
+			if onPath[n.Alias] {
+				return 0, n
+			}
+			return size(n.Alias)
+		}
+		if s, ok := sizes[n]; ok {
+			return s, nil
+		}
+		onPath[n] = true
+		defer delete(onPath, n)
+		total := 1
+		for _, c := range n.Content {
+			s, bad := size(c)
+			if bad != nil {
+				return 0, bad
+			}
+			total += s
+			if total > maxExpandedNodes {
+				total = maxExpandedNodes + 1
+			}
+		}
+		sizes[n] = total
+		return total, nil
+	}
+	for _, doc := range d.Docs {
+		s, bad := size(doc)
+		if bad != nil {
+			return &ParseError{File: d.Name, Line: bad.Line, Column: bad.Column, Msg: "recursive alias *" + bad.Value + " refers to a node that contains it"}
+		}
+		if s > maxExpandedNodes {
+			return &ParseError{File: d.Name, Msg: fmt.Sprintf("aliases expand to more than %d nodes (a YAML bomb?)", maxExpandedNodes)}
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -114,6 +115,32 @@ func IsSwarm(d *Document) (bool, string) {
 // Harden plans and applies the edits, then proves them by loading the
 // output with compose-go and comparing it with the expected model.
 func Harden(d *Document, o Options) (*Result, error) {
+	skip := map[string]string{}
+	for attempt := 0; ; attempt++ {
+		res, err := harden(d, o, skip)
+		var ve *verifyError
+		if !errors.As(err, &ve) || len(ve.services) == 0 || attempt >= 3 {
+			return res, err
+		}
+		// The edit of some service did not mean what was planned (an
+		// unforeseen YAML layout): leave those services as they are, say so,
+		// and harden the rest.
+		for _, s := range ve.services {
+			skip[s] = ve.detail
+		}
+	}
+}
+
+// verifyError says which services' models differ from the plan.
+type verifyError struct {
+	services []string
+	detail   string
+	err      error
+}
+
+func (e *verifyError) Error() string { return e.err.Error() }
+
+func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 	if o.Policy == "" {
 		o.Policy = Baseline
 	}
@@ -169,6 +196,10 @@ func Harden(d *Document, o Options) (*Result, error) {
 			continue
 		}
 		sn := sns[0]
+		if why, ok := skip[s.Name]; ok {
+			warn(RuleNotHardened, report.Medium, nil, "not edited: the edit would not load back as planned (%s); please report this file layout", why)
+			continue
+		}
 		if sn.Val.Kind == yaml.AliasNode {
 			warn(RuleNotHardened, report.Medium, nil, "is an alias (*%s); not edited — write it as a mapping with <<: *%s to harden it", sn.Val.Value, sn.Val.Value)
 			continue
@@ -581,9 +612,39 @@ func verify(d *Document, out []byte, expected map[string]any) error {
 	}
 	if !sameValue(expected, model) {
 		want, got := normalize(expected), normalize(model)
-		return fmt.Errorf("hardened %s: model comparison failed at %s (refusing to write; this is a ctsec bug)", d.Name, firstDiff(want, got, ""))
+		ve := &verifyError{detail: firstDiff(want, got, ""),
+			err: fmt.Errorf("hardened %s: model comparison failed at %s (refusing to write; this is a ctsec bug)", d.Name, firstDiff(want, got, ""))}
+		// Only differences inside services can be undone by not editing them.
+		onlyServices := true
+		for k := range mergeKeys(expected, model) {
+			if k != "services" && !sameValue(expected[k], model[k]) {
+				onlyServices = false
+			}
+		}
+		if onlyServices {
+			es, _ := expected["services"].(map[string]any)
+			ms, _ := model["services"].(map[string]any)
+			for k := range mergeKeys(es, ms) {
+				if !sameValue(es[k], ms[k]) {
+					ve.services = append(ve.services, k)
+				}
+			}
+			sort.Strings(ve.services)
+		}
+		return ve
 	}
 	return nil
+}
+
+func mergeKeys(a, b map[string]any) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
 }
 
 // sameValue compares two decoded models, treating numbers of any Go type as

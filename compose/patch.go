@@ -203,6 +203,9 @@ func (p *patcher) endOffset(n *yaml.Node, ownerCol int) (int, error) {
 		break
 	}
 	if end >= len(d.lineStart) {
+		if block && len(d.Src) > 0 && d.Src[len(d.Src)-1] != '\n' {
+			return 0, &EditError{Line: leaf.Line, Msg: "cannot append after a block scalar that ends the file without a final newline: the newline ctsec must add would become part of the value"}
+		}
 		return len(d.Src), nil
 	}
 	return d.lineStart[end], nil
