@@ -35,8 +35,9 @@ func TestAuditRules(t *testing.T) {
 		line int
 		sev  report.Severity
 	}{
-		{RuleUnconfined, 4, report.High},        // seccomp:unconfined (colon form)
-		{RuleNoNewPrivs, 4, report.Medium},      // no-new-privileges:false
+		{RuleUnconfined, 5, report.High},        // seccomp:unconfined (colon form)
+		{RuleUnconfined, 6, report.High},        // apparmor=unconfined
+		{RuleNoNewPrivs, 7, report.Medium},      // no-new-privileges:false
 		{RuleDangerousCap, 8, report.Critical},  // cap_add ALL
 		{RulePidsLimit, 2, report.Medium},       // -1 is no limit
 		{RuleDockerSocket, 11, report.Critical}, // docker.sock, even :ro

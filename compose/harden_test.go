@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,6 +94,7 @@ func TestHardenGolden(t *testing.T) {
 				for _, w := range res.Warnings {
 					got.WriteString("# warning " + w.Where() + " " + w.Rule + ": " + w.Message + "\n")
 				}
+				applyWithPatch(t, src, res.Output, res.Diff("a/x.yml", "b/x.yml"))
 				golden := strings.TrimSuffix(f, ".yml") + "." + string(pol) + ".diff"
 				if *update {
 					if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
@@ -213,5 +215,27 @@ func TestDiffAgreesWithLCS(t *testing.T) {
 		if p1 != p2 || m1 != m2 {
 			t.Errorf("%s: insertion diff +%d -%d, LCS diff +%d -%d", f, p1, m1, p2, m2)
 		}
+	}
+}
+
+// applyWithPatch proves the diff is a real unified diff: GNU patch applied to
+// the input gives exactly the output.
+func applyWithPatch(t *testing.T, src, want []byte, diff string) {
+	t.Helper()
+	if diff == "" {
+		return
+	}
+	patch := testenv.Tool(t, "patch")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.yml")
+	os.WriteFile(file, src, 0o644)
+	cmd := exec.Command(patch, "--binary", "-s", "-p1", "-d", dir)
+	cmd.Stdin = strings.NewReader(diff)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("patch: %v: %s", err, out)
+	}
+	got, _ := os.ReadFile(file)
+	if !bytes.Equal(got, want) {
+		t.Errorf("patch result differs from the output")
 	}
 }

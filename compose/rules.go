@@ -286,24 +286,35 @@ func noNewPrivs(m map[string]any) (set bool, explicitFalse bool) {
 	return false, true
 }
 
+// optIndex is where in security_opt the entry for key is, for its line.
+func optIndex(m map[string]any, key string) []string {
+	for i, o := range strs(m["security_opt"]) {
+		k := strings.ToLower(strings.TrimSpace(strings.FieldsFunc(o, func(r rune) bool { return r == ':' || r == '=' })[0]))
+		if k == key {
+			return []string{"security_opt", fmt.Sprint(i)}
+		}
+	}
+	return []string{"security_opt"}
+}
+
 func auditSecurityOpt(f *finder) {
 	m := f.s.M
 	opts := securityOpts(m)
 	set, explicitFalse := noNewPrivs(m)
 	switch {
 	case explicitFalse:
-		f.add(RuleNoNewPrivs, report.Medium, "set security_opt no-new-privileges:true", []string{"security_opt"}, "no-new-privileges is explicitly turned off")
+		f.add(RuleNoNewPrivs, report.Medium, "set security_opt no-new-privileges:true", optIndex(m, "no-new-privileges"), "no-new-privileges is explicitly turned off")
 	case !set && boolOf(m["privileged"]) != isTrue:
 		f.add(RuleNoNewPrivs, report.Medium, "add security_opt: [no-new-privileges:true] (ctsec compose harden)", []string{"security_opt"}, "no-new-privileges not set: setuid binaries can gain privileges")
 	}
 	for _, k := range []string{"seccomp", "apparmor", "systempaths"} {
 		if strings.EqualFold(opts[k], "unconfined") {
 			f.add(RuleUnconfined, report.High, "remove "+k+"=unconfined; use a custom profile (ctsec profile gen) if the default is too strict",
-				[]string{"security_opt"}, "%s=unconfined turns off %s confinement", k, k)
+				optIndex(m, k), "%s=unconfined turns off %s confinement", k, k)
 		}
 	}
 	if l, ok := opts["label"]; ok && strings.Contains(strings.ToLower(l), "disable") {
-		f.add(RuleUnconfined, report.High, "remove label:disable", []string{"security_opt"}, "label:disable turns off SELinux confinement")
+		f.add(RuleUnconfined, report.High, "remove label:disable", optIndex(m, "label"), "label:disable turns off SELinux confinement")
 	}
 }
 
