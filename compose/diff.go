@@ -16,20 +16,16 @@ func (p *patcher) Diff(oldName, newName string) string {
 	ins := append([]insertion(nil), p.ins...)
 	sortInsertions(ins)
 	src := p.d.Src
-	type op struct {
-		kind byte
-		text string // with its line ending, if any
-	}
-	var ops []op
+	var ops []lineOp
 	k := 0
 	addLines := func(kind byte, s string) {
 		for s != "" {
 			i := strings.IndexByte(s, '\n')
 			if i < 0 {
-				ops = append(ops, op{kind, s})
+				ops = append(ops, lineOp{kind, s})
 				return
 			}
-			ops = append(ops, op{kind, s[:i+1]})
+			ops = append(ops, lineOp{kind, s[:i+1]})
 			s = s[i+1:]
 		}
 	}
@@ -53,14 +49,14 @@ func (p *patcher) Diff(oldName, newName string) string {
 		}
 		orig := string(src[ls:le])
 		if !touched {
-			ops = append(ops, op{' ', orig})
+			ops = append(ops, lineOp{' ', orig})
 			continue
 		}
 		seg.Write(src[prev:le])
 		s := seg.String()
 		if strings.HasSuffix(s, orig) && strings.HasSuffix(s[:len(s)-len(orig)], "\n") {
 			addLines('+', s[:len(s)-len(orig)])
-			ops = append(ops, op{' ', orig})
+			ops = append(ops, lineOp{' ', orig})
 			continue
 		}
 		addLines('-', orig)
@@ -72,52 +68,48 @@ func (p *patcher) Diff(oldName, newName string) string {
 	}
 	addLines('+', tail.String())
 
-	// Hunks with three lines of context.
+	return renderHunks(oldName, newName, ops)
+}
+
+// lineOp is one line of a diff: ' ' context, '-' removed, '+' added; text
+// keeps its line ending, if any.
+type lineOp struct {
+	kind byte
+	text string
+}
+
+// renderHunks writes a unified diff with three lines of context.
+func renderHunks(oldName, newName string, ops []lineOp) string {
 	const ctx = 3
-	var b strings.Builder
-	fmt.Fprintf(&b, "--- %s\n+++ %s\n", oldName, newName)
-	changed := make([]bool, len(ops))
-	for i, o := range ops {
-		changed[i] = o.kind != ' '
-	}
-	i := 0
+	var out strings.Builder
+	fmt.Fprintf(&out, "--- %s\n+++ %s\n", oldName, newName)
 	oldLine, newLine := 1, 1
-	for i < len(ops) {
-		if !changed[i] {
+	for i := 0; i < len(ops); {
+		if ops[i].kind == ' ' {
 			oldLine++
 			newLine++
 			i++
 			continue
 		}
-		start := i - ctx
-		if start < 0 {
-			start = 0
-		}
-		// Extend while the next change is within 2*ctx lines.
+		// A hunk runs on while the next change is within 2*ctx lines.
+		start := max(i-ctx, 0)
 		end := i
 		for j := i; j < len(ops); j++ {
-			if changed[j] {
+			if ops[j].kind != ' ' {
 				end = j
 			} else if j-end > 2*ctx {
 				break
 			}
 		}
-		stop := end + ctx + 1
-		if stop > len(ops) {
-			stop = len(ops)
-		}
-		back := i - start
-		hOld, hNew := oldLine-back, newLine-back
+		stop := min(end+ctx+1, len(ops))
+		hOld, hNew := oldLine-(i-start), newLine-(i-start)
 		var oldN, newN int
 		var body strings.Builder
 		for _, o := range ops[start:stop] {
-			switch o.kind {
-			case ' ':
+			if o.kind != '+' {
 				oldN++
-				newN++
-			case '-':
-				oldN++
-			case '+':
+			}
+			if o.kind != '-' {
 				newN++
 			}
 			body.WriteByte(o.kind)
@@ -126,22 +118,19 @@ func (p *patcher) Diff(oldName, newName string) string {
 				body.WriteString("\n\\ No newline at end of file\n")
 			}
 		}
-		fmt.Fprintf(&b, "@@ -%s +%s @@\n", hunkRange(hOld, oldN), hunkRange(hNew, newN))
-		b.WriteString(body.String())
+		fmt.Fprintf(&out, "@@ -%s +%s @@\n", hunkRange(hOld, oldN), hunkRange(hNew, newN))
+		out.WriteString(body.String())
 		for _, o := range ops[i:stop] {
-			switch o.kind {
-			case ' ':
+			if o.kind != '+' {
 				oldLine++
-				newLine++
-			case '-':
-				oldLine++
-			case '+':
+			}
+			if o.kind != '-' {
 				newLine++
 			}
 		}
 		i = stop
 	}
-	return b.String()
+	return out.String()
 }
 
 func hunkRange(start, n int) string {

@@ -29,14 +29,7 @@ func checkHarden(t *testing.T, name string, src []byte, o Options) *Result {
 		t.Fatalf("harden: %v", err)
 	}
 	// Bytes outside the edits are identical: strip the insertions.
-	var back []byte
-	prev := 0
-	for _, in := range sortedInsertions(res.p) {
-		back = append(back, res.Output[prev:in.outOff]...)
-		prev = in.outOff + len(in.text)
-	}
-	back = append(back, res.Output[prev:]...)
-	if !bytes.Equal(back, src) {
+	if !bytes.Equal(withoutInsertions(res), src) {
 		t.Fatalf("output minus insertions differs from input")
 	}
 	for _, line := range strings.Split(string(src), "\n") {
@@ -61,6 +54,17 @@ func checkHarden(t *testing.T, name string, src []byte, o Options) *Result {
 type placed struct {
 	outOff int
 	text   string
+}
+
+// withoutInsertions is the output with every inserted text cut out again.
+func withoutInsertions(res *Result) []byte {
+	var back []byte
+	prev := 0
+	for _, in := range sortedInsertions(res.p) {
+		back = append(back, res.Output[prev:in.outOff]...)
+		prev = in.outOff + len(in.text)
+	}
+	return append(back, res.Output[prev:]...)
 }
 
 // sortedInsertions returns where each insertion sits in the output.

@@ -13,6 +13,7 @@ import (
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func newComposeCmd(a *app) *cobra.Command {
@@ -125,12 +126,17 @@ Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", ")
 	f := cmd.Flags()
 	f.BoolVar(&fl.write, "write", false, "replace FILE with the hardened version (atomic, backed up under --state-dir)")
 	f.StringVarP(&fl.out, "output", "o", "", "write the hardened file to `OUT` instead of printing a diff")
+	fl.register(f, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
+	return cmd
+}
+
+// register adds the policy flags compose harden and portainer harden share.
+func (fl *composeHardenFlags) register(f *pflag.FlagSet, swarmHelp string) {
 	f.StringVar(&fl.policy, "policy", "baseline", "baseline, or strict (adds read_only and tmpfs)")
 	f.StringVar(&fl.profiles, "profiles", "", "`DIR` with per-service seccomp (<service>.json) and AppArmor (<service>.apparmor) profiles")
 	f.StringSliceVar(&fl.only, "only", nil, "apply only these harden `RULES` (comma-separated)")
-	f.BoolVar(&fl.swarm, "swarm", false, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
+	f.BoolVar(&fl.swarm, "swarm", false, swarmHelp)
 	f.StringVar(&fl.stateDir, "state-dir", safefile.DefaultStateDir, "where backups are kept")
-	return cmd
 }
 
 func trimPrefix(rules []string) []string {
@@ -176,12 +182,24 @@ type hardenData struct {
 	Backup  string           `json:"backup,omitempty"`
 }
 
-func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeHardenFlags) error {
-	data := hardenData{File: d.Name, Changed: res.Changed(), Swarm: res.Swarm, Changes: res.Changes,
-		Diff: res.Diff("a/"+filepath.ToSlash(d.Name), "b/"+filepath.ToSlash(d.Name))}
+func newHardenData(name string, res *compose.Result) hardenData {
+	data := hardenData{File: name, Changed: res.Changed(), Swarm: res.Swarm, Changes: res.Changes,
+		Diff: res.Diff("a/"+filepath.ToSlash(name), "b/"+filepath.ToSlash(name))}
 	if data.Changes == nil {
 		data.Changes = []compose.Change{}
 	}
+	return data
+}
+
+// printWarnings shows what harden left as it was, on stderr beside the diff.
+func (a *app) printWarnings(ws []report.Finding) {
+	for _, w := range ws {
+		fmt.Fprintf(a.stderr, "ctsec: warning: %s: %s\n", w.Where(), w.Message)
+	}
+}
+
+func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeHardenFlags) error {
+	data := newHardenData(d.Name, res)
 	target := fl.out
 	if fl.write {
 		target = d.Name
@@ -196,9 +214,7 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 	if a.jsonOutput() {
 		return a.emit(report.New("compose harden", res.Warnings, data))
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(a.stderr, "ctsec: warning: %s: %s\n", w.Where(), w.Message)
-	}
+	a.printWarnings(res.Warnings)
 	switch {
 	case !res.Changed():
 		fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", d.Name)

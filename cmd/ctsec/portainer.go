@@ -213,11 +213,7 @@ func newPortainerHardenCmd(a *app, pf *portainerFlags) *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&fl.policy, "policy", "baseline", "baseline, or strict (adds read_only and tmpfs)")
-	f.StringVar(&fl.profiles, "profiles", "", "`DIR` with per-service seccomp (<service>.json) and AppArmor (<service>.apparmor) profiles")
-	f.StringSliceVar(&fl.only, "only", nil, "apply only these harden `RULES` (comma-separated)")
-	f.BoolVar(&fl.swarm, "swarm", false, "treat as a swarm stack (swarm stacks always are)")
-	f.StringVar(&fl.stateDir, "state-dir", safefile.DefaultStateDir, "where backups of the previous stack file are kept")
+	fl.register(f, "treat as a swarm stack (Portainer swarm stacks always are)")
 	f.BoolVar(&push, "push", false, "update the stack in Portainer (redeploys it)")
 	f.BoolVar(&detachGit, "detach-git", false, "allow updating a Git-backed stack, which detaches it from Git")
 	f.BoolVar(&pull, "pull-image", false, "ask Portainer to pull images when redeploying")
@@ -226,11 +222,7 @@ func newPortainerHardenCmd(a *app, pf *portainerFlags) *cobra.Command {
 
 func (a *app) finishPortainerHarden(ctx context.Context, c *portainer.Client, plan *portainer.Plan, push bool, po portainer.PushOptions) error {
 	res := plan.Result
-	name := portainer.Name(plan.Stack)
-	data := hardenData{File: name, Changed: res.Changed(), Swarm: res.Swarm, Changes: res.Changes, Diff: res.Diff("a/"+name, "b/"+name)}
-	if data.Changes == nil {
-		data.Changes = []compose.Change{}
-	}
+	data := newHardenData(portainer.Name(plan.Stack), res)
 	if push && res.Changed() {
 		backup, err := c.Push(ctx, plan.Stack, plan.Original, string(res.Output), po)
 		if err != nil {
@@ -241,9 +233,7 @@ func (a *app) finishPortainerHarden(ctx context.Context, c *portainer.Client, pl
 	if a.jsonOutput() {
 		return a.emit(report.New("portainer harden", res.Warnings, data))
 	}
-	for _, w := range res.Warnings {
-		fmt.Fprintf(a.stderr, "ctsec: warning: %s: %s\n", w.Where(), w.Message)
-	}
+	a.printWarnings(res.Warnings)
 	switch {
 	case !res.Changed():
 		fmt.Fprintf(a.stderr, "ctsec: stack %d (%s): nothing to change\n", plan.Stack.ID, plan.Stack.Name)
