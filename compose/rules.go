@@ -396,3 +396,23 @@ func auditEnv(f *finder) {
 		}
 	}
 }
+
+// IsDockerSocket reports whether a host path is a container engine's API
+// socket (docker, containerd, podman, cri-o, buildkitd).
+func IsDockerSocket(p string) bool { return socketName.MatchString(path.Clean(p)) }
+
+// SensitiveHostPath reports whether mounting the host path gives power over
+// the host ("/" included).
+func SensitiveHostPath(p string) bool {
+	p = path.Clean(p)
+	return p == "/" || sensitive(p)
+}
+
+// DatabasePort names the data store usually listening on a container port.
+func DatabasePort(port int) (string, bool) {
+	name, ok := dbPorts[port]
+	return name, ok
+}
+
+// HarmlessReadOnly reports host files whose read-only mount is routine.
+func HarmlessReadOnly(p string) bool { return harmlessRO[path.Clean(p)] }

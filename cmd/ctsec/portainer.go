@@ -74,7 +74,7 @@ Swarm stacks are hardened as swarm (limits under deploy.resources).`,
 	p.StringVar(&pf.ca, "ca", "", "PEM `FILE` of a private CA to trust")
 	p.DurationVar(&pf.timeout, "timeout", 60*time.Second, "timeout of each API request")
 	cmd.AddCommand(newPortainerStacksCmd(a, pf), newPortainerPullCmd(a, pf), newPortainerAuditCmd(a, pf),
-		newPortainerHardenCmd(a, pf), newPortainerPushCmd(a, pf))
+		newPortainerHardenCmd(a, pf), newPortainerPushCmd(a, pf), newPortainerTemplatesCmd(a))
 	return cmd
 }
 
@@ -299,5 +299,37 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 	f.BoolVar(&detachGit, "detach-git", false, "allow updating a Git-backed stack, which detaches it from Git")
 	f.BoolVar(&pull, "pull-image", false, "ask Portainer to pull images when redeploying")
 	f.StringVar(&stateDir, "state-dir", safefile.DefaultStateDir, "where backups of the previous stack file are kept")
+	return cmd
+}
+
+func newPortainerTemplatesCmd(a *app) *cobra.Command {
+	var stackDir string
+	cmd := &cobra.Command{
+		Use:   "templates FILE...",
+		Short: "Audit Portainer App Templates files (v2/v3 JSON), offline",
+		Long: `Audit Portainer App Templates: container templates for privileged mode, engine
+sockets and sensitive host binds, host network, published database ports and unpinned
+images. Stack templates point to compose files in a repository: with --stack-dir (a
+checkout of that repository) their compose files are audited too.`,
+		Example: `  ctsec portainer templates templates.json --stack-dir ./templates-repo`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tuneGC()
+			var findings []report.Finding
+			for _, f := range args {
+				src, err := portainer.ReadTemplates(f)
+				if err != nil {
+					return err
+				}
+				fs, err := portainer.AuditTemplates(f, src, stackDir)
+				if err != nil {
+					return err
+				}
+				findings = append(findings, fs...)
+			}
+			return a.emit(report.New("portainer templates", findings, nil))
+		},
+	}
+	cmd.Flags().StringVar(&stackDir, "stack-dir", "", "`DIR` holding the templates repository, to audit stack templates' compose files")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctsec/ctsec/compose/portainer"
 	"github.com/ctsec/ctsec/compose/portainer/portainertest"
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 const testKey = "ptr_CMDTESTKEY0123456789"
@@ -78,5 +79,18 @@ func TestPortainerCommands(t *testing.T) {
 	out, errOut, code := ctsec(t, "portainer", "stacks", "--url", url)
 	if code != 2 || !strings.Contains(errOut, "certificate") || strings.Contains(out+errOut, testKey) {
 		t.Errorf("unverified TLS: exit %d %q", code, errOut)
+	}
+}
+
+func TestPortainerTemplates(t *testing.T) {
+	corpus := testenv.Shared(t, "corpus")
+	out, errOut, code := ctsec(t, "portainer", "templates", "--format", "json",
+		filepath.Join(corpus, "portainer-templates", "v3", "templates.json"),
+		"--stack-dir", filepath.Join(corpus, "compose", "portainer-templates", "v3"))
+	if code != 1 || !strings.Contains(out, `"compose/docker-socket"`) || !strings.Contains(out, "Sematext") {
+		t.Errorf("exit %d err %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "portainer", "templates", "../../compose/testdata/harden/crlf.yml"); code != 2 || !strings.Contains(errOut, "not a Portainer templates file") {
+		t.Errorf("compose file as templates: exit %d %q", code, errOut)
 	}
 }
