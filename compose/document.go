@@ -33,7 +33,8 @@ type Document struct {
 	Model map[string]any // compose-go canonical model, interpolation off
 
 	lineStart []int     // byte offset of each line's first byte (0-based lines)
-	services  []Service // Services(), computed once
+	services  []Service              // Services(), computed once
+	byName    map[string]serviceNode // Locate's index of services
 }
 
 // ParseError is bad input: it names the file and, when known, the position.

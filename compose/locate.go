@@ -105,6 +105,23 @@ func (d *Document) serviceNodes() []serviceNode {
 // sequences), searching every YAML document, last first as later documents
 // override earlier ones. It returns 0, 0 when not even the first element exists.
 func (d *Document) Locate(path ...string) (line, col int) {
+	// Most lookups are under services.<name>: go straight to the service
+	// instead of scanning a long services mapping each time.
+	if len(path) >= 2 && path[0] == "services" {
+		if d.byName == nil {
+			d.byName = map[string]serviceNode{}
+			for _, sn := range d.serviceNodes() {
+				d.byName[sn.Name] = sn // a later document overrides
+			}
+		}
+		if sn, ok := d.byName[path[1]]; ok {
+			l, c, _ := locateIn(sn.Val, path[2:])
+			if l == 0 {
+				return sn.Key.Line, sn.Key.Column
+			}
+			return l, c
+		}
+	}
 	for i := len(d.Docs) - 1; i >= 0; i-- {
 		if len(d.Docs[i].Content) == 0 {
 			continue

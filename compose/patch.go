@@ -241,8 +241,13 @@ func (p *patcher) addEntries(doc int, m *yaml.Node, ownerCol, depth int, entries
 		return err
 	}
 	indent := m.Content[0].Column - 1
+	// Nested keys follow the file's own indentation step.
+	step := m.Content[0].Column - ownerCol
+	if step < 1 || step > 8 {
+		step = 2
+	}
 	var b strings.Builder
-	p.renderBlock(&b, doc, indent, entries)
+	p.renderBlock(&b, doc, indent, step, entries)
 	p.insertLines(off, depth, b.String())
 	return nil
 }
@@ -256,7 +261,7 @@ func (p *patcher) insertLines(off, depth int, text string) {
 	p.ins = append(p.ins, insertion{off: off, depth: depth, seq: len(p.ins), text: text})
 }
 
-func (p *patcher) renderBlock(b *strings.Builder, doc, indent int, entries []entry) {
+func (p *patcher) renderBlock(b *strings.Builder, doc, indent, step int, entries []entry) {
 	pad := strings.Repeat(" ", indent)
 	for _, e := range entries {
 		if e.comment != "" {
@@ -265,7 +270,7 @@ func (p *patcher) renderBlock(b *strings.Builder, doc, indent int, entries []ent
 		switch {
 		case e.nested != nil:
 			b.WriteString(pad + e.key + ":" + p.nl)
-			p.renderBlock(b, doc, indent+2, e.nested)
+			p.renderBlock(b, doc, indent+step, step, e.nested)
 		case e.list != nil:
 			b.WriteString(pad + e.key + ":" + p.nl)
 			p.renderItems(b, indent+p.seqIndent[doc], e.list)
