@@ -32,7 +32,7 @@ type Document struct {
 	Docs  []*yaml.Node   // DocumentNode per YAML document
 	Model map[string]any // compose-go canonical model, interpolation off
 
-	lineStart []int     // byte offset of each line's first byte (0-based lines)
+	lineStart []int                  // byte offset of each line's first byte (0-based lines)
 	services  []Service              // Services(), computed once
 	byName    map[string]serviceNode // Locate's index of services
 }
