@@ -98,7 +98,9 @@ type op struct {
 	comment string
 }
 
-var swarmOnlyDeploy = []string{"mode", "replicas", "placement", "update_config", "rollback_config", "endpoint_mode"}
+// swarmOnlyDeploy are deploy keys only `docker stack deploy` honours
+// (docker compose honours replicas, resources and restart_policy too).
+var swarmOnlyDeploy = []string{"mode", "placement", "update_config", "rollback_config", "endpoint_mode"}
 
 // IsSwarm reports whether the file uses deploy keys only `docker stack deploy` honours.
 func IsSwarm(d *Document) (bool, string) {
@@ -218,6 +220,10 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 		}
 		planned[sn.Val] = ops
 		es, _ := expSvcs[s.Name].(map[string]any)
+		if es == nil {
+			es = map[string]any{}
+			expSvcs[s.Name] = es
+		}
 		for _, op := range ops {
 			applyModel(es, s.M, op)
 		}
@@ -354,7 +360,9 @@ func planService(d *Document, s Service, o Options, kb *capabilities.Base, swarm
 		}
 		if o.ProfilesDir != "" {
 			if _, ok := opts["seccomp"]; !ok && want(RuleSeccomp) {
-				if ref := findProfile(d, o.ProfilesDir, s.Name+".json", filepath.Join("seccomp", s.Name+".json")); ref != "" {
+				if ref := findProfile(d, o.ProfilesDir, s.Name+".json", filepath.Join("seccomp", s.Name+".json")); strings.Contains(ref, "$") {
+					warn(RuleSeccomp, report.Low, nil, "seccomp profile path %q holds a $; add it by hand", ref)
+				} else if ref != "" {
 					ops = append(ops, op{rule: RuleSeccomp, path: []string{"security_opt"}, items: []string{"seccomp=" + ref}})
 				}
 			}

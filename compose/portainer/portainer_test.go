@@ -25,7 +25,7 @@ func setup(t *testing.T) (*portainertest.Server, *portainer.Client) {
 		Env: []portainer.EnvVar{{Name: "TAG", Value: "1.27"}, {Name: "DB_PASS", Value: "s3cret"}}}, stackFile)
 	srv.Add(portainer.Stack{ID: 2, Name: "gitops", Type: portainer.TypeCompose, EndpointID: 3,
 		GitConfig: []byte(`{"URL":"https://git.example/x.git","ConfigFilePath":"compose.yml"}`)}, stackFile)
-	srv.Add(portainer.Stack{ID: 3, Name: "swarmy", Type: portainer.TypeSwarm, EndpointID: 4, SwarmID: "abc"}, stackFile)
+	srv.Add(portainer.Stack{ID: 3, Name: "swarmy", Type: portainer.TypeSwarm, EndpointID: 4, SwarmID: "abc", AdditionalFiles: []string{"override.yml"}}, stackFile)
 	c, err := portainer.New(srv.URL, key, srv.Client())
 	if err != nil {
 		t.Fatal(err)
@@ -173,6 +173,13 @@ func TestSwarmStackHardenedAsSwarm(t *testing.T) {
 	out := string(plan.Result.Output)
 	if !plan.Result.Swarm || strings.Contains(out, "security_opt") || !strings.Contains(out, "deploy:") {
 		t.Errorf("swarm stack not hardened as swarm:\n%s", out)
+	}
+	warned := false
+	for _, w := range plan.Result.Warnings {
+		warned = warned || strings.Contains(w.Message, "override.yml")
+	}
+	if !warned {
+		t.Error("additional files not reported")
 	}
 }
 

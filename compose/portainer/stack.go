@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ctsec/ctsec/compose"
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
 
@@ -64,6 +66,11 @@ func (c *Client) Harden(ctx context.Context, id int, o compose.Options) (*Plan, 
 	res, err := compose.Harden(d, o)
 	if err != nil {
 		return nil, err
+	}
+	if len(s.AdditionalFiles) > 0 {
+		res.Warnings = append(res.Warnings, report.Finding{Rule: compose.RuleNotHardened, Severity: report.Medium, File: d.Name,
+			Target: "stack " + s.Name, Message: fmt.Sprintf("stack %d also deploys %d additional file(s) (%s) that Portainer's API does not return: they were not audited or hardened and may override these edits",
+				s.ID, len(s.AdditionalFiles), strings.Join(s.AdditionalFiles, ", "))})
 	}
 	return &Plan{Stack: s, Original: string(d.Src), Doc: d, Result: res}, nil
 }
