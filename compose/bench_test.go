@@ -3,10 +3,10 @@ package compose
 import (
 	"fmt"
 	"runtime/debug"
-	"syscall"
-	"time"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // bigStack is a 1,000-service stack of the usual shapes.

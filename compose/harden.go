@@ -183,7 +183,6 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 	referenced := referencedAnchors(d)
 	expected := deepCopy(d.Model)
 	expSvcs, _ := expected["services"].(map[string]any)
-	planned := map[*yaml.Node][]op{}
 
 	for _, s := range d.Services() {
 		warn := func(rule string, sev report.Severity, path []string, format string, args ...any) {
@@ -192,40 +191,22 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 				Target: "service " + s.Name, Path: strings.Join(append([]string{"services", s.Name}, path...), "."),
 				Message: "service " + s.Name + ": " + fmt.Sprintf(format, args...)})
 		}
-		sns := nodes[s.Name]
-		if len(sns) != 1 {
-			warn(RuleNotHardened, report.Medium, nil, "defined in %d YAML documents; ctsec does not edit a service split across documents", len(sns))
-			continue
-		}
-		sn := sns[0]
-		if why, ok := skip[s.Name]; ok {
-			warn(RuleNotHardened, report.Medium, nil, "not edited: the edit would not load back as planned (%s); please report this file layout", why)
-			continue
-		}
-		if sn.Val.Kind == yaml.AliasNode {
-			warn(RuleNotHardened, report.Medium, nil, "is an alias (*%s); not edited — write it as a mapping with <<: *%s to harden it", sn.Val.Value, sn.Val.Value)
-			continue
-		}
-		if sn.Val.Kind != yaml.MappingNode {
-			warn(RuleNotHardened, report.Medium, nil, "is not a mapping; not edited")
-			continue
-		}
-		if sn.Val.Anchor != "" && referenced[sn.Val.Anchor] {
-			warn(RuleNotHardened, report.Medium, nil, "is anchored (&%s) and reused elsewhere; editing it would change the services that merge it — not edited", sn.Val.Anchor)
+		sn, why := editable(nodes[s.Name], referenced, skip[s.Name])
+		if why != "" {
+			warn(RuleNotHardened, report.Medium, nil, "%s", why)
 			continue
 		}
 		ops := planService(d, s, o, kb, swarm, want, warn)
 		if len(ops) == 0 {
 			continue
 		}
-		planned[sn.Val] = ops
 		es, _ := expSvcs[s.Name].(map[string]any)
 		if es == nil {
 			es = map[string]any{}
 			expSvcs[s.Name] = es
 		}
 		for _, op := range ops {
-			applyModel(es, s.M, op)
+			applyModel(es, op)
 		}
 		for _, op := range ops {
 			line, _ := d.Locate(append([]string{"services", s.Name}, op.path...)...)
@@ -238,7 +219,7 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 		if err := patchService(p, sn, s, ops); err != nil {
 			if ee, ok := err.(*EditError); ok {
 				warn(RuleNotHardened, report.Medium, nil, "not edited: %s", ee.Error())
-				p.ins = p.ins[:len(p.ins)-countNew(p, sn)]
+				p.ins = p.ins[:len(p.ins)-p.lastCount] // undo this service's partial edits
 				expSvcs[s.Name] = deepCopy(map[string]any{"x": s.M})["x"]
 				res.Changes = dropService(res.Changes, s.Name)
 				continue
@@ -257,10 +238,6 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 	return res, nil
 }
 
-// countNew is how many insertions the last patchService call added; a
-// refused service's partial edits are rolled back by trimming them.
-func countNew(p *patcher, sn serviceNode) int { return p.lastCount }
-
 func dropService(cs []Change, name string) []Change {
 	out := cs[:0]
 	for _, c := range cs {
@@ -269,6 +246,26 @@ func dropService(cs []Change, name string) []Change {
 		}
 	}
 	return out
+}
+
+// editable returns the one node of a service ctsec may edit, or why not.
+func editable(sns []serviceNode, referenced map[string]bool, skipped string) (serviceNode, string) {
+	switch {
+	case len(sns) != 1:
+		return serviceNode{}, fmt.Sprintf("defined in %d YAML documents; ctsec does not edit a service split across documents", len(sns))
+	case skipped != "":
+		return serviceNode{}, "not edited: the edit would not load back as planned (" + skipped + "); please report this file layout"
+	}
+	sn := sns[0]
+	switch {
+	case sn.Val.Kind == yaml.AliasNode:
+		return sn, fmt.Sprintf("is an alias (*%s); not edited — write it as a mapping with <<: *%s to harden it", sn.Val.Value, sn.Val.Value)
+	case sn.Val.Kind != yaml.MappingNode:
+		return sn, "is not a mapping; not edited"
+	case sn.Val.Anchor != "" && referenced[sn.Val.Anchor]:
+		return sn, fmt.Sprintf("is anchored (&%s) and reused elsewhere; editing it would change the services that merge it — not edited", sn.Val.Anchor)
+	}
+	return sn, ""
 }
 
 // referencedAnchors lists anchors some alias uses.
@@ -455,8 +452,13 @@ func findProfile(d *Document, dir string, names ...string) string {
 	for _, n := range names {
 		p := filepath.Join(dir, n)
 		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			base, _ := filepath.Abs(filepath.Dir(d.Name))
 			abs, _ := filepath.Abs(p)
+			// A file that is not on disk here (a Portainer stack) gets the
+			// absolute path, which must then exist on the Docker host.
+			if _, err := os.Stat(d.Name); err != nil {
+				return abs
+			}
+			base, _ := filepath.Abs(filepath.Dir(d.Name))
 			if rel, err := filepath.Rel(base, abs); err == nil && !strings.HasPrefix(rel, "..") {
 				return "./" + filepath.ToSlash(rel)
 			}
@@ -481,9 +483,9 @@ func findAppArmor(dir, service string) string {
 	return ""
 }
 
-// applyModel applies an op to the expected model of a service; before is
-// the service as loaded, for merged values.
-func applyModel(es, before map[string]any, o op) {
+// applyModel applies an op to the expected model of a service (which holds
+// merged values already, so an inherited list grows from what it inherits).
+func applyModel(es map[string]any, o op) {
 	if o.items != nil {
 		cur, _ := es[o.path[0]].([]any)
 		l := append([]any(nil), cur...)
