@@ -11,18 +11,10 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Connect returns a client for host ("" = DOCKER_HOST or the default socket).
-// It does not contact the engine; Ping does.
+// Connect returns a client for host ("" = DOCKER_HOST, the current docker
+// context, or the default socket). It does not contact the engine; Describe does.
 func Connect(host string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
-	}
-	c, err := client.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
-	}
-	return c, nil
+	return ConnectTarget(Target{Host: host})
 }
 
 // Summary is what doctor and reports say about an engine.
