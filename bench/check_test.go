@@ -165,11 +165,15 @@ func ctr(name string, mod func(*container.InspectResponse)) Container {
 func TestContainerRules(t *testing.T) {
 	port := func(p string) network.Port { return network.MustParsePort(p) }
 	s := &Snapshot{Containers: []Container{
-		ctr("onfail0", func(c *container.InspectResponse) { c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "on-failure"} }),
+		ctr("onfail0", func(c *container.InspectResponse) {
+			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "on-failure"}
+		}),
 		ctr("onfail5", func(c *container.InspectResponse) {
 			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 5}
 		}),
-		ctr("unless", func(c *container.InspectResponse) { c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "unless-stopped"} }),
+		ctr("unless", func(c *container.InspectResponse) {
+			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "unless-stopped"}
+		}),
 		ctr("colon", func(c *container.InspectResponse) { c.HostConfig.SecurityOpt = []string{"seccomp:unconfined"} }),
 		ctr("capprefix", func(c *container.InspectResponse) { c.HostConfig.CapAdd = []string{"CAP_NET_ADMIN", "NET_RAW"} }),
 		ctr("defaultcap", func(c *container.InspectResponse) { c.HostConfig.CapAdd = []string{"CAP_CHOWN"} }),
