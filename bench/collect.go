@@ -101,11 +101,7 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 				}
 				return fmt.Errorf("inspecting container %s: %w", shortID(item.ID), err)
 			}
-			ct := Container{InspectResponse: r.Container}
-			if r.Container.State != nil && r.Container.State.Running {
-				ct.Processes = top(ctx, c, item.ID)
-			}
-			s.Containers[i] = ct
+			s.Containers[i] = Container{InspectResponse: r.Container}
 			keep[i] = true
 			return nil
 		})
@@ -162,6 +158,7 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 	}
 	s.Notes = append(s.Notes, hostNotes...)
 	s.Containers = compact(s.Containers, keep[:len(list.Items)])
+	s.collectProcesses(ctx, c, o)
 	s.Images = compact(s.Images, keep[len(list.Items):len(list.Items)+len(imgs.Items)])
 	s.Networks = compact(s.Networks, keep[len(list.Items)+len(imgs.Items):])
 	sort.Slice(s.Containers, func(i, j int) bool { return s.Containers[i].Name < s.Containers[j].Name })
@@ -191,6 +188,37 @@ func (s *Snapshot) collectHost(ctx context.Context, root string) []string {
 	h, hn := collectHost(ctx, root, s.Daemon, s.Engine.Info.DockerRootDir)
 	s.Host = h
 	return append(notes, hn...)
+}
+
+// collectProcesses fills in the processes of running containers (5.7):
+// from one read of the host's /proc when the engine is local, otherwise
+// through the engine's top endpoint.
+func (s *Snapshot) collectProcesses(ctx context.Context, c *client.Client, o Options) {
+	if o.Root != "" && strings.HasPrefix(s.Engine.Host, "unix://") {
+		if t, err := readProcTable(o.Root); err == nil {
+			for i, ct := range s.Containers {
+				if ct.State != nil && ct.State.Running {
+					s.Containers[i].Processes = t.under(ct.State.Pid)
+				}
+			}
+			return
+		}
+	}
+	sem := make(chan struct{}, o.Concurrency)
+	var wg sync.WaitGroup
+	for i, ct := range s.Containers {
+		if ct.State == nil || !ct.State.Running {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			s.Containers[i].Processes = top(ctx, c, ct.ID)
+		}()
+	}
+	wg.Wait()
 }
 
 // top lists the command names running in a container. A container that

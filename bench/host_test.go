@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/system"
 )
 
@@ -161,5 +162,35 @@ func TestRemoteEngineSkipsHostChecks(t *testing.T) {
 		if r.Status != Skip && r.Status != Manual {
 			t.Errorf("%s = %s without a host", r.ID, r.Status)
 		}
+	}
+}
+
+func TestProcTable(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"proc/10/stat":    "10 (tini) S 1 10 10 0 -1",
+		"proc/10/cmdline": "/sbin/tini\x00--\x00/start\x00",
+		"proc/11/stat":    "11 (sshd) S 10 11 11 0 -1",
+		"proc/11/cmdline": "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups\x00",
+		"proc/12/stat":    "12 (a) b) S 11 12 12 0 -1", // a name with ") " in it
+		"proc/20/stat":    "20 (sshd) S 1 20 20 0 -1",  // the host's own sshd
+	}, nil)
+	pt, err := readProcTable(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pt.under(10)
+	want := map[string]bool{"/sbin/tini -- /start": true, "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups": true, "a) b": true}
+	if len(got) != 3 {
+		t.Fatalf("under(10) = %q", got)
+	}
+	for _, g := range got {
+		if !want[g] {
+			t.Errorf("unexpected process %q", g)
+		}
+	}
+	s := &Snapshot{Containers: []Container{{InspectResponse: ctr("svc", func(*container.InspectResponse) {}).InspectResponse, Processes: got}}}
+	if r, _ := Run(s, Selection{Checks: []string{"5.7"}}); r[0].Status != Fail {
+		t.Errorf("5.7 = %s", r[0].Status)
 	}
 }

@@ -92,7 +92,7 @@ func TestRuntimeChecksRealEngine(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	snap, err := Collect(ctx, c, Options{})
+	snap, err := Collect(ctx, c, Options{Root: "/"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,6 +132,22 @@ func TestRuntimeChecksRealEngine(t *testing.T) {
 			if it.Target == prefix+"control" && r.Status == Fail {
 				t.Errorf("control container failed %s: %s", r.ID, it.Detail)
 			}
+		}
+	}
+	// Processes of running containers are read (5.7): the control runs sleep.
+	for _, c := range snap.Containers {
+		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || !strings.Contains(c.Processes[0], "sleep")) {
+			t.Errorf("control container processes = %q", c.Processes)
+		}
+	}
+	// Without the host's /proc (a remote engine) they come from the engine's top.
+	remote, err := Collect(ctx, c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range remote.Containers {
+		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || !strings.Contains(c.Processes[0], "sleep")) {
+			t.Errorf("control container processes from top = %q", c.Processes)
 		}
 	}
 	// A read-only mount of /etc is reported, less severely than a writable one.
