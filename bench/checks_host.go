@@ -106,10 +106,31 @@ func auditCheck(paths func(*Snapshot) []string) func(*Snapshot) Outcome {
 			return skip("not present on this host")
 		}
 		watched := WatchedPaths(s.Host.AuditRules)
+		// Paths that are one file (a symlink and its target) need one
+		// rule between them.
+		type fileID struct{ dev, ino uint64 }
+		groups := map[fileID][]string{}
+		var order []fileID
+		for i, p := range present {
+			fi := s.Host.Files[p]
+			id := fileID{fi.Dev, fi.Ino}
+			if fi.Ino == 0 {
+				id = fileID{0, uint64(i + 1)}
+			}
+			if _, ok := groups[id]; !ok {
+				order = append(order, id)
+			}
+			groups[id] = append(groups[id], p)
+		}
 		var items []Item
-		for _, p := range present {
-			if !watched[strings.TrimRight(p, "/")] {
-				items = append(items, Item{Target: p, Detail: "no audit rule watches " + p + " (rules from " + s.Host.AuditSource + ")"})
+		for _, id := range order {
+			ok := false
+			for _, p := range groups[id] {
+				ok = ok || watched[strings.TrimRight(p, "/")]
+			}
+			if !ok {
+				p := strings.Join(groups[id], " = ")
+				items = append(items, Item{Target: groups[id][0], Detail: "no audit rule watches " + p + " (rules from " + s.Host.AuditSource + ")"})
 			}
 		}
 		return failIf(items, "not audited", "audited: "+strings.Join(present, ", "))

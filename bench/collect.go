@@ -23,6 +23,10 @@ type Options struct {
 	Root string
 	// Concurrency bounds the engine requests in flight (default 16).
 	Concurrency int
+	// EngineName names the engine in the snapshot and in errors (default:
+	// the client's address; an ssh:// URL is clearer than the placeholder
+	// address the client dials through).
+	EngineName string
 	// Progress, when set, is told how many objects have been collected.
 	Progress func(done, total int)
 }
@@ -33,16 +37,20 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
+	name := o.EngineName
+	if name == "" {
+		name = c.DaemonHost()
+	}
 	s := &Snapshot{Taken: time.Now().UTC(), ContentTrust: os.Getenv("DOCKER_CONTENT_TRUST")}
 	info, err := c.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("asking the Docker engine at %s for its info: %w", c.DaemonHost(), err)
+		return nil, fmt.Errorf("asking the Docker engine at %s for its info: %w", name, err)
 	}
 	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("asking the Docker engine at %s for its version: %w", c.DaemonHost(), err)
+		return nil, fmt.Errorf("asking the Docker engine at %s for its version: %w", name, err)
 	}
-	s.Engine = Engine{Host: c.DaemonHost(), APIVersion: c.ClientVersion(), Version: ver.Version, Info: info.Info}
+	s.Engine = Engine{Host: name, APIVersion: c.ClientVersion(), Version: ver.Version, Info: info.Info}
 
 	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {

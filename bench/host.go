@@ -43,7 +43,11 @@ type FileInfo struct {
 	Mode   fs.FileMode `json:"mode"`
 	UID    int         `json:"uid"`
 	GID    int         `json:"gid"`
-	Err    string      `json:"error,omitempty"`
+	// Dev and Ino identify the file: /usr/bin/runc and /usr/sbin/runc are
+	// often one file through a symlink.
+	Dev uint64 `json:"-"`
+	Ino uint64 `json:"-"`
+	Err string `json:"error,omitempty"`
 }
 
 // Group is one line of /etc/group.
@@ -145,6 +149,7 @@ func statFile(p string) FileInfo {
 	info := FileInfo{Exists: true, Mode: fi.Mode()}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		info.UID, info.GID = int(st.Uid), int(st.Gid)
+		info.Dev, info.Ino = uint64(st.Dev), st.Ino
 	}
 	return info
 }

@@ -54,11 +54,12 @@ func fakeHost(t *testing.T) string {
 		"etc/docker/daemon.json":             `{"this file": "is not the one in use"}`,
 		"etc/docker/certs.d/reg:5000/ca.crt": "cert",
 		"etc/audit/rules.d/docker.rules": "-w /usr/bin/docker -k docker\n-w /usr/sbin/dockerd -p rwxa -k docker\n" +
-			"-a exit,always -F path=/run/containerd -F perm=war -k docker\n",
+			"-a exit,always -F path=/run/containerd -F perm=war -k docker\n-w /usr/sbin/runc -k docker\n",
 		"lib/systemd/system/docker.service": "[Service]\n",
 		"lib/systemd/system/docker.socket":  "[Socket]\n",
 		"usr/sbin/dockerd":                  "",
 		"usr/bin/containerd":                "",
+		"usr/sbin/runc":                     "",
 		"run/containerd/.keep":              "",
 		"run/docker.sock":                   "",
 		"var/lib/docker/.keep":              "",
@@ -91,6 +92,10 @@ func hostSnapshot(t *testing.T, root string) *Snapshot {
 
 func TestHostChecksOnTemporaryRoot(t *testing.T) {
 	root := fakeHost(t)
+	// /usr/bin/runc is a symlink to /usr/sbin/runc, as on Debian: one rule covers both.
+	if err := os.Symlink("../sbin/runc", filepath.Join(root, "usr/bin/runc")); err != nil {
+		t.Fatal(err)
+	}
 	s := hostSnapshot(t, root)
 	if s.Daemon.PID != 300 {
 		t.Fatalf("picked dockerd pid %d, want 300 (the one on docker.sock, not the editor or the other daemon)", s.Daemon.PID)
@@ -111,6 +116,7 @@ func TestHostChecksOnTemporaryRoot(t *testing.T) {
 		"1.1.11": Fail,
 		"1.1.13": Skip,
 		"1.1.14": Fail, // /usr/bin/containerd exists, no rule
+		"1.1.18": Pass, // one rule for runc and its symlink
 		"1.2.1":  Manual,
 		"2.7":    Pass,
 		"3.1":    Pass,

@@ -81,7 +81,8 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 	if f.host != "" && f.context != "" {
 		return usageError(fmt.Errorf("--host and --context exclude each other"))
 	}
-	c, err := engine.ConnectTarget(engine.Target{Host: f.host, Context: f.context})
+	target := engine.Target{Host: f.host, Context: f.context}
+	c, err := engine.ConnectTarget(target)
 	if err != nil {
 		return err
 	}
@@ -98,6 +99,9 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := bench.Options{Root: root}
+	if ep, _ := target.Endpoint(); strings.HasPrefix(ep, "ssh://") {
+		opts.EngineName = ep
+	}
 	if isTerminal(a.stderr) {
 		opts.Progress = progressLine(a)
 	}

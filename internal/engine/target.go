@@ -63,6 +63,14 @@ func ConnectTarget(t Target) (*client.Client, error) {
 	return c, nil
 }
 
+// Endpoint is the engine address t resolves to, for messages: the ssh://
+// URL rather than the placeholder the client dials through. "" means the
+// library default (DOCKER_HOST or the local socket).
+func (t Target) Endpoint() (string, error) {
+	host, _, err := t.resolve()
+	return host, err
+}
+
 func (t Target) configDir() string {
 	if t.ConfigDir != "" {
 		return t.ConfigDir
@@ -213,7 +221,7 @@ type cmdConn struct {
 func (c *cmdConn) Read(p []byte) (int, error) {
 	n, err := c.stdout.Read(p)
 	if err != nil && n == 0 && c.stderr.Len() > 0 {
-		return 0, fmt.Errorf("%w (ssh: %s)", err, strings.TrimSpace(c.stderr.String()))
+		return 0, fmt.Errorf("%w (%s)", err, strings.TrimSpace(c.stderr.String()))
 	}
 	return n, err
 }
