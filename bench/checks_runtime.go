@@ -30,6 +30,20 @@ func perContainer(bad func(Container) string, failDetail, okDetail string) func(
 	}
 }
 
+// listContainers is perContainer for manual checks: the containers for
+// which what returns something are listed for review, never failed.
+func listContainers(what func(Container) string, summary string) func(*Snapshot) Outcome {
+	return func(s *Snapshot) Outcome {
+		var items []Item
+		for _, c := range s.Containers {
+			if d := what(c); d != "" {
+				items = append(items, Item{Target: c.DisplayName(), Detail: d})
+			}
+		}
+		return manual(fmt.Sprintf(summary, len(items)), items...)
+	}
+}
+
 func state(c Container) string {
 	if c.State == nil || c.State.Running {
 		return ""
@@ -225,15 +239,12 @@ func runtimeChecks() []Check {
 				}
 				return ""
 			}, "privileged ports published", "no privileged host port is published")),
-		m("5.9", 1, "Ensure that only needed ports are open on the container", "Publish only the ports the service needs; avoid -P.", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				if p := hostPorts(c, func(network.PortBinding) bool { return true }); len(p) > 0 {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "publishes " + strings.Join(p, ", ")})
-				}
+		m("5.9", 1, "Ensure that only needed ports are open on the container", "Publish only the ports the service needs; avoid -P.", listContainers(func(c Container) string {
+			if p := hostPorts(c, func(network.PortBinding) bool { return true }); len(p) > 0 {
+				return "publishes " + strings.Join(p, ", ")
 			}
-			return manual(fmt.Sprintf("%d containers publish ports", len(items)), items...)
-		}),
+			return ""
+		}, "%d containers publish ports")),
 		a("5.10", 1, report.High, "Ensure that the host's network namespace is not shared", "Remove --network host.", "", perContainer(func(c Container) string {
 			if hc(c).NetworkMode.IsHost() {
 				return "shares the host's network namespace"
@@ -294,37 +305,31 @@ func runtimeChecks() []Check {
 			}
 			return ""
 		}, "containers in the host IPC namespace", "no container shares the host IPC namespace")),
-		m("5.18", 1, "Ensure that host devices are not directly exposed to containers", "Pass only the devices needed, with the narrowest permissions (r, rw).", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				var d []string
-				for _, dm := range hc(c).Devices {
-					d = append(d, dm.PathOnHost+":"+dm.PathInContainer+":"+dm.CgroupPermissions)
-				}
-				if hc(c).Privileged {
-					d = append(d, "all (privileged)")
-				}
-				if len(d) > 0 {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "host devices: " + strings.Join(d, ", ")})
+		m("5.18", 1, "Ensure that host devices are not directly exposed to containers", "Pass only the devices needed, with the narrowest permissions (r, rw).", listContainers(func(c Container) string {
+			var d []string
+			for _, dm := range hc(c).Devices {
+				d = append(d, dm.PathOnHost+":"+dm.PathInContainer+":"+dm.CgroupPermissions)
+			}
+			if hc(c).Privileged {
+				d = append(d, "all (privileged)")
+			}
+			if len(d) > 0 {
+				return "host devices: " + strings.Join(d, ", ")
+			}
+			return ""
+		}, "%d containers get host devices")),
+		m("5.19", 1, "Ensure that the default ulimit is overwritten at runtime only if needed", "Override ulimits only where a service needs it.", listContainers(func(c Container) string {
+			var u []string
+			for _, l := range hc(c).Ulimits {
+				if l != nil {
+					u = append(u, fmt.Sprintf("%s=%d:%d", l.Name, l.Soft, l.Hard))
 				}
 			}
-			return manual(fmt.Sprintf("%d containers get host devices", len(items)), items...)
-		}),
-		m("5.19", 1, "Ensure that the default ulimit is overwritten at runtime only if needed", "Override ulimits only where a service needs it.", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				var u []string
-				for _, l := range hc(c).Ulimits {
-					if l != nil {
-						u = append(u, fmt.Sprintf("%s=%d:%d", l.Name, l.Soft, l.Hard))
-					}
-				}
-				if len(u) > 0 {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "ulimits: " + strings.Join(u, ", ")})
-				}
+			if len(u) > 0 {
+				return "ulimits: " + strings.Join(u, ", ")
 			}
-			return manual(fmt.Sprintf("%d containers override ulimits", len(items)), items...)
-		}),
+			return ""
+		}, "%d containers override ulimits")),
 		a("5.20", 1, report.Medium, "Ensure mount propagation mode is not set to shared", "Use private (the default) or slave propagation.", "", perContainer(func(c Container) string {
 			var shared []string
 			for _, mp := range c.Mounts {
@@ -359,15 +364,12 @@ func runtimeChecks() []Check {
 		m("5.24", 2, "Ensure that docker exec commands are not used with the user=root option", "Do not use docker exec --user root; audit the docker client.", func(s *Snapshot) Outcome {
 			return manual("exec history is in audit logs, not in the engine's state")
 		}),
-		m("5.25", 1, "Ensure that cgroup usage is confirmed", "Use --cgroup-parent only when required.", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				if p := hc(c).CgroupParent; p != "" {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "cgroup parent " + p})
-				}
+		m("5.25", 1, "Ensure that cgroup usage is confirmed", "Use --cgroup-parent only when required.", listContainers(func(c Container) string {
+			if p := hc(c).CgroupParent; p != "" {
+				return "cgroup parent " + p
 			}
-			return manual(fmt.Sprintf("%d containers set a cgroup parent", len(items)), items...)
-		}),
+			return ""
+		}, "%d containers set a cgroup parent")),
 		a("5.26", 1, report.Medium, "Ensure that the container is restricted from acquiring additional privileges", "Run with --security-opt no-new-privileges (or set it daemon-wide).",
 			"the daemon-wide setting from daemon.json or the command line counts", func(s *Snapshot) Outcome {
 				if on, src := s.Daemon.Bool("no-new-privileges", false); on {
@@ -391,34 +393,28 @@ func runtimeChecks() []Check {
 				}
 				return ""
 			}, "containers without a health check", "every container has a health check")),
-		m("5.28", 1, "Ensure that Docker commands always make use of the latest version of their image", "Pin images by version or digest and update deliberately.", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				if c.Config == nil {
-					continue
-				}
-				img := c.Config.Image
-				if strings.HasSuffix(img, ":latest") || (!strings.Contains(path.Base(img), ":") && !strings.Contains(img, "@")) {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "image " + img + " is not pinned (latest)"})
-				}
+		m("5.28", 1, "Ensure that Docker commands always make use of the latest version of their image", "Pin images by version or digest and update deliberately.", listContainers(func(c Container) string {
+			if c.Config == nil {
+				return ""
 			}
-			return manual(fmt.Sprintf("%d containers use an unpinned image", len(items)), items...)
-		}),
+			img := c.Config.Image
+			if strings.HasSuffix(img, ":latest") || (!strings.Contains(path.Base(img), ":") && !strings.Contains(img, "@")) {
+				return "image " + img + " is not pinned (latest)"
+			}
+			return ""
+		}, "%d containers use an unpinned image")),
 		a("5.29", 1, report.Medium, "Ensure that the PIDs cgroup limit is used", "Run with --pids-limit (e.g. 200).", "", perContainer(func(c Container) string {
 			if l := hc(c).PidsLimit; l == nil || *l <= 0 {
 				return "no PIDs limit"
 			}
 			return ""
 		}, "containers without a PIDs limit", "every container has a PIDs limit")),
-		m("5.30", 2, "Ensure that Docker's default bridge docker0 is not used", "Put containers on user-defined networks.", func(s *Snapshot) Outcome {
-			var items []Item
-			for _, c := range s.Containers {
-				if hc(c).NetworkMode.IsDefault() || hc(c).NetworkMode == "bridge" {
-					items = append(items, Item{Target: c.DisplayName(), Detail: "on the default bridge"})
-				}
+		m("5.30", 2, "Ensure that Docker's default bridge docker0 is not used", "Put containers on user-defined networks.", listContainers(func(c Container) string {
+			if hc(c).NetworkMode.IsDefault() || hc(c).NetworkMode == "bridge" {
+				return "on the default bridge"
 			}
-			return manual(fmt.Sprintf("%d containers on the default bridge", len(items)), items...)
-		}),
+			return ""
+		}, "%d containers on the default bridge")),
 		a("5.31", 1, report.High, "Ensure that the host's user namespaces are not shared", "Remove --userns host.", "", perContainer(func(c Container) string {
 			if hc(c).UsernsMode.IsHost() {
 				return "shares the host's user namespace"

@@ -131,15 +131,7 @@ func TestDaemonChecksPrivateDockerd(t *testing.T) {
 		"3.17": Pass, // owned by root
 		"3.18": Fail, // 0622
 	}
-	got := map[string]Result{}
-	for _, r := range results {
-		got[r.ID] = r
-	}
-	for id, st := range want {
-		if got[id].Status != st {
-			t.Errorf("%s = %s (%s %v), want %s", id, got[id].Status, got[id].Detail, got[id].Items, st)
-		}
-	}
+	got := assertStatuses(t, results, want)
 	for _, it := range got["2.5"].Items {
 		if strings.Contains(it.Target, "127.0.0.0/8") {
 			t.Errorf("2.5 flagged the default loopback range: %v", it)

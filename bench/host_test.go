@@ -133,15 +133,7 @@ func TestHostChecksOnTemporaryRoot(t *testing.T) {
 		"3.18":   Fail, // 0606: a decimal "<= 644" passed it
 		"3.19":   Skip,
 	}
-	got := map[string]Result{}
-	for _, r := range results {
-		got[r.ID] = r
-	}
-	for id, st := range want {
-		if got[id].Status != st {
-			t.Errorf("%s = %s (%s %v), want %s", id, got[id].Status, got[id].Detail, got[id].Items, st)
-		}
-	}
+	got := assertStatuses(t, results, want)
 	if n := len(got["1.1.2"].Items); n != 2 {
 		t.Errorf("1.1.2 lists %d docker group members, want 2", n)
 	}
@@ -199,4 +191,19 @@ func TestProcTable(t *testing.T) {
 	if r, _ := Run(s, Selection{Checks: []string{"5.7"}}); r[0].Status != Fail {
 		t.Errorf("5.7 = %s", r[0].Status)
 	}
+}
+
+// assertStatuses checks the status of each check id in want.
+func assertStatuses(t *testing.T, results []Result, want map[string]Status) map[string]Result {
+	t.Helper()
+	got := map[string]Result{}
+	for _, r := range results {
+		got[r.ID] = r
+	}
+	for id, st := range want {
+		if got[id].Status != st {
+			t.Errorf("%s = %s (%s %v), want %s", id, got[id].Status, got[id].Detail, got[id].Items, st)
+		}
+	}
+	return got
 }
