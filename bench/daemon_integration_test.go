@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,7 +40,12 @@ func privateDockerd(t *testing.T, daemonJSON string, mode os.FileMode) (socket, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(dockerd, "--host", "unix://"+socket, "--data-root", filepath.Join(dir, "data"),
+	// In a network namespace of its own (loopback only), so whatever it
+	// creates — swarm's docker_gwbridge, veths, sysctls — never touches
+	// this machine's network. The socket is a file: it reaches across.
+	unshare := testenv.Tool(t, "unshare")
+	testenv.Tool(t, "ip")
+	cmd := exec.Command(unshare, "--net", "--", "sh", "-c", `ip link set lo up && exec "$0" "$@"`, dockerd, "--host", "unix://"+socket, "--data-root", filepath.Join(dir, "data"),
 		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "docker.pid"),
 		"--bridge=none", "--iptables=false", "--config-file", config)
 	cmd.Stdout, cmd.Stderr = logf, logf
@@ -58,9 +64,12 @@ func privateDockerd(t *testing.T, daemonJSON string, mode os.FileMode) (socket, 
 			<-done
 		}
 		logf.Close()
-		// The data root may hold mounts for a moment after exit.
-		exec.Command("umount", "-R", filepath.Join(dir, "data")).Run()
-		os.RemoveAll(dir)
+		// dockerd can leave mounts behind (network namespace files under
+		// the exec root, the data root): unmount them before removing.
+		unmountUnder(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing the private dockerd's directory: %v", err)
+		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -79,6 +88,24 @@ func privateDockerd(t *testing.T, daemonJSON string, mode os.FileMode) (socket, 
 			t.Fatalf("private dockerd did not answer within 60s: %v\n%s", err, tail(string(log), 2000))
 		}
 		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// unmountUnder unmounts every mount below dir, deepest first.
+func unmountUnder(dir string) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, m := range ParseMountinfo(data) {
+		if strings.HasPrefix(m.MountPoint, dir+"/") {
+			points = append(points, m.MountPoint)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, p := range points {
+		syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }
 
