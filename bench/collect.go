@@ -7,7 +7,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -27,7 +26,8 @@ type Options struct {
 	// the client's address; an ssh:// URL is clearer than the placeholder
 	// address the client dials through).
 	EngineName string
-	// Progress, when set, is told how many objects have been collected.
+	// Progress, when set, is told how many objects have been collected;
+	// calls never overlap.
 	Progress func(done, total int)
 }
 
@@ -66,11 +66,15 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 	}
 
 	total := len(list.Items) + len(imgs.Items) + len(nets.Items)
-	var done atomic.Int64
+	// Progress calls are serialised, so the callback needs no locking.
+	var done int
+	var progressMu sync.Mutex
 	progress := func() {
-		n := done.Add(1)
+		progressMu.Lock()
+		defer progressMu.Unlock()
+		done++
 		if o.Progress != nil {
-			o.Progress(int(n), total)
+			o.Progress(done, total)
 		}
 	}
 	s.Containers = make([]Container, len(list.Items))

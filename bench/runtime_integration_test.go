@@ -92,9 +92,13 @@ func TestRuntimeChecksRealEngine(t *testing.T) {
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	snap, err := Collect(ctx, c, Options{Root: "/"})
+	var calls, last, total int
+	snap, err := Collect(ctx, c, Options{Root: "/", Progress: func(done, all int) { calls++; last, total = done, all }})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if calls == 0 || last != total || total < len(specs) {
+		t.Errorf("progress: %d calls, last %d of %d", calls, last, total)
 	}
 	results, _ := Run(snap, Selection{IncludeContainers: []string{prefix + "*"}})
 	if n := len(filterContainers(snap, prefix)); n != len(specs) {
