@@ -71,7 +71,13 @@ var auditedBinaries = []string{"dockerd", "containerd", "containerd-shim", "cont
 
 var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
 
-func (h *Host) path(p string) string { return filepath.Join(h.Root, p) }
+// path is where host path p is under the root (symlinks resolved inside it).
+func (h *Host) path(p string) string {
+	if full, err := inRoot(h.Root, p); err == nil {
+		return full
+	}
+	return filepath.Join(h.Root, p)
+}
 
 // collectHost reads what the host checks need. The daemon (may be nil)
 // says where its config, TLS files and sockets are.
@@ -372,7 +378,12 @@ func procUID(status string) int {
 // loadDaemonConfig reads daemon.json under root.
 func loadDaemonConfig(root string, d *Daemon) {
 	d.ConfigFile = ConfigFilePath(d.Flags)
-	data, err := readBounded(filepath.Join(root, d.ConfigFile), 4<<20)
+	full, err := inRoot(root, d.ConfigFile)
+	if err != nil {
+		d.ConfigErr = err.Error()
+		return
+	}
+	data, err := readBounded(full, 4<<20)
 	if err != nil {
 		if !os.IsNotExist(err) {
 			d.ConfigErr = err.Error()

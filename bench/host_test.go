@@ -207,3 +207,28 @@ func assertStatuses(t *testing.T, results []Result, want map[string]Status) map[
 	}
 	return got
 }
+
+func TestInRoot(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"run/docker.sock": "", "etc/docker/real.json": "{}"}, nil)
+	os.MkdirAll(filepath.Join(root, "var"), 0o755)
+	os.Symlink("/run", filepath.Join(root, "var/run"))                                               // absolute: inside root
+	os.Symlink("../../../../../etc/docker/real.json", filepath.Join(root, "etc/docker/daemon.json")) // ".." stops at root
+	os.Symlink("loop", filepath.Join(root, "loop"))
+	tests := map[string]string{
+		"/var/run/docker.sock":    filepath.Join(root, "run/docker.sock"),
+		"/etc/docker/daemon.json": filepath.Join(root, "etc/docker/real.json"),
+		"/nonexistent/x":          filepath.Join(root, "nonexistent/x"),
+	}
+	for in, want := range tests {
+		if got, err := inRoot(root, in); err != nil || got != want {
+			t.Errorf("inRoot(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := inRoot(root, "/loop/x"); err == nil {
+		t.Error("a symlink loop was followed forever")
+	}
+	if got, _ := inRoot("/", "/var/run/docker.sock"); got != "/var/run/docker.sock" {
+		t.Errorf("root / changed the path: %s", got)
+	}
+}
