@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ctsec/ctsec/internal/testenv"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/system"
 )
@@ -91,6 +92,7 @@ func hostSnapshot(t *testing.T, root string) *Snapshot {
 }
 
 func TestHostChecksOnTemporaryRoot(t *testing.T) {
+	testenv.Root(t) // the fake host's files must be owned by root
 	root := fakeHost(t)
 	// /usr/bin/runc is a symlink to /usr/sbin/runc, as on Debian: one rule covers both.
 	if err := os.Symlink("../sbin/runc", filepath.Join(root, "usr/bin/runc")); err != nil {

@@ -57,8 +57,8 @@ func WriteText(w io.Writer, d Data, color bool) error {
 			st = statusColor[r.Status] + fmt.Sprintf("%-6s", st) + "\x1b[0m"
 		}
 		detail := r.Detail
-		if r.Status == Fail && len(r.Items) > 0 {
-			detail = strings.TrimSuffix(fmt.Sprintf("%d: %s", len(r.Items), detail), ": ")
+		if r.Status == Fail && len(r.Items) > 1 && detail != "" {
+			detail = fmt.Sprintf("%d %s", len(r.Items), detail)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st, r.ID, r.Title, oneLine(detail))
 		if r.Status == Fail || r.Status == Manual {
