@@ -1,6 +1,8 @@
 // Package engine connects to a Docker Engine the way the docker CLI does:
-// --host, then DOCKER_HOST, then the local socket, with API version
-// negotiation so Debian 12's dockerd 20.10 (API 1.41) works.
+// --context, --host, DOCKER_HOST, DOCKER_CONTEXT, the current docker context,
+// then the local socket; ssh:// hosts through `ssh … docker system
+// dial-stdio`; with API version negotiation so Debian 12's dockerd 20.10
+// (API 1.41) works.
 package engine
 
 import (
