@@ -117,9 +117,9 @@ func parseTree(file string, data []byte) (*node, lineIndex, error) {
 	if err != nil {
 		return nil, li, err
 	}
+	end := int(p.dec.InputOffset())
 	if _, err := p.dec.Token(); err != io.EOF {
-		off := int(p.dec.InputOffset())
-		return nil, li, p.errAt(p.skipBlank(off), "unexpected data after the profile's closing brace")
+		return nil, li, p.errAt(p.skipBlank(end), "unexpected data after the profile's closing brace")
 	}
 	return root, li, nil
 }

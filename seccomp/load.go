@@ -430,13 +430,17 @@ func (l *loader) errnoRet(parent *node, path, act string, v *uint) {
 			"errnoRet is only meaningful with SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not %s (crun rejects it, runc ignores it)", act)
 		return
 	}
-	switch {
-	case *v > 65535:
-		l.errorf(RuleErrnoRet, n, path, "use an errno such as 1 (EPERM) or 38 (ENOSYS)", "errno %d does not fit the 16-bit return data of a seccomp filter", *v)
-	case *v > 4095:
-		l.add(RuleErrnoRet, report.Low, n, path, "use an errno such as 1 (EPERM) or 38 (ENOSYS)", "errno %d is above 4095; the kernel caps it at MAX_ERRNO", *v)
+	if *v >= maxErrno {
+		// Verified with dockerd 20.10 + runc 1.1: "error adding seccomp
+		// filter rule for syscall syslog: two checks on same syscall argument".
+		l.errorf(RuleErrnoRet, n, path, "use an errno below 4095, e.g. 1 (EPERM) or 38 (ENOSYS)",
+			"errno %d is not below 4095: libseccomp rejects it and runc fails to start the container (moby's loader accepts it)", *v)
 	}
 }
+
+// maxErrno is libseccomp's bound: an ERRNO action's data must be below
+// MAX_ERRNO (4095).
+const maxErrno = 4095
 
 var argKeys = []string{"index", "value", "valueTwo", "op"}
 
