@@ -189,7 +189,7 @@ func TestUpstreamInlineVectors(t *testing.T) {
 	}
 	fail := map[string]string{
 		`{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["A", "B", "C"], "archMap": [{"architecture": "A", "subArchitectures": ["B", "C"]}]}`: "both 'architectures' and 'archMap' are specified in the seccomp profile, use either 'architectures' or 'archMap'",
-		`{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "accept", "names": ["accept"], "action": "SCMP_ACT_ALLOW"}]}`:                   "both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'",
+		`{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"name": "accept", "names": ["accept"], "action": "SCMP_ACT_ALLOW"}]}`:                    "both 'name' and 'names' are specified in the seccomp profile, use either 'name' or 'names'",
 	}
 	for src, want := range fail {
 		_, schema, err := Parse("inline.json", []byte(src))
