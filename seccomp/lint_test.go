@@ -21,8 +21,8 @@ func TestLintRules(t *testing.T) {
 	archMap := `"archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]}]`
 	tests := []struct {
 		name, src, rule string
-		sev           report.Severity
-		msg           string
+		sev             report.Severity
+		msg             string
 	}{
 		{"default allow", `{"defaultAction":"SCMP_ACT_ALLOW",` + archMap + `,"syscalls":[{"names":["mount"],"action":"SCMP_ACT_ERRNO"}]}`, LintDefaultAllow, report.High, "deny-list"},
 		{"default log", `{"defaultAction":"SCMP_ACT_LOG",` + archMap + `}`, LintDefaultAllow, report.High, "ptrace"},
