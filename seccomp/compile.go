@@ -72,6 +72,13 @@ func (e *Effective) build() (*builtFilter, error) {
 			return nil, fmt.Errorf("architecture %s is not supported by this libseccomp: %w", a, err)
 		}
 	}
+	// libseccomp always starts with the native arch; compiling for another
+	// host (ctsec seccomp compile --arch arm64 on amd64) must drop it.
+	if native, err := libseccomp.GetNativeArch(); err == nil && !contains(e.Arches, native.String()) {
+		if err := f.RemoveArch(native); err != nil {
+			return nil, fmt.Errorf("removing native architecture %s: %w", native, err)
+		}
+	}
 	// ctsec (like runc) sets no_new_privs itself; the filter must not.
 	if err := f.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("clearing the no_new_privs attribute: %w", err)
