@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/report"
-	"github.com/ctsec/ctsec/profiles"
 )
 
 func lintSrc(t *testing.T, src string) []report.Finding {
@@ -57,15 +56,7 @@ func TestLintRules(t *testing.T) {
 // without anything above info; the clean ones raise nothing at all.
 func TestLintBuiltins(t *testing.T) {
 	for name, worst := range map[string]report.Severity{"default": report.Medium, "strict": report.Info, "runtime": report.Info} {
-		data, err := profiles.Seccomp(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, _, err := Parse(name+".json", data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range Lint(p, amd64Target) {
+		for _, f := range Lint(builtin(t, name), amd64Target) {
 			if f.Severity > worst {
 				t.Errorf("%s: %s %s %s", name, f.Severity, f.Rule, f.Message)
 			}

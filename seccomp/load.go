@@ -148,6 +148,21 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// elems walks an array of objects, marking each element's position.
+func (l *loader) elems(n *node, path string, each func(e *node, ep string) error) error {
+	if n.kind != 'a' {
+		return l.typeError(n, path, "an array")
+	}
+	for i, e := range n.elems {
+		ep := fmt.Sprintf("%s[%d]", path, i)
+		l.mark(ep, e)
+		if err := each(e, ep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (l *loader) str(n *node, path string) (string, error) {
 	if n.kind != 's' {
 		return "", l.typeError(n, path, "a string")
@@ -302,14 +317,8 @@ func scmpNames() []string {
 }
 
 func (l *loader) archMap(n *node, path string) error {
-	if n.kind != 'a' {
-		return l.typeError(n, path, "an array")
-	}
-	for i, e := range n.elems {
-		ep := fmt.Sprintf("%s[%d]", path, i)
-		l.mark(ep, e)
+	return l.elems(n, path, func(e *node, ep string) error {
 		var m ArchMap
-		var subNode *node
 		err := l.object(e, ep, []string{"architecture", "subArchitectures"}, func(k string, v *node, kp string) error {
 			var err error
 			switch k {
@@ -318,7 +327,6 @@ func (l *loader) archMap(n *node, path string) error {
 					l.scmpArch(v, kp, m.Arch)
 				}
 			case "subArchitectures":
-				subNode = v
 				if m.SubArches, err = l.strs(v, kp); err == nil {
 					for j, s := range m.SubArches {
 						l.scmpArch(v.elems[j], fmt.Sprintf("%s[%d]", kp, j), s)
@@ -330,24 +338,18 @@ func (l *loader) archMap(n *node, path string) error {
 		if err != nil {
 			return err
 		}
-		_ = subNode
 		if m.Arch == "" {
 			l.errorf(RuleMissingField, e, ep, "", "archMap entry has no architecture")
 		}
 		l.p.ArchMap = append(l.p.ArchMap, m)
-	}
-	return nil
+		return nil
+	})
 }
 
 var ruleKeys = []string{"names", "name", "action", "errnoRet", "args", "comment", "includes", "excludes"}
 
 func (l *loader) rules(n *node, path string) error {
-	if n.kind != 'a' {
-		return l.typeError(n, path, "an array")
-	}
-	for i, e := range n.elems {
-		rp := fmt.Sprintf("%s[%d]", path, i)
-		l.mark(rp, e)
+	return l.elems(n, path, func(e *node, rp string) error {
 		var r Rule
 		var nameNode, namesNode, actionNode *node
 		err := l.object(e, rp, ruleKeys, func(k string, v *node, kp string) error {
@@ -414,8 +416,8 @@ func (l *loader) rules(n *node, path string) error {
 			}
 		}
 		l.p.Syscalls = append(l.p.Syscalls, r)
-	}
-	return nil
+		return nil
+	})
 }
 
 // errnoRet checks that an errno is only given where the action uses it
@@ -445,13 +447,8 @@ const maxErrno = 4095
 var argKeys = []string{"index", "value", "valueTwo", "op"}
 
 func (l *loader) args(n *node, path string) ([]Arg, error) {
-	if n.kind != 'a' {
-		return nil, l.typeError(n, path, "an array")
-	}
 	out := make([]Arg, 0, len(n.elems))
-	for i, e := range n.elems {
-		ap := fmt.Sprintf("%s[%d]", path, i)
-		l.mark(ap, e)
+	err := l.elems(n, path, func(e *node, ap string) error {
 		var a Arg
 		var hasOp, hasIndex bool
 		err := l.object(e, ap, argKeys, func(k string, v *node, kp string) error {
@@ -483,7 +480,7 @@ func (l *loader) args(n *node, path string) ([]Arg, error) {
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if !hasOp {
 			l.errorf(RuleMissingField, e, ap, `add "op"`, "argument condition has no op")
@@ -499,8 +496,9 @@ func (l *loader) args(n *node, path string) ([]Arg, error) {
 				"MASKED_EQ can never match: valueTwo %#x has bits outside the mask %#x", a.ValueTwo, a.Value)
 		}
 		out = append(out, a)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func (l *loader) filter(n *node, path string) (*Filter, error) {
