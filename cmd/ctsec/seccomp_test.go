@@ -309,3 +309,31 @@ func TestDockerStrictProfile(t *testing.T) {
 		t.Errorf("allowed command failed: %d %q %q", code, o, e)
 	}
 }
+
+// TestDockerRuntimeProfile: the runtime base set is enough for runc to start
+// a container and run a static binary, and nothing more is allowed.
+func TestDockerRuntimeProfile(t *testing.T) {
+	testenv.Root(t)
+	image := testenv.Busybox(t)
+	docker := testenv.Docker(t)
+	dir := t.TempDir()
+	if _, errOut, code := ctsec(t, "profile", "gen", "base", "--base", "runtime", "-o", dir); code != 0 {
+		t.Fatalf("gen: %d %s", code, errOut)
+	}
+	run := func(argv ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		args := append([]string{"run", "--rm", "--network", "none",
+			"--security-opt", "seccomp=" + filepath.Join(dir, "base.seccomp.json"), image}, argv...)
+		out, err := exec.CommandContext(ctx, docker, args...).CombinedOutput()
+		return string(out), err
+	}
+	// busybox runs its applets in-process: no fork, so a shell cannot be used.
+	if out, err := run("echo", "started"); err != nil || strings.TrimSpace(out) != "started" {
+		t.Fatalf("container under the runtime profile: %v\n%s", err, out)
+	}
+	out, err := run("mkdir", "/tmp/d")
+	if err == nil || !strings.Contains(out, "Operation not permitted") {
+		t.Errorf("mkdir is not in the runtime set but succeeded: %v\n%s", err, out)
+	}
+}
