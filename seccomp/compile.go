@@ -23,6 +23,9 @@ type Compiled struct {
 	// resolve them (runc only logs this at debug level).
 	Dropped []string `json:"dropped,omitempty"`
 	BPF     []byte   `json:"-"`
+	// execve is how the filter answers execve, which Exec needs to start
+	// the command at all.
+	execve string
 }
 
 // Compile builds the BPF filter for an effective profile the way runc's
@@ -39,7 +42,27 @@ func (e *Effective) Compile() (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf}, nil
+	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, execve: e.actionFor("execve")}, nil
+}
+
+// actionFor is the action a syscall gets when any rule naming it may allow
+// it (conditions are not evaluated: the answer errs towards allowing).
+func (e *Effective) actionFor(name string) string {
+	act := ""
+	for _, r := range e.Rules {
+		if contains(r.Names, name) {
+			if allows(r.Action) || r.Action == ActTrace || r.Action == ActNotify {
+				return r.Action
+			}
+			if len(r.Args) == 0 && act == "" {
+				act = r.Action
+			}
+		}
+	}
+	if act == "" {
+		act = e.DefaultAction
+	}
+	return act
 }
 
 type builtFilter struct {

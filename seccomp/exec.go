@@ -48,6 +48,13 @@ func Exec(ctx context.Context, c *Compiled, flags []string, argv []string, opt E
 	if len(argv) == 0 {
 		return ExecResult{}, errors.New("no command to run")
 	}
+	switch c.execve {
+	case ActAllow, ActLog, ActTrace, ActNotify, "":
+	default:
+		// A killed execve would leave the helper's other threads waiting
+		// forever (KILL_THREAD), and any other answer means no command.
+		return ExecResult{}, fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	}
 	// Resolve the command before the filter exists, as runc does, so a
 	// missing binary is a clear error and not a denied syscall.
 	path, err := exec.LookPath(argv[0])

@@ -89,9 +89,18 @@ func TestExecKillAndMissing(t *testing.T) {
 	if _, err := Exec(context.Background(), c, nil, []string{"/nonexistent/cmd"}, ExecOptions{}); err == nil {
 		t.Error("missing command ran")
 	}
-	noexec := compileSrc(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ERRNO"}]}`, amd64Target)
-	res, out := run(t, noexec, bb, "true")
-	if res.Code != 126 || !strings.Contains(out, "does the profile allow execve?") {
-		t.Errorf("execve denied: %+v %q", res, out)
+	for _, src := range []string{
+		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ERRNO"}]}`,
+		`{"defaultAction":"SCMP_ACT_KILL"}`,
+	} {
+		_, err := Exec(context.Background(), compileSrc(t, src, amd64Target), nil, []string{bb, "true"}, ExecOptions{})
+		if err == nil || !strings.Contains(err.Error(), "no command can be started") {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	// execve allowed but the command's next syscall killed: SIGSYS, no hang.
+	c = compileSrc(t, `{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}`, amd64Target)
+	if res, _ := run(t, c, bb, "true"); res.Signal != syscall.SIGSYS {
+		t.Errorf("kill-process default: %+v", res)
 	}
 }
