@@ -176,7 +176,7 @@ func contains(list []string, s string) bool {
 
 // closest suggests the nearest candidate to a misspelling, or "".
 func closest(s string, candidates []string) string {
-	best, bestD := "", max(3, len(s)/4+1)
+	best, bestD := "", max(3, len(s)/5+1)
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
