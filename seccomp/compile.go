@@ -45,6 +45,22 @@ func (e *Effective) Compile() (*Compiled, error) {
 	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, execve: e.actionFor("execve")}, nil
 }
 
+// PerArch compiles the profile once per architecture, to show which one
+// drives the size; the kernel loads the combined filter Compile returns.
+func (e *Effective) PerArch() (map[string]int, error) {
+	out := map[string]int{}
+	for _, a := range e.Arches {
+		one := *e
+		one.Arches = []string{a}
+		c, err := one.Compile()
+		if err != nil {
+			return nil, fmt.Errorf("architecture %s: %w", a, err)
+		}
+		out[a] = c.Instructions
+	}
+	return out, nil
+}
+
 // actionFor is the action a syscall gets when any rule naming it may allow
 // it (conditions are not evaluated: the answer errs towards allowing).
 func (e *Effective) actionFor(name string) string {

@@ -10,12 +10,13 @@ import (
 )
 
 type compileResult struct {
-	Profile      string   `json:"profile"`
-	Arches       []string `json:"arches"`
-	Instructions int      `json:"instructions"`
-	Optimize     int      `json:"optimize"`
-	Dropped      []string `json:"dropped,omitempty"`
-	Output       string   `json:"output,omitempty"`
+	Profile      string         `json:"profile"`
+	Arches       []string       `json:"arches"`
+	Instructions int            `json:"instructions"`
+	Optimize     int            `json:"optimize"`
+	PerArch      map[string]int `json:"per_arch"`
+	Dropped      []string       `json:"dropped,omitempty"`
+	Output       string         `json:"output,omitempty"`
 }
 
 func newSeccompCompileCmd(a *app) *cobra.Command {
@@ -27,7 +28,8 @@ func newSeccompCompileCmd(a *app) *cobra.Command {
 		Long: `compile applies archMap and includes/excludes for the target (--arch, --caps,
 --kernel), builds the filter with libseccomp exactly as runc does (rules equal
 to the default skipped, unknown names dropped, binary tree above 32 rules) and
-reports the instruction count. -o writes the raw BPF program (struct
+reports the instruction count, for the combined filter the kernel loads and for
+each architecture alone. -o writes the raw BPF program (struct
 sock_filter array, host byte order) atomically.`,
 		Example: `  ctsec seccomp compile default
   ctsec seccomp compile --arch arm64 profile.json -o profile.arm64.bpf`,
@@ -41,11 +43,16 @@ sock_filter array, host byte order) atomically.`,
 			if err != nil {
 				return err
 			}
-			c, err := p.Resolve(t).Compile()
+			e := p.Resolve(t)
+			c, err := e.Compile()
 			if err != nil {
 				return fmt.Errorf("compiling %s: %w", args[0], err)
 			}
-			res := compileResult{Profile: args[0], Arches: c.Arches, Instructions: c.Instructions, Optimize: c.Optimize, Dropped: c.Dropped}
+			per, err := e.PerArch()
+			if err != nil {
+				return fmt.Errorf("compiling %s: %w", args[0], err)
+			}
+			res := compileResult{Profile: args[0], Arches: c.Arches, Instructions: c.Instructions, Optimize: c.Optimize, PerArch: per, Dropped: c.Dropped}
 			if out != "" {
 				if err := safefile.WriteFile(out, c.BPF, 0o644); err != nil {
 					return err
@@ -54,6 +61,9 @@ sock_filter array, host byte order) atomically.`,
 			}
 			if a.format == report.Text {
 				fmt.Fprintf(a.stdout, "%s: %d BPF instructions for %s (limit 4096, optimize %d)\n", args[0], c.Instructions, strings.Join(c.Arches, "+"), c.Optimize)
+				for _, arch := range c.Arches {
+					fmt.Fprintf(a.stdout, "  %-10s %d alone\n", arch, per[arch])
+				}
 				if len(c.Dropped) > 0 {
 					fmt.Fprintf(a.stdout, "dropped (libseccomp cannot resolve): %s\n", strings.Join(c.Dropped, ", "))
 				}

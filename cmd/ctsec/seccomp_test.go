@@ -161,7 +161,7 @@ func TestSeccompDiffShowCompile(t *testing.T) {
 	bpf := filepath.Join(t.TempDir(), "default.bpf")
 	out, _, code = ctsec(t, "seccomp", "compile", "--arch", "amd64", "default", "-o", bpf)
 	data, err := os.ReadFile(bpf)
-	if code != 0 || err != nil || len(data) == 0 || len(data)%8 != 0 || !strings.Contains(out, "BPF instructions for amd64+x86+x32") {
+	if code != 0 || err != nil || len(data) == 0 || len(data)%8 != 0 || !strings.Contains(out, "BPF instructions for amd64+x86+x32") || !strings.Contains(out, "  x32 ") {
 		t.Errorf("compile: exit %d, %d bytes, %v, %q", code, len(data), err, out)
 	}
 	if _, errOut, code := ctsec(t, "seccomp", "compile", fixture(t, "example.json")); code != 2 || !strings.Contains(errOut, "example.json:30:25: errno 12345") {
