@@ -95,20 +95,6 @@ func (p *Profile) Marshal() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Clone returns a deep copy that can be edited without touching p.
-func (p *Profile) Clone() *Profile {
-	b, err := json.Marshal(p)
-	if err != nil {
-		panic(err) // a Profile always marshals
-	}
-	var c Profile
-	if err := json.Unmarshal(b, &c); err != nil {
-		panic(err)
-	}
-	c.File = p.File
-	return &c
-}
-
 // errnoPtr makes an errno value for the optional fields.
 func errnoPtr(v uint) *uint { return &v }
 

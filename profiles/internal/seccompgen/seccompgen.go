@@ -7,7 +7,6 @@
 package seccompgen
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 
@@ -112,6 +111,3 @@ func Runtime(def *seccomp.Seccomp) *seccomp.Seccomp {
 		},
 	}
 }
-
-// Equal reports whether two renderings match, for the drift test.
-func Equal(a, b []byte) bool { return bytes.Equal(a, b) }
