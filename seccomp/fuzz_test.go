@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 // FuzzParse: whatever the bytes, the loader returns a profile or an error,
 // never panics, and every error and finding names a position on one line.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob("../../shared/conformance/moby-seccomp/*.json")
+	files, _ := filepath.Glob(filepath.Join(testenv.Shared(f, "conformance", "moby-seccomp"), "*.json"))
 	for _, file := range files {
 		if b, err := os.ReadFile(file); err == nil {
 			f.Add(b)
