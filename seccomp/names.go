@@ -171,7 +171,7 @@ func (p *Profile) checkNames(t Target, res *Resolver) []report.Finding {
 	for _, a := range sortedKeys(missing) {
 		names := missing[a]
 		f := p.finding(firstMissing[a])
-		f.Rule, f.Severity = RulePartialArch, report.Info
+		f.Rule, f.Severity = RulePartialArch, report.Low
 		f.Message = fmt.Sprintf("%d names do not exist on %s and are ignored there (normal for a multi-arch profile): %s", len(names), a, strings.Join(names, ", "))
 		out = append(out, f)
 	}
