@@ -82,6 +82,46 @@ func loadProfile(arg string) (*seccomp.Profile, []report.Finding, error) {
 	return seccomp.Load(arg)
 }
 
+// loaded is one profile argument of validate or lint.
+type loaded struct {
+	arg    string
+	p      *seccomp.Profile
+	schema []report.Finding
+}
+
+// loadAll loads every argument. With one argument a load failure is the
+// command's error (exit 2, one line). With several, the others are still
+// checked: each failure becomes a critical seccomp/load finding and the
+// returned error (exit 2) is raised after the report is printed.
+func loadAll(args []string) ([]loaded, []report.Finding, error) {
+	var out []loaded
+	var failures []report.Finding
+	var first error
+	for _, arg := range args {
+		p, schema, err := loadProfile(arg)
+		if err != nil {
+			if len(args) == 1 {
+				return nil, nil, err
+			}
+			f := report.Finding{Rule: "seccomp/load", Severity: report.Critical, Message: err.Error(), File: arg}
+			var se *seccomp.SyntaxError
+			if errors.As(err, &se) {
+				f.Message, f.Line, f.Column = se.Msg, se.Pos.Line, se.Pos.Column
+			}
+			failures = append(failures, f)
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		out = append(out, loaded{arg, p, schema})
+	}
+	if first != nil {
+		first = fmt.Errorf("%d of %d profiles could not be loaded; first: %w", len(failures), len(args), first)
+	}
+	return out, failures, first
+}
+
 // loadValid loads a profile for a command that must act on it (compile,
 // exec): schema errors stop it with the first one, as one line.
 func loadValid(arg string) (*seccomp.Profile, error) {
@@ -112,7 +152,9 @@ profile to BPF the way runc does for the target (--arch, --caps, --kernel),
 reporting the instruction count against the kernel's 4096 limit.
 
 Exit 1 when a profile has errors (or findings reach --fail-on), 2 when a file
-is not a profile at all (unreadable, empty, broken JSON, wrong types).`,
+is not a profile at all (unreadable, empty, broken JSON, wrong types); with
+several files the others are still checked and the broken one is reported as
+a critical seccomp/load finding before ctsec exits 2.`,
 		Example: `  ctsec seccomp validate myservice.seccomp.json
   ctsec seccomp validate --arch arm64 --caps CAP_SYS_ADMIN profile.json
   ctsec seccomp validate --format sarif profiles/*.json > seccomp.sarif`,
@@ -122,22 +164,24 @@ is not a profile at all (unreadable, empty, broken JSON, wrong types).`,
 			if err != nil {
 				return err
 			}
+			profs, findings, loadErr := loadAll(args)
+			if profs == nil && loadErr != nil && len(args) == 1 {
+				return loadErr
+			}
 			res := seccomp.NewResolver()
-			var findings []report.Finding
-			var data []*seccomp.Validation
+			data := []*seccomp.Validation{}
 			errorsFound := false
-			for _, arg := range args {
-				p, schema, err := loadProfile(arg)
-				if err != nil {
-					return err
-				}
-				v := seccomp.Validate(p, schema, t, res)
+			for _, l := range profs {
+				v := seccomp.Validate(l.p, l.schema, t, res)
 				findings = append(findings, v.Findings...)
 				data = append(data, v)
 				errorsFound = errorsFound || v.Errors() > 0
 			}
 			err = a.emit(report.New("seccomp validate", findings, data))
-			if err == nil && errorsFound {
+			switch {
+			case loadErr != nil:
+				return loadErr
+			case err == nil && errorsFound:
 				return errFindingsReached
 			}
 			return err
@@ -174,16 +218,18 @@ Schema errors (see validate) are reported too. Exit 1 when findings reach
 			if err != nil {
 				return err
 			}
-			var findings []report.Finding
-			for _, arg := range args {
-				p, schema, err := loadProfile(arg)
-				if err != nil {
-					return err
-				}
-				findings = append(findings, schema...)
-				findings = append(findings, seccomp.Lint(p, t)...)
+			profs, findings, loadErr := loadAll(args)
+			if profs == nil && loadErr != nil && len(args) == 1 {
+				return loadErr
 			}
-			return a.emit(report.New("seccomp lint", findings, nil))
+			for _, l := range profs {
+				findings = append(findings, l.schema...)
+				findings = append(findings, seccomp.Lint(l.p, t)...)
+			}
+			if err := a.emit(report.New("seccomp lint", findings, nil)); loadErr == nil {
+				return err
+			}
+			return loadErr
 		},
 	}
 	tf.add(cmd.Flags())

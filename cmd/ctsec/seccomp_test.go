@@ -106,6 +106,25 @@ func TestSeccompBadInput(t *testing.T) {
 	}
 }
 
+// TestSeccompSeveralFiles: one broken file among several does not hide the
+// others' findings, and still ends with exit 2.
+func TestSeccompSeveralFiles(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	os.WriteFile(bad, []byte("{\n  \"defaultAction\": "), 0o644)
+	out, errOut, code := ctsec(t, "seccomp", "validate", "--format", "json", fixture(t, "example.json"), bad)
+	r := decodeReport(t, out)
+	rules := map[string]int{}
+	for _, f := range r.Findings {
+		rules[f.Rule] = f.Line
+	}
+	if code != 2 || rules["seccomp/errno-ret"] != 30 || rules["seccomp/load"] != 2 || !strings.Contains(errOut, "1 of 2 profiles could not be loaded") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("exit %d, %q, findings %+v", code, errOut, r.Findings)
+	}
+	if _, _, code := ctsec(t, "seccomp", "lint", "strict", bad); code != 2 {
+		t.Errorf("lint: exit %d", code)
+	}
+}
+
 func TestSeccompLintCLI(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "p.json")
 	os.WriteFile(p, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
