@@ -45,6 +45,17 @@ func (e *Effective) Compile() (*Compiled, error) {
 	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, execve: e.actionFor("execve")}, nil
 }
 
+// PFC is libseccomp's pseudo-filter code for the profile: the compiled
+// filter in a form people can read (which syscalls reach which action).
+func (e *Effective) PFC() ([]byte, error) {
+	b, err := e.build()
+	if err != nil {
+		return nil, err
+	}
+	defer b.f.Release()
+	return exportVia(func(f *os.File) error { return b.f.ExportPFC(f) })
+}
+
 // PerArch compiles the profile once per architecture, to show which one
 // drives the size; the kernel loads the combined filter Compile returns.
 func (e *Effective) PerArch() (map[string]int, error) {
@@ -271,19 +282,7 @@ func scmpOp(op string) (libseccomp.ScmpCompareOp, error) {
 // exportBPF has libseccomp write the program into an anonymous memory file
 // (ExportBPFMem needs libseccomp 2.6) and reads it back.
 func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
-	fd, err := unix.MemfdCreate("ctsec-seccomp-bpf", unix.MFD_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("exporting BPF: %w", err)
-	}
-	file := os.NewFile(uintptr(fd), "ctsec-seccomp-bpf")
-	defer file.Close()
-	if err := f.ExportBPF(file); err != nil {
-		return nil, fmt.Errorf("exporting BPF: %w", err)
-	}
-	if _, err := file.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("exporting BPF: %w", err)
-	}
-	bpf, err := io.ReadAll(file)
+	bpf, err := exportVia(f.ExportBPF)
 	if err != nil {
 		return nil, fmt.Errorf("exporting BPF: %w", err)
 	}
@@ -291,4 +290,21 @@ func exportBPF(f *libseccomp.ScmpFilter) ([]byte, error) {
 		return nil, errors.New("exporting BPF: libseccomp returned a truncated program")
 	}
 	return bpf, nil
+}
+
+// exportVia runs a libseccomp export into a memfd and returns what it wrote.
+func exportVia(export func(*os.File) error) ([]byte, error) {
+	fd, err := unix.MemfdCreate("ctsec-seccomp-export", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	file := os.NewFile(uintptr(fd), "ctsec-seccomp-export")
+	defer file.Close()
+	if err := export(file); err != nil {
+		return nil, err
+	}
+	if _, err := file.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
+	return io.ReadAll(file)
 }

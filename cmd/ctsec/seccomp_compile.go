@@ -22,6 +22,7 @@ type compileResult struct {
 func newSeccompCompileCmd(a *app) *cobra.Command {
 	var tf targetFlags
 	var out string
+	var pfc bool
 	cmd := &cobra.Command{
 		Use:   "compile PROFILE",
 		Short: "Compile a profile to BPF as runc would and count its instructions",
@@ -32,7 +33,8 @@ reports the instruction count, for the combined filter the kernel loads and for
 each architecture alone. -o writes the raw BPF program (struct
 sock_filter array, host byte order) atomically.`,
 		Example: `  ctsec seccomp compile default
-  ctsec seccomp compile --arch arm64 profile.json -o profile.arm64.bpf`,
+  ctsec seccomp compile --arch arm64 profile.json -o profile.arm64.bpf
+  ctsec seccomp compile --pfc strict | less`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := tf.target()
@@ -44,6 +46,14 @@ sock_filter array, host byte order) atomically.`,
 				return err
 			}
 			e := p.Resolve(t)
+			if pfc {
+				text, err := e.PFC()
+				if err != nil {
+					return fmt.Errorf("compiling %s: %w", args[0], err)
+				}
+				_, err = a.stdout.Write(text)
+				return err
+			}
 			c, err := e.Compile()
 			if err != nil {
 				return fmt.Errorf("compiling %s: %w", args[0], err)
@@ -77,5 +87,6 @@ sock_filter array, host byte order) atomically.`,
 	}
 	tf.add(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "write the BPF program to this file")
+	cmd.Flags().BoolVar(&pfc, "pfc", false, "print libseccomp's readable pseudo-filter code instead")
 	return cmd
 }

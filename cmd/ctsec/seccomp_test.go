@@ -183,6 +183,10 @@ func TestSeccompDiffShowCompile(t *testing.T) {
 	if code != 0 || err != nil || len(data) == 0 || len(data)%8 != 0 || !strings.Contains(out, "BPF instructions for amd64+x86+x32") || !strings.Contains(out, "  x32 ") {
 		t.Errorf("compile: exit %d, %d bytes, %v, %q", code, len(data), err, out)
 	}
+	out, _, code = ctsec(t, "seccomp", "compile", "--pfc", "--arch", "amd64", "strict")
+	if code != 0 || !strings.Contains(out, "# filter for arch x86_64") || !strings.Contains(out, "# filter for syscall \"read\"") {
+		t.Errorf("pfc: exit %d\n%.400s", code, out)
+	}
 	if _, errOut, code := ctsec(t, "seccomp", "compile", fixture(t, "example.json")); code != 2 || !strings.Contains(errOut, "example.json:30:25: errno 12345") {
 		t.Errorf("compile of invalid profile: %d %q", code, errOut)
 	}
