@@ -82,44 +82,63 @@ func loadProfile(arg string) (*seccomp.Profile, []report.Finding, error) {
 	return seccomp.Load(arg)
 }
 
-// loaded is one profile argument of validate or lint.
+// batch is the profiles of one validate or lint run and the target they are
+// judged for.
+type batch struct {
+	target   seccomp.Target
+	profiles []loaded
+	failures []report.Finding // critical seccomp/load findings
+	loadErr  error            // raised (exit 2) after the report is printed
+}
+
+// loaded is one profile argument.
 type loaded struct {
-	arg    string
 	p      *seccomp.Profile
 	schema []report.Finding
 }
 
-// loadAll loads every argument. With one argument a load failure is the
+// newBatch loads every argument. With one argument a load failure is the
 // command's error (exit 2, one line). With several, the others are still
 // checked: each failure becomes a critical seccomp/load finding and the
-// returned error (exit 2) is raised after the report is printed.
-func loadAll(args []string) ([]loaded, []report.Finding, error) {
-	var out []loaded
-	var failures []report.Finding
-	var first error
+// error is raised after the report (see finish).
+func newBatch(tf *targetFlags, args []string) (*batch, error) {
+	t, err := tf.target()
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{target: t}
 	for _, arg := range args {
 		p, schema, err := loadProfile(arg)
-		if err != nil {
-			if len(args) == 1 {
-				return nil, nil, err
-			}
-			f := report.Finding{Rule: "seccomp/load", Severity: report.Critical, Message: err.Error(), File: arg}
-			var se *seccomp.SyntaxError
-			if errors.As(err, &se) {
-				f.Message, f.Line, f.Column = se.Msg, se.Pos.Line, se.Pos.Column
-			}
-			failures = append(failures, f)
-			if first == nil {
-				first = err
-			}
+		if err == nil {
+			b.profiles = append(b.profiles, loaded{p, schema})
 			continue
 		}
-		out = append(out, loaded{arg, p, schema})
+		if len(args) == 1 {
+			return nil, err
+		}
+		f := report.Finding{Rule: "seccomp/load", Severity: report.Critical, Message: err.Error(), File: arg}
+		var se *seccomp.SyntaxError
+		if errors.As(err, &se) {
+			f.Message, f.Line, f.Column = se.Msg, se.Pos.Line, se.Pos.Column
+		}
+		b.failures = append(b.failures, f)
+		if b.loadErr == nil {
+			b.loadErr = err
+		}
 	}
-	if first != nil {
-		first = fmt.Errorf("%d of %d profiles could not be loaded; first: %w", len(failures), len(args), first)
+	if b.loadErr != nil {
+		b.loadErr = fmt.Errorf("%d of %d profiles could not be loaded; first: %w", len(b.failures), len(args), b.loadErr)
 	}
-	return out, failures, first
+	return b, nil
+}
+
+// finish turns the emitted report's outcome into the exit: a load failure
+// outranks findings.
+func (b *batch) finish(emitErr error) error {
+	if b.loadErr != nil {
+		return b.loadErr
+	}
+	return emitErr
 }
 
 // loadValid loads a profile for a command that must act on it (compile,
@@ -160,31 +179,25 @@ a critical seccomp/load finding before ctsec exits 2.`,
   ctsec seccomp validate --format sarif profiles/*.json > seccomp.sarif`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := tf.target()
+			b, err := newBatch(&tf, args)
 			if err != nil {
 				return err
 			}
-			profs, findings, loadErr := loadAll(args)
-			if profs == nil && loadErr != nil && len(args) == 1 {
-				return loadErr
-			}
 			res := seccomp.NewResolver()
+			findings := b.failures
 			data := []*seccomp.Validation{}
 			errorsFound := false
-			for _, l := range profs {
-				v := seccomp.Validate(l.p, l.schema, t, res)
+			for _, l := range b.profiles {
+				v := seccomp.Validate(l.p, l.schema, b.target, res)
 				findings = append(findings, v.Findings...)
 				data = append(data, v)
 				errorsFound = errorsFound || v.Errors() > 0
 			}
 			err = a.emit(report.New("seccomp validate", findings, data))
-			switch {
-			case loadErr != nil:
-				return loadErr
-			case err == nil && errorsFound:
-				return errFindingsReached
+			if err == nil && errorsFound {
+				err = errFindingsReached // a failed validation is exit 1 whatever --fail-on says
 			}
-			return err
+			return b.finish(err)
 		},
 	}
 	tf.add(cmd.Flags())
@@ -214,22 +227,16 @@ Schema errors (see validate) are reported too. Exit 1 when findings reach
   ctsec seccomp lint default`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			t, err := tf.target()
+			b, err := newBatch(&tf, args)
 			if err != nil {
 				return err
 			}
-			profs, findings, loadErr := loadAll(args)
-			if profs == nil && loadErr != nil && len(args) == 1 {
-				return loadErr
-			}
-			for _, l := range profs {
+			findings := b.failures
+			for _, l := range b.profiles {
 				findings = append(findings, l.schema...)
-				findings = append(findings, seccomp.Lint(l.p, t)...)
+				findings = append(findings, seccomp.Lint(l.p, b.target)...)
 			}
-			if err := a.emit(report.New("seccomp lint", findings, nil)); loadErr == nil {
-				return err
-			}
-			return loadErr
+			return b.finish(a.emit(report.New("seccomp lint", findings, nil)))
 		},
 	}
 	tf.add(cmd.Flags())
