@@ -19,6 +19,8 @@ type Compiled struct {
 	Arches       []string `json:"arches"`
 	Instructions int      `json:"instructions"`
 	Optimize     int      `json:"optimize"`
+	// Flags are the profile's seccomp(2) flags, applied when it is loaded.
+	Flags []string `json:"flags,omitempty"`
 	// Dropped lists names runc would skip because libseccomp cannot
 	// resolve them (runc only logs this at debug level).
 	Dropped []string `json:"dropped,omitempty"`
@@ -42,7 +44,7 @@ func (e *Effective) Compile() (*Compiled, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, execve: e.actionFor("execve")}, nil
+	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, Flags: e.Flags, execve: e.actionFor("execve")}, nil
 }
 
 // PFC is libseccomp's pseudo-filter code for the profile: the compiled

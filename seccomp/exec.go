@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -44,7 +45,7 @@ type ExecOptions struct {
 // a fresh process (ctsec re-executed) sets no_new_privs, loads the BPF on
 // all its threads with seccomp(2), then execve()s the command, so the
 // filter covers exactly the command and ctsec itself stays unconfined.
-func Exec(ctx context.Context, c *Compiled, flags []string, argv []string, opt ExecOptions) (ExecResult, error) {
+func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (ExecResult, error) {
 	if len(argv) == 0 {
 		return ExecResult{}, errors.New("no command to run")
 	}
@@ -72,7 +73,11 @@ func Exec(ctx context.Context, c *Compiled, flags []string, argv []string, opt E
 	}
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = append([]string{path}, argv[1:]...)
-	cmd.Env = append(os.Environ(), execMarker+"="+strings.Join(append([]string{path}, flags...), "\x00"))
+	spec, err := json.Marshal(childSpec{Path: path, Flags: c.Flags})
+	if err != nil {
+		return ExecResult{}, err
+	}
+	cmd.Env = append(os.Environ(), execMarker+"="+string(spec))
 	cmd.ExtraFiles = []*os.File{bpf}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
 	err = cmd.Run()
@@ -91,14 +96,24 @@ func Exec(ctx context.Context, c *Compiled, flags []string, argv []string, opt E
 	}
 }
 
+// childSpec is what the helper needs besides the filter: the resolved
+// command path and the profile's seccomp(2) flags.
+type childSpec struct {
+	Path  string   `json:"path"`
+	Flags []string `json:"flags,omitempty"`
+}
+
 // execChild is the helper half of Exec. It never returns.
 func execChild(marker string) {
-	parts := strings.Split(marker, "\x00")
-	path, flags := parts[0], parts[1:]
 	fail := func(code int, format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "ctsec: seccomp exec: "+format+"\n", args...)
 		os.Exit(code)
 	}
+	var spec childSpec
+	if err := json.Unmarshal([]byte(marker), &spec); err != nil || spec.Path == "" {
+		fail(126, "bad helper environment %s: %v", execMarker, err)
+	}
+	path, flags := spec.Path, spec.Flags
 	runtime.LockOSThread()
 	f := os.NewFile(3, "ctsec-seccomp-bpf")
 	if f == nil {

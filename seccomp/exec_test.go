@@ -28,7 +28,7 @@ func compileSrc(t *testing.T, src string, target Target) *Compiled {
 func run(t *testing.T, c *Compiled, argv ...string) (ExecResult, string) {
 	t.Helper()
 	var out bytes.Buffer
-	res, err := Exec(context.Background(), c, nil, argv, ExecOptions{Stdout: &out, Stderr: &out})
+	res, err := Exec(context.Background(), c, argv, ExecOptions{Stdout: &out, Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,6 +79,17 @@ func TestExecDockerDefault(t *testing.T) {
 	}
 }
 
+// TestExecFlags: a profile's seccomp(2) flags reach the helper.
+func TestExecFlags(t *testing.T) {
+	bb := testenv.Tool(t, "busybox")
+	c := compileSrc(t, `{"defaultAction":"SCMP_ACT_ALLOW","flags":["SECCOMP_FILTER_FLAG_LOG","SECCOMP_FILTER_FLAG_SPEC_ALLOW"],"syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`, amd64Target)
+	var out bytes.Buffer
+	res, err := Exec(context.Background(), c, []string{bb, "mkdir", filepath.Join(t.TempDir(), "x")}, ExecOptions{Stdout: &out, Stderr: &out})
+	if err != nil || res.Code == 0 || !strings.Contains(out.String(), "Operation not permitted") {
+		t.Errorf("%v %+v %q", err, res, out.String())
+	}
+}
+
 func TestExecKillAndMissing(t *testing.T) {
 	bb := testenv.Tool(t, "busybox")
 	c := compileSrc(t, `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_KILL_PROCESS"}]}`, amd64Target)
@@ -86,14 +97,14 @@ func TestExecKillAndMissing(t *testing.T) {
 	if res.Signal != syscall.SIGSYS || res.Code != 128+int(syscall.SIGSYS) {
 		t.Errorf("kill: %+v", res)
 	}
-	if _, err := Exec(context.Background(), c, nil, []string{"/nonexistent/cmd"}, ExecOptions{}); err == nil {
+	if _, err := Exec(context.Background(), c, []string{"/nonexistent/cmd"}, ExecOptions{}); err == nil {
 		t.Error("missing command ran")
 	}
 	for _, src := range []string{
 		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ERRNO"}]}`,
 		`{"defaultAction":"SCMP_ACT_KILL"}`,
 	} {
-		_, err := Exec(context.Background(), compileSrc(t, src, amd64Target), nil, []string{bb, "true"}, ExecOptions{})
+		_, err := Exec(context.Background(), compileSrc(t, src, amd64Target), []string{bb, "true"}, ExecOptions{})
 		if err == nil || !strings.Contains(err.Error(), "no command can be started") {
 			t.Errorf("%s: %v", src, err)
 		}

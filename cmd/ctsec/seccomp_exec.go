@@ -42,7 +42,7 @@ was killed).`,
 			if err != nil {
 				return fmt.Errorf("compiling %s: %w", profile, err)
 			}
-			res, err := seccomp.Exec(cmd.Context(), c, p.Flags, args, seccomp.ExecOptions{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr})
+			res, err := seccomp.Exec(cmd.Context(), c, args, seccomp.ExecOptions{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr})
 			if err != nil {
 				return err
 			}
