@@ -43,6 +43,9 @@ type Options struct {
 	Swarm *bool
 	// KB is the capability knowledge base; nil uses the embedded one.
 	KB *capabilities.Base
+	// Pending are profile files (absolute paths) that will be written with
+	// the result (--gen-profiles): they count as present in ProfilesDir.
+	Pending map[string]bool
 }
 
 // Change is one edit harden makes.
@@ -357,7 +360,7 @@ func planService(d *Document, s Service, o Options, kb *capabilities.Base, swarm
 		}
 		if o.ProfilesDir != "" {
 			if _, ok := opts["seccomp"]; !ok && want(RuleSeccomp) {
-				if ref := findProfile(d, o.ProfilesDir, s.Name+".json", filepath.Join("seccomp", s.Name+".json")); strings.Contains(ref, "$") {
+				if ref := findProfile(d, o.ProfilesDir, o.Pending, SeccompProfileNames(s.Name)...); strings.Contains(ref, "$") {
 					warn(RuleSeccomp, report.Low, nil, "seccomp profile path %q holds a $; add it by hand", ref)
 				} else if ref != "" {
 					ops = append(ops, op{rule: RuleSeccomp, path: []string{"security_opt"}, items: []string{"seccomp=" + ref}})
@@ -448,11 +451,11 @@ func (d *Document) ownPath(service, key string) bool {
 
 // findProfile returns how the file should reference a seccomp profile found
 // under dir: relative to the compose file's directory when inside it.
-func findProfile(d *Document, dir string, names ...string) string {
+func findProfile(d *Document, dir string, pending map[string]bool, names ...string) string {
 	for _, n := range names {
 		p := filepath.Join(dir, n)
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			abs, _ := filepath.Abs(p)
+		abs, _ := filepath.Abs(p)
+		if st, err := os.Stat(p); (err == nil && st.Mode().IsRegular()) || pending[abs] {
 			// A file that is not on disk here (a Portainer stack) gets the
 			// absolute path, which must then exist on the Docker host.
 			if _, err := os.Stat(d.Name); err != nil {
@@ -466,6 +469,13 @@ func findProfile(d *Document, dir string, names ...string) string {
 		}
 	}
 	return ""
+}
+
+// SeccompProfileNames are the file names, relative to --profiles DIR, that
+// hold a service's seccomp profile, in order of preference: what
+// `ctsec profile gen` writes first.
+func SeccompProfileNames(service string) []string {
+	return []string{service + ".seccomp.json", service + ".json", filepath.Join("seccomp", service+".json")}
 }
 
 // findAppArmor reads the profile name from <dir>/<service>.apparmor or

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"sort"
 	"strings"
 
 	"github.com/ctsec/ctsec/compose"
@@ -71,13 +72,14 @@ func newComposeAuditCmd(a *app) *cobra.Command {
 }
 
 type composeHardenFlags struct {
-	write    bool
-	out      string
-	policy   string
-	profiles string
-	only     []string
-	swarm    bool
-	stateDir string
+	genProfiles bool
+	write       bool
+	out         string
+	policy      string
+	profiles    string
+	only        []string
+	swarm       bool
+	stateDir    string
 }
 
 func newComposeHardenCmd(a *app) *cobra.Command {
@@ -116,16 +118,27 @@ Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", ")
 			if err != nil {
 				return err
 			}
+			var generated map[string][]byte
+			if fl.genProfiles {
+				if fl.profiles == "" {
+					return usageError(fmt.Errorf("--gen-profiles needs --profiles DIR to write the profiles into"))
+				}
+				if generated, err = genComposeProfiles(d, fl.profiles); err != nil {
+					return err
+				}
+				opts.Pending = pendingSet(generated)
+			}
 			res, err := compose.Harden(d, opts)
 			if err != nil {
 				return err
 			}
-			return a.finishHarden(d, res, fl)
+			return a.finishHarden(d, res, fl, generated)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&fl.write, "write", false, "replace FILE with the hardened version (atomic, backed up under --state-dir)")
 	f.StringVarP(&fl.out, "output", "o", "", "write the hardened file to `OUT` instead of printing a diff")
+	f.BoolVar(&fl.genProfiles, "gen-profiles", false, "generate a seccomp profile (as 'ctsec profile gen SERVICE --base default') for services without one in --profiles DIR; written with --write/-o")
 	fl.register(f, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
 	return cmd
 }
@@ -180,6 +193,9 @@ type hardenData struct {
 	Diff    string           `json:"diff"`
 	Written string           `json:"written,omitempty"`
 	Backup  string           `json:"backup,omitempty"`
+	// Profiles are the seccomp profiles --gen-profiles made (written, or
+	// to be written with --write/-o).
+	Profiles []string `json:"profiles,omitempty"`
 }
 
 func newHardenData(name string, res *compose.Result) hardenData {
@@ -198,11 +214,21 @@ func (a *app) printWarnings(ws []report.Finding) {
 	}
 }
 
-func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeHardenFlags) error {
+func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeHardenFlags, generated map[string][]byte) error {
 	data := newHardenData(d.Name, res)
 	target := fl.out
 	if fl.write {
 		target = d.Name
+	}
+	for p := range generated {
+		data.Profiles = append(data.Profiles, p)
+	}
+	sort.Strings(data.Profiles)
+	if target != "" && len(generated) > 0 {
+		// Profiles first: the compose file must never refer to a missing one.
+		if _, err := writeGenerated(generated); err != nil {
+			return err
+		}
 	}
 	if target != "" && (res.Changed() || fl.out != "") {
 		id, err := writeWithBackup(fl.stateDir, "compose harden", target, res.Output)
@@ -215,6 +241,13 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 		return a.emit(report.New("compose harden", res.Warnings, data))
 	}
 	a.printWarnings(res.Warnings)
+	for _, p := range data.Profiles {
+		if target != "" {
+			fmt.Fprintf(a.stderr, "ctsec: wrote seccomp profile %s\n", p)
+		} else {
+			fmt.Fprintf(a.stderr, "ctsec: would write seccomp profile %s (with --write or -o)\n", p)
+		}
+	}
 	switch {
 	case !res.Changed():
 		fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", d.Name)

@@ -165,3 +165,36 @@ func TestComposeBadInput(t *testing.T) {
 		t.Errorf("--policy typo: exit %d", code)
 	}
 }
+
+func TestComposeHardenGenProfiles(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/run/compose.yml", dir)
+	profiles := filepath.Join(dir, "profiles")
+	os.Mkdir(profiles, 0o755)
+	want := filepath.Join(profiles, "app.seccomp.json")
+
+	out, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	if code != 0 || !strings.Contains(out, "+      - seccomp=./profiles/app.seccomp.json") || !strings.Contains(errOut, "would write seccomp profile") {
+		t.Fatalf("dry run: exit %d out %q err %q", code, out, errOut)
+	}
+	if _, err := os.Stat(want); err == nil {
+		t.Fatal("dry run wrote a profile")
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, "--write", "--state-dir", state, file); code != 0 {
+		t.Fatalf("--write: exit %d %q", code, errOut)
+	}
+	// The generated profile is what `ctsec seccomp validate` accepts.
+	if _, errOut, code := ctsec(t, "seccomp", "validate", want); code != 0 {
+		t.Errorf("generated profile does not validate: exit %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "seccomp=./profiles/app.seccomp.json") {
+		t.Errorf("compose file does not refer to the profile:\n%s", b)
+	}
+	out, errOut, code = ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	if code != 0 || out != "" || strings.Contains(errOut, "would write") {
+		t.Errorf("second run: exit %d out %q err %q", code, out, errOut)
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", file); code != 2 || !strings.Contains(errOut, "--profiles") {
+		t.Errorf("--gen-profiles without --profiles: exit %d %q", code, errOut)
+	}
+}
