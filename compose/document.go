@@ -171,6 +171,7 @@ func loadModel(name string, src []byte) (map[string]any, error) {
 		o.SkipConsistencyCheck = true
 		o.SkipResolveEnvironment = true
 		o.SkipResolveLabels = true
+		o.SkipDefaultValues = true
 		o.SetProjectName("ctsec", true)
 	})
 }

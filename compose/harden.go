@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -235,7 +236,7 @@ func harden(d *Document, o Options, skip map[string]string) (*Result, error) {
 	if len(p.ins) == 0 {
 		return res, nil
 	}
-	if err := verify(d, res.Output, expected); err != nil {
+	if err := verify(d, p, res.Output, expected); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -618,15 +619,14 @@ func patchService(p *patcher, sn serviceNode, s Service, ops []op) error {
 // verify loads the output with compose-go and compares it with the model the
 // plan expects: anything else changed means the edit was wrong, and nothing
 // is written.
-func verify(d *Document, out []byte, expected map[string]any) error {
+func verify(d *Document, p *patcher, out []byte, expected map[string]any) error {
 	// Only the model is needed here: compose-go is the judge of what the
 	// output means, and it is the expensive half of the run.
-	od := &Document{Name: d.Name, Src: out}
-	od.indexLines()
-	if err := od.parseNodes(); err != nil {
-		return fmt.Errorf("hardened output is not valid YAML (refusing to write; this is a ctsec bug): %w", err)
+	var pieces [][]byte
+	if r, ok := serviceRanges(d.Src, d.lineStart, d.Docs); ok {
+		pieces = r.shifted(p.ins).cut(out, runtime.GOMAXPROCS(0))
 	}
-	model, err := loadModelParallel(d.Name, out, od.lineStart, od.Docs)
+	model, err := loadPieces(d.Name, out, pieces)
 	if err != nil {
 		return fmt.Errorf("hardened output does not load (refusing to write; this is a ctsec bug): %w", err)
 	}

@@ -22,7 +22,14 @@ const minServicesToSplit = 64
 // reloads the whole file, so messages and positions are compose-go's own.
 // TestParallelLoadEqualsWhole checks the union is the whole-file model.
 func loadModelParallel(name string, src []byte, lineStart []int, docs []*yaml.Node) (map[string]any, error) {
-	pieces := splitServices(src, lineStart, docs, runtime.GOMAXPROCS(0))
+	r, ok := serviceRanges(src, lineStart, docs)
+	if !ok {
+		return loadModel(name, src)
+	}
+	return loadPieces(name, src, r.cut(src, runtime.GOMAXPROCS(0)))
+}
+
+func loadPieces(name string, src []byte, pieces [][]byte) (map[string]any, error) {
 	if len(pieces) < 2 {
 		return loadModel(name, src)
 	}
@@ -55,15 +62,22 @@ func loadModelParallel(name string, src []byte, lineStart []int, docs []*yaml.No
 	return models[0], nil
 }
 
-// splitServices cuts the file into n pieces by service line ranges, or
-// returns nil when that would not mean the same thing.
-func splitServices(src []byte, lineStart []int, docs []*yaml.Node, n int) [][]byte {
-	if n < 2 || len(docs) != 1 || len(docs[0].Content) == 0 {
-		return nil
+// ranges are byte offsets of a file's services: everything before starts[0]
+// is the prefix, services[i] is src[starts[i]:starts[i+1]], and
+// src[starts[len-1]:] after the last service is the suffix.
+type ranges struct {
+	starts []int // one per service, then the end of the last service
+}
+
+// serviceRanges finds where each service is, or says the file cannot be
+// split without changing what it means.
+func serviceRanges(src []byte, lineStart []int, docs []*yaml.Node) (ranges, bool) {
+	if len(docs) != 1 || len(docs[0].Content) == 0 {
+		return ranges{}, false
 	}
 	root := docs[0].Content[0]
 	if root.Kind != yaml.MappingNode || root.Style&yaml.FlowStyle != 0 {
-		return nil
+		return ranges{}, false
 	}
 	var svcs *yaml.Node
 	next := 0 // line of the root key after services, 0 for none
@@ -76,17 +90,10 @@ func splitServices(src []byte, lineStart []int, docs []*yaml.Node, n int) [][]by
 		}
 	}
 	if svcs == nil || svcs.Kind != yaml.MappingNode || svcs.Style&yaml.FlowStyle != 0 || len(svcs.Content)/2 < minServicesToSplit {
-		return nil
+		return ranges{}, false
 	}
 	if hasAnchor(svcs) {
-		return nil
-	}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		// A root key written after services (volumes:, networks:) must be
-		// below it, and services must start on their own lines.
-		if k := root.Content[i]; k.Value != "services" && k.Line > svcs.Content[0].Line && (next == 0 || k.Line < next) {
-			return nil
-		}
+		return ranges{}, false
 	}
 	lineOff := func(line int) int { // byte offset of a 1-based line, len(src) past the end
 		if line-1 < len(lineStart) {
@@ -95,29 +102,52 @@ func splitServices(src []byte, lineStart []int, docs []*yaml.Node, n int) [][]by
 		return len(src)
 	}
 	count := len(svcs.Content) / 2
-	prefix := src[:lineOff(svcs.Content[0].Line)]
-	end := len(src)
-	if next > 0 {
-		end = lineOff(next)
-	}
-	suffix := src[end:]
-	starts := make([]int, count+1)
+	r := ranges{starts: make([]int, count+1)}
 	for i := 0; i < count; i++ {
-		starts[i] = lineOff(svcs.Content[2*i].Line)
+		r.starts[i] = lineOff(svcs.Content[2*i].Line)
 	}
-	starts[count] = end
+	r.starts[count] = len(src)
+	if next > 0 {
+		r.starts[count] = lineOff(next)
+	}
+	if r.starts[count] < len(src) && src[r.starts[count]-1] != '\n' {
+		return ranges{}, false
+	}
+	return r, true
+}
+
+// shifted maps the ranges of an input onto the output of a patcher: text
+// inserted at a service's start offset is the end of the service before it.
+func (r ranges) shifted(ins []insertion) ranges {
+	sorted := append([]insertion(nil), ins...)
+	sortInsertions(sorted)
+	out := ranges{starts: make([]int, len(r.starts))}
+	shift, k := 0, 0
+	for i, off := range r.starts {
+		for k < len(sorted) && sorted[k].off <= off {
+			shift += len(sorted[k].text)
+			k++
+		}
+		out.starts[i] = off + shift
+	}
+	return out
+}
+
+// cut makes n pieces, each the prefix, a run of services and the suffix.
+func (r ranges) cut(src []byte, n int) [][]byte {
+	count := len(r.starts) - 1
+	if n < 2 || count < 2 {
+		return nil
+	}
+	prefix, suffix := src[:r.starts[0]], src[r.starts[count]:]
 	per := (count + n - 1) / n
 	var out [][]byte
 	for lo := 0; lo < count; lo += per {
 		hi := min(lo+per, count)
-		piece := make([]byte, 0, len(prefix)+starts[hi]-starts[lo]+len(suffix)+1)
+		piece := make([]byte, 0, len(prefix)+r.starts[hi]-r.starts[lo]+len(suffix))
 		piece = append(piece, prefix...)
-		piece = append(piece, src[starts[lo]:starts[hi]]...)
-		if len(piece) > 0 && piece[len(piece)-1] != '\n' && len(suffix) > 0 {
-			return nil
-		}
-		piece = append(piece, suffix...)
-		out = append(out, piece)
+		piece = append(piece, src[r.starts[lo]:r.starts[hi]]...)
+		out = append(out, append(piece, suffix...))
 	}
 	return out
 }

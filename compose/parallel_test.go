@@ -13,12 +13,19 @@ func TestParallelLoadEqualsWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := splitServices(d.Src, d.lineStart, d.Docs, 4); len(p) != 4 {
+	r, ok := serviceRanges(d.Src, d.lineStart, d.Docs)
+	if p := r.cut(d.Src, 4); !ok || len(p) != 4 {
 		t.Fatalf("big stack split into %d pieces", len(p))
 	}
 	res, err := Harden(d, Options{Policy: Strict})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The ranges mapped through the insertions cut the output at its services.
+	want, _ := loadModel("big.yml", res.Output)
+	got, err := loadPieces("big.yml", res.Output, r.shifted(res.p.ins).cut(res.Output, 3))
+	if err != nil || !sameValue(want, got) {
+		t.Fatalf("shifted split of the output differs: %v", err)
 	}
 	for _, b := range [][]byte{src, res.Output, append([]byte("x-a: &a {restart: always}\n"), src[len("# generated benchmark stack\n"):]...)} {
 		whole, err := loadModel("big.yml", b)
@@ -43,7 +50,7 @@ func TestParallelLoadEqualsWhole(t *testing.T) {
 	od := &Document{Src: withAnchor}
 	od.indexLines()
 	od.parseNodes()
-	if p := splitServices(withAnchor, od.lineStart, od.Docs, 2); p != nil {
+	if _, ok := serviceRanges(withAnchor, od.lineStart, od.Docs); ok {
 		t.Error("split a file with anchors inside services")
 	}
 }
