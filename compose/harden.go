@@ -312,7 +312,9 @@ func planService(d *Document, s Service, o Options, kb *capabilities.Base, swarm
 		}
 	}
 	user := str(m["user"])
-	nonRoot := user != "" && user != "root" && user != "0" && !strings.HasPrefix(user, "0:") && !strings.HasPrefix(user, "root:")
+	// A ${VAR} user may be root at deploy time: plan as for root.
+	nonRoot := user != "" && !strings.Contains(user, "$") && user != "root" && user != "0" &&
+		!strings.HasPrefix(user, "0:") && !strings.HasPrefix(user, "root:")
 	entry := kb.Lookup(str(m["image"]))
 
 	// Capabilities.

@@ -243,3 +243,15 @@ func applyWithPatch(t *testing.T, src, want []byte, diff string) {
 		t.Errorf("patch result differs from the output")
 	}
 }
+
+// TestCommentInjection: an image name cannot end the reason comment and
+// smuggle YAML into the file.
+func TestCommentInjection(t *testing.T) {
+	for _, img := range []string{"evil\u2028privileged: true", "evil\u0085x: 1", "evil\\nx"} {
+		src := []byte("services:\n  a:\n    image: \"" + img + "\"\n")
+		res := checkHarden(t, "inj.yml", src, Options{})
+		if strings.Contains(string(res.Output), "\n    privileged") || strings.ContainsAny(string(res.Output[len(src):]), "\u2028\u0085") {
+			t.Errorf("image %q leaked into the YAML:\n%s", img, res.Output)
+		}
+	}
+}

@@ -463,6 +463,9 @@ func yamlScalar(s string) string {
 	return strconv.Quote(s)
 }
 
+// oneLineComment keeps text from the file (an image name) on one comment
+// line: strings.Fields splits on every Unicode space, which includes the
+// line breaks YAML 1.1 parsers honour (U+0085, U+2028, U+2029).
 func oneLineComment(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
