@@ -142,6 +142,13 @@ func TestPushRefusals(t *testing.T) {
 	if srv.File(2) != stackFile {
 		t.Fatal("git stack changed")
 	}
+	// With DetachGit the user accepts losing the Git link, as Portainer does it.
+	if _, err := c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), DetachGit: true}); err != nil {
+		t.Fatalf("--detach-git push: %v", err)
+	}
+	if srv.Stack(2).GitBacked() || srv.File(2) != string(plan.Result.Output) {
+		t.Error("detached push did not update the stack")
+	}
 	// Changed behind our back: refuse.
 	plan1, _ := c.Harden(ctx, 1, compose.Options{})
 	srv.Add(srv.Stack(1), stackFile+"# edited\n")
