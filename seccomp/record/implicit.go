@@ -8,11 +8,11 @@ type Implicit struct {
 }
 
 const (
-	reasonExit = "allowed unobserved by the recording filter so the program can always end, even if the recorder is gone"
+	reasonExit      = "allowed unobserved by the recording filter so the program can always end, even if the recorder is gone"
 	reasonSigreturn = "allowed unobserved by the recording filter: a signal return answered with ENOSYS by a stopped recorder would corrupt the program"
-	reasonWrite = "allowed unobserved by the recording filter: runc refuses NOTIFY on write, which it needs to hand the listener to its parent"
-	reasonRestart = "issued by the kernel to restart a call a signal interrupted; whether it happens depends on timing"
-	reasonVDSO = "served by the vDSO on this host without entering the kernel (invisible to seccomp and strace); a real syscall on hosts whose clock source lacks vDSO support"
+	reasonWrite     = "allowed unobserved by the recording filter: runc refuses NOTIFY on write, which it needs to hand the listener to its parent"
+	reasonRestart   = "issued by the kernel to restart a call a signal interrupted; whether it happens depends on timing"
+	reasonVDSO      = "served by the vDSO on this host without entering the kernel (invisible to seccomp and strace); a real syscall on hosts whose clock source lacks vDSO support"
 )
 
 // filterAllowed are the syscalls a process recording filter lets through
