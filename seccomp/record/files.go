@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -47,4 +48,42 @@ func WriteJSON(path string, v any) error {
 		return err
 	}
 	return safefile.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ContainerPath is where a container's profile goes in listen mode: the
+// template with {id} and {metadata} replaced by file-name-safe forms of the
+// container id and listenerMetadata, or, without placeholders, the template
+// with "-ID" before its extension (web.json → web-3f2a….json).
+func ContainerPath(template string, c *Container) string {
+	id := SafeName(c.ID)
+	if strings.Contains(template, "{id}") || strings.Contains(template, "{metadata}") {
+		meta := id
+		if c.Metadata != "" {
+			meta = SafeName(c.Metadata)
+		}
+		return strings.NewReplacer("{id}", id, "{metadata}", meta).Replace(template)
+	}
+	ext := filepath.Ext(template)
+	return strings.TrimSuffix(template, ext) + "-" + id + ext
+}
+
+// FreePaths returns path and its observation path, or when either file is
+// there already the first free pair with "-2", "-3"… before the extension:
+// a finished recording is never thrown away and never overwrites another.
+func FreePaths(path string) (profile, observation string) {
+	free := func(p string) bool {
+		_, err := os.Lstat(p)
+		return os.IsNotExist(err)
+	}
+	ext := filepath.Ext(path)
+	base := strings.TrimSuffix(path, ext)
+	for i := 1; ; i++ {
+		p := path
+		if i > 1 {
+			p = fmt.Sprintf("%s-%d%s", base, i, ext)
+		}
+		if free(p) && free(ObservationPath(p)) {
+			return p, ObservationPath(p)
+		}
+	}
 }
