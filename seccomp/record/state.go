@@ -65,7 +65,7 @@ func ParseState(data []byte, nfds int) (AgentState, error) {
 		return AgentState{}, fmt.Errorf("container state: no %q in fds %q", specs.SeccompFdName, s.Fds)
 	}
 	if idx >= nfds {
-		return AgentState{}, fmt.Errorf("container state: %q is fd #%d but %d fds came with it", specs.SeccompFdName, idx, nfds)
+		return AgentState{}, fmt.Errorf("container state: %q is fd #%d but only %d came with the message", specs.SeccompFdName, idx, nfds)
 	}
 	id := s.State.ID
 	switch {
