@@ -8,6 +8,7 @@ type Implicit struct {
 }
 
 const (
+	reasonGoRuntime = "allowed unobserved by the container recording filter: runc init's Go runtime may make it before the agent has the listener, and notifying it could deadlock runc; runc needs it in every profile"
 	reasonExit      = "allowed unobserved by the recording filter so the program can always end, even if the recorder is gone"
 	reasonSigreturn = "allowed unobserved by the recording filter: a signal return answered with ENOSYS by a stopped recorder would corrupt the program"
 	reasonWrite     = "allowed unobserved by the recording filter: runc refuses NOTIFY on write, which it needs to hand the listener to its parent"
@@ -25,8 +26,28 @@ var filterAllowed = []Implicit{
 	{"sigreturn", reasonSigreturn},
 }
 
-// containerFilterAllowed adds what runc itself forbids to notify.
-var containerFilterAllowed = append(append([]Implicit(nil), filterAllowed...), Implicit{"write", reasonWrite})
+// containerFilterAllowed adds what runc itself forbids to notify, and what
+// runc init's Go runtime may do on any thread between loading the filter and
+// handing its listener to the agent: a notified call there waits for an
+// agent that has no listener yet, and runc init deadlocks (runc says so in
+// syncParentSeccomp). runc needs all of them in any profile anyway, so
+// allowing them unobserved loses nothing from the recorded profile.
+var containerFilterAllowed = append(append([]Implicit(nil), filterAllowed...),
+	Implicit{"write", reasonWrite},
+	Implicit{"futex", reasonGoRuntime},
+	Implicit{"nanosleep", reasonGoRuntime},
+	Implicit{"sched_yield", reasonGoRuntime},
+	Implicit{"mmap", reasonGoRuntime},
+	Implicit{"munmap", reasonGoRuntime},
+	Implicit{"madvise", reasonGoRuntime},
+	Implicit{"tgkill", reasonGoRuntime},
+	Implicit{"getpid", reasonGoRuntime},
+	Implicit{"gettid", reasonGoRuntime},
+	Implicit{"rt_sigprocmask", reasonGoRuntime},
+	Implicit{"sigaltstack", reasonGoRuntime},
+	Implicit{"clone", reasonGoRuntime},
+	Implicit{"epoll_pwait", reasonGoRuntime},
+)
 
 // alwaysAllowed are added to every recorded profile although the filter
 // notifies them: whether a run makes them depends on timing or on the host's

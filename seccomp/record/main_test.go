@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -11,9 +12,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"github.com/moby/profiles/seccomp"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the recording shim, as a helper that runs a
@@ -108,14 +111,44 @@ func applyAndExec(profilePath string, args []string) error {
 			}
 		}
 	}
-	if err := filter.SetNoNewPrivsBit(os.Geteuid() != 0); err != nil {
-		return err
-	}
 	runtime.LockOSThread()
-	if err := filter.Load(); err != nil {
+	if err := loadThreadOnly(filter); err != nil {
 		return err
 	}
 	return syscall.Exec(args[0], args, os.Environ())
+}
+
+// loadThreadOnly loads the filter on the calling thread only. libseccomp
+// always synchronises all threads (TSYNC), which would put the helper's own
+// Go runtime threads under the profile under test and crash the helper
+// before the exec; the exec'd command inherits the calling thread's filter.
+func loadThreadOnly(filter *libseccomp.ScmpFilter) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	read := make(chan []byte, 1)
+	go func() { b, _ := io.ReadAll(r); read <- b }()
+	err = filter.ExportBPF(w)
+	w.Close()
+	prog := <-read
+	r.Close()
+	if err != nil {
+		return err
+	}
+	if len(prog) == 0 || len(prog)%8 != 0 {
+		return fmt.Errorf("exported BPF of %d bytes", len(prog))
+	}
+	if os.Geteuid() != 0 {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return err
+		}
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog) / 8), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
+	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); errno != 0 {
+		return fmt.Errorf("seccomp(SET_MODE_FILTER): %w", errno)
+	}
+	return nil
 }
 
 // serveHTTP answers /hello until /quit, writing its address to addrFile.
