@@ -1,10 +1,8 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,12 +139,8 @@ func TestProfileRecordListen(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	bundle := busyboxBundle(t, runc, recPath, []string{"/bin/sh", "-c", "echo hi | cat; ls / >/dev/null"})
-	root := filepath.Join(t.TempDir(), "runc")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, runc, "--root", root, "run", "--bundle", bundle, "ctsec-cli").CombinedOutput()
-	exec.Command(runc, "--root", root, "delete", "--force", "ctsec-cli").Run()
-	if err != nil || !strings.Contains(string(out), "hi") {
+	out, err := testenv.RuncRun(t, runc, bundle, "ctsec-cli")
+	if err != nil || !strings.Contains(out, "hi") {
 		t.Fatalf("runc under the recording profile: %v\n%s", err, out)
 	}
 	var r result
@@ -182,28 +176,13 @@ func TestProfileRecordListen(t *testing.T) {
 // busyboxBundle makes a runc bundle running args under a Docker-format profile file.
 func busyboxBundle(t *testing.T, runc, profile string, args []string) string {
 	t.Helper()
-	bundle := t.TempDir()
-	testenv.BusyboxRoot(t, filepath.Join(bundle, "rootfs"))
-	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	cfg := filepath.Join(bundle, "config.json")
-	data, _ := os.ReadFile(cfg)
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		t.Fatal(err)
-	}
-	spec.Process.Args, spec.Process.Terminal, spec.Process.NoNewPrivileges = args, false, false
 	body, err := os.ReadFile(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if spec.Linux.Seccomp, err = seccomp.LoadProfile(string(body), &spec); err != nil {
-		t.Fatal(err)
-	}
-	data, _ = json.Marshal(&spec)
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return bundle
+	return testenv.RuncBundle(t, runc, args, func(spec *specs.Spec) {
+		if spec.Linux.Seccomp, err = seccomp.LoadProfile(string(body), spec); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

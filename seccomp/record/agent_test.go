@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,57 +15,23 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// runcBundle makes an OCI bundle from the busybox root that runs args under
-// the given Docker-format profile, without no_new_privs like Docker's
-// default, so runc loads the filter before it drops capabilities.
+// runcBundle makes a busybox bundle that runs args under a Docker-format
+// profile, converted the way dockerd does (moby's LoadProfile).
 func runcBundle(t *testing.T, runc string, profile *seccomp.Seccomp, args []string) string {
 	t.Helper()
-	bundle := t.TempDir()
-	testenv.BusyboxRoot(t, filepath.Join(bundle, "rootfs"))
-	if out, err := exec.Command(runc, "spec", "--bundle", bundle).CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	cfgPath := filepath.Join(bundle, "config.json")
-	data, err := os.ReadFile(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var spec specs.Spec
-	if err := json.Unmarshal(data, &spec); err != nil {
-		t.Fatal(err)
-	}
-	spec.Process.Args = args
-	spec.Process.Terminal = false
-	spec.Process.NoNewPrivileges = false
-	spec.Root.Readonly = false
 	body, err := json.Marshal(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := seccomp.LoadProfile(string(body), &spec)
-	if err != nil {
-		t.Fatalf("moby LoadProfile: %v", err)
-	}
-	spec.Linux.Seccomp = sc
-	if data, err = json.MarshalIndent(&spec, "", "  "); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return bundle
+	return testenv.RuncBundle(t, runc, args, func(spec *specs.Spec) {
+		if spec.Linux.Seccomp, err = seccomp.LoadProfile(string(body), spec); err != nil {
+			t.Fatalf("moby LoadProfile: %v", err)
+		}
+	})
 }
 
-// runcRun runs the bundle's container to completion with the real runc.
 func runcRun(t *testing.T, runc, bundle, id string) (string, error) {
-	t.Helper()
-	root := filepath.Join(t.TempDir(), "runc")
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, runc, "--root", root, "run", "--bundle", bundle, id)
-	out, err := cmd.CombinedOutput()
-	exec.Command(runc, "--root", root, "delete", "--force", id).Run()
-	return string(out), err
+	return testenv.RuncRun(t, runc, bundle, id)
 }
 
 const containerScript = "echo hello | cat > /tmp/f; cat /tmp/f; ls / >/dev/null"
