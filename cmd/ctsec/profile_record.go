@@ -187,7 +187,7 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 	s := summarize(&res.Observation, f.output, obsPath)
 	s.ExitCode, s.Signal, s.Leftover = &res.ExitCode, res.Signal, res.Leftover
 	if a.jsonOutput() {
-		return writeJSON(a, s)
+		return writeJSON(a.stdout, s)
 	}
 	status := fmt.Sprintf("exit %d", res.ExitCode)
 	if res.Signal != "" {
@@ -264,7 +264,7 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 		return err
 	}
 	if a.jsonOutput() {
-		if err := writeJSON(a, struct {
+		if err := writeJSON(a.stdout, struct {
 			RecordingProfile string          `json:"recording_profile"`
 			Containers       []recordSummary `json:"containers"`
 		}{recPath, done}); err != nil {
@@ -280,12 +280,6 @@ type prefixWriter struct{ a *app }
 func (w prefixWriter) Write(p []byte) (int, error) {
 	fmt.Fprintf(w.a.stderr, "ctsec: %s", p)
 	return len(p), nil
-}
-
-func writeJSON(a *app, v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // terminalDeliversInterrupt reports whether Ctrl-C on our terminal already
