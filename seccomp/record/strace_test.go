@@ -6,15 +6,16 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
-// straceSyscalls runs args under `strace -f -c` and returns the syscall
-// names of its summary table.
-func straceSyscalls(t *testing.T, args []string) map[string]bool {
+// straceSyscalls runs args under `strace -f -c` and returns the calls per
+// syscall name of its summary table.
+func straceSyscalls(t *testing.T, args []string) map[string]int {
 	t.Helper()
 	strace := testenv.Tool(t, "strace")
 	out := filepath.Join(t.TempDir(), "strace.txt")
@@ -25,16 +26,16 @@ func straceSyscalls(t *testing.T, args []string) map[string]bool {
 	return parseStraceSummary(t, out)
 }
 
-// parseStraceSummary reads the names in the last column of strace -c's
-// table, between the dashed rule under the header and the "total" line.
-func parseStraceSummary(t *testing.T, path string) map[string]bool {
+// parseStraceSummary reads strace -c's table: "% time, seconds,
+// usecs/call, calls, [errors], syscall" rows between the header and "total".
+func parseStraceSummary(t *testing.T, path string) map[string]int {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	set := map[string]bool{}
+	set := map[string]int{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
@@ -45,7 +46,11 @@ func parseStraceSummary(t *testing.T, path string) map[string]bool {
 		if name == "total" {
 			continue
 		}
-		set[name] = true
+		calls, err := strconv.Atoi(fields[3])
+		if err != nil {
+			t.Fatalf("strace summary row %q: %v", sc.Text(), err)
+		}
+		set[name] += calls
 	}
 	if len(set) == 0 {
 		t.Fatalf("no syscalls in strace summary %s", path)
@@ -77,7 +82,7 @@ func TestRecorderMissesNothingStraceSees(t *testing.T) {
 				}
 			}
 			for s := range obs.Names() {
-				if !want[s] {
+				if want[s] == 0 {
 					extra = append(extra, s)
 				}
 			}
@@ -88,5 +93,23 @@ func TestRecorderMissesNothingStraceSees(t *testing.T) {
 			}
 			t.Logf("strace %d syscalls, recorder %d; recorder only: %v", len(want), len(obs.Names()), extra)
 		})
+	}
+}
+
+// TestRecorderCountsMatchStrace: on a deterministic workload the recorder
+// counts each syscall exactly as often as strace does.
+func TestRecorderCountsMatchStrace(t *testing.T) {
+	testenv.Root(t)
+	busybox := testenv.Tool(t, "busybox")
+	args := []string{busybox, "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=2000"}
+	want := straceSyscalls(t, args)
+	got := map[string]uint64{}
+	for _, s := range record(t, args).Observation.Syscalls {
+		got[s.Name] += s.Count
+	}
+	for _, name := range []string{"read", "write", "execve", "openat", "close"} {
+		if want[name] == 0 || got[name] != uint64(want[name]) {
+			t.Errorf("%s: recorder %d, strace %d", name, got[name], want[name])
+		}
 	}
 }
