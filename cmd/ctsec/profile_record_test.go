@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -185,4 +187,28 @@ func busyboxBundle(t *testing.T, runc, profile string, args []string) string {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestRecordShimRefusesWithoutRecorder: run by hand, the shim loads
+// nothing (a filter without a recorder would hang the command).
+func TestRecordShimRefusesWithoutRecorder(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(exe, "__record-shim", "--", "true").CombinedOutput()
+	if code := exitCodeOf(err); code != 127 || !strings.Contains(string(out), "run by ctsec profile record only") {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+}
+
+func exitCodeOf(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

@@ -113,7 +113,11 @@ func (s *server) answer() error {
 	s.answered++
 	if admitted {
 		s.pids[req.Pid] = struct{}{}
-		s.tally.add(req.Data.Arch, int32(req.Data.Syscall), time.Now())
+		arch, nr := req.Data.Arch, int32(req.Data.Syscall)
+		if arch == libseccomp.ArchAMD64 && nr&x32SyscallBit != 0 {
+			arch = libseccomp.ArchX32 // x32 calls carry x86_64's audit arch
+		}
+		s.tally.add(arch, nr, time.Now())
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // ShimCommand is the hidden ctsec subcommand that runs Shim.
@@ -36,10 +37,13 @@ const (
 // recorder can tell the command's syscalls from the shim's dying threads.
 func Shim(args []string) error {
 	runtime.LockOSThread()
-	sync := os.NewFile(shimSyncFd, "record-sync")
-	if sync == nil {
-		return fmt.Errorf("recording shim: no sync descriptor (run it through ctsec profile record)")
+	// Without the recorder's pipe nobody would take the listener and the
+	// first syscall after loading the filter would wait forever.
+	var st unix.Stat_t
+	if err := unix.Fstat(shimSyncFd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("recording shim: fd %d is not the recorder's pipe; it is run by ctsec profile record only", shimSyncFd)
 	}
+	sync := os.NewFile(shimSyncFd, "record-sync")
 	fail := func(err error) error {
 		sync.Write(append([]byte{syncError}, []byte(err.Error())...))
 		sync.Close()
