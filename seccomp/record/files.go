@@ -35,6 +35,9 @@ func Write(obs *Observation, opts ProfileOptions, profilePath, observationPath s
 	if err != nil {
 		return fmt.Errorf("building the profile: %w", err)
 	}
+	if err := verify(p); err != nil {
+		return fmt.Errorf("compiling the recorded profile with libseccomp: %w", err)
+	}
 	if err := WriteJSON(profilePath, p); err != nil {
 		return fmt.Errorf("writing profile %q: %w", profilePath, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"strings"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -73,43 +72,9 @@ func applyAndExec(profilePath string, args []string) error {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return err
 	}
-	errno := int16(1)
-	if p.DefaultErrnoRet != nil {
-		errno = int16(*p.DefaultErrnoRet)
-	}
-	filter, err := libseccomp.NewFilter(libseccomp.ActErrno.SetReturnCode(errno))
+	filter, err := compile(&p)
 	if err != nil {
 		return err
-	}
-	for _, a := range p.Architectures {
-		name := strings.ToLower(strings.TrimPrefix(string(a), "SCMP_ARCH_"))
-		name = strings.NewReplacer("x86_64", "amd64", "aarch64", "arm64").Replace(name)
-		arch, err := libseccomp.GetArchFromString(name)
-		if err != nil {
-			return err
-		}
-		if err := filter.AddArch(arch); err != nil {
-			return err
-		}
-	}
-	for _, rule := range p.Syscalls {
-		act := libseccomp.ActAllow
-		if rule.Action == "SCMP_ACT_ERRNO" {
-			ret := int16(1)
-			if rule.ErrnoRet != nil {
-				ret = int16(*rule.ErrnoRet)
-			}
-			act = libseccomp.ActErrno.SetReturnCode(ret)
-		}
-		for _, name := range rule.Names {
-			nr, err := libseccomp.GetSyscallFromName(name)
-			if err != nil {
-				continue // as runc does
-			}
-			if err := filter.AddRule(nr, act); err != nil {
-				return fmt.Errorf("%s: %w", name, err)
-			}
-		}
 	}
 	runtime.LockOSThread()
 	if err := loadThreadOnly(filter); err != nil {
