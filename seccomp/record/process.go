@@ -142,6 +142,9 @@ func Record(ctx context.Context, opts Options) (*Result, error) {
 	if !waitDone {
 		<-exited
 	}
+	// The interrupt may have ended the command (a terminal's Ctrl-C reaches
+	// it directly) before this loop saw ctx; it was interrupted all the same.
+	interrupted = interrupted || ctx.Err() != nil
 	if serveErr != nil {
 		return nil, fmt.Errorf("recording %s: %w", opts.Args[0], serveErr)
 	}
