@@ -169,6 +169,9 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 			}
 		}
 	}
+	if err := checkOutputDirs(f.output, obsPath); err != nil {
+		return err
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding the ctsec binary to re-execute: %w", err)
@@ -212,6 +215,9 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 	recPath := f.recordingProfile
 	if recPath == "" {
 		recPath = filepath.Join(filepath.Dir(f.output), "recording.json")
+	}
+	if err := checkOutputDirs(f.output, recPath); err != nil {
+		return err
 	}
 	prof, err := record.RecordingProfile(sock, f.metadata)
 	if err != nil {
@@ -272,6 +278,25 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 		}
 	}
 	return writeErr
+}
+
+// checkOutputDirs fails before recording, not after, when an output could
+// not be written: a recording that cannot be saved is lost.
+func checkOutputDirs(paths ...string) error {
+	for _, p := range paths {
+		dir := filepath.Dir(p)
+		fi, err := os.Stat(dir)
+		if err != nil {
+			return usageError(fmt.Errorf("output directory for %s: %w", p, err))
+		}
+		if !fi.IsDir() {
+			return usageError(fmt.Errorf("output directory for %s: %s is not a directory", p, dir))
+		}
+		if err := unix.Access(dir, unix.W_OK); err != nil {
+			return usageError(fmt.Errorf("output directory %s is not writable: %w", dir, err))
+		}
+	}
+	return nil
 }
 
 // prefixWriter turns agent log lines into ctsec's stderr lines.

@@ -99,6 +99,8 @@ func TestProfileRecordUsage(t *testing.T) {
 		{"bad base", []string{"-o", "x.json", "--base", "default", "--", "true"}, "--base"},
 		{"listen with command", []string{"-o", "x.json", "--listen", "s.sock", "--", "true"}, "give no command"},
 		{"existing output", []string{"-o", existing, "--", "true"}, "exists; choose another -o or pass --force"},
+		{"missing directory", []string{"-o", filepath.Join(t.TempDir(), "no", "x.json"), "--", "true"}, "output directory for"},
+		{"missing directory listen", []string{"-o", "/nonexistent-ctsec/{id}.json", "--listen", filepath.Join(t.TempDir(), "s.sock")}, "output directory for"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
