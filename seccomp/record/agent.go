@@ -131,6 +131,7 @@ func (a *Agent) Serve(ctx context.Context, ln *net.UnixListener) error {
 						Version: ObservationVersion, Source: SourceContainer,
 						Container: &st.Container, Started: time.Now().UTC(),
 						Implicit: implicitFor(SourceContainer),
+						Host:     thisHost(),
 					},
 					tally: NewTally(), sessions: map[*server]bool{},
 				}

@@ -1,10 +1,12 @@
 package record
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/sys/unix"
 )
 
 // Sources of a recording.
@@ -26,6 +28,9 @@ type Observation struct {
 	Started     time.Time  `json:"started"`
 	Ended       time.Time  `json:"ended"`
 	Interrupted bool       `json:"interrupted,omitempty"`
+	// Host says where the recording was made: syscall tables and the vDSO
+	// differ between kernels and libseccomp versions.
+	Host Host `json:"host"`
 	// Syscalls are the syscalls observed, one entry per architecture.
 	Syscalls []Syscall `json:"syscalls"`
 	// Implicit are allowed by the recorded profile without being observed.
@@ -33,6 +38,26 @@ type Observation struct {
 	// Unresolved are syscall numbers the linked libseccomp has no name for:
 	// a profile cannot name them, so they are reported, not allowed.
 	Unresolved []Unresolved `json:"unresolved,omitempty"`
+}
+
+// Host is the recording host's kernel and libseccomp.
+type Host struct {
+	Kernel     string `json:"kernel"`
+	Machine    string `json:"machine"`
+	Libseccomp string `json:"libseccomp"`
+}
+
+// thisHost describes the running host.
+func thisHost() Host {
+	var h Host
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		h.Kernel = unix.ByteSliceToString(u.Release[:])
+		h.Machine = unix.ByteSliceToString(u.Machine[:])
+	}
+	maj, min, micro := libseccomp.GetLibraryVersion()
+	h.Libseccomp = fmt.Sprintf("%d.%d.%d", maj, min, micro)
+	return h
 }
 
 // Container identifies a recorded container (from runc's state).

@@ -161,6 +161,7 @@ func Record(ctx context.Context, opts Options) (*Result, error) {
 		Command: append([]string(nil), opts.Args...),
 		Started: started.UTC(), Ended: time.Now().UTC(), Interrupted: interrupted,
 		Implicit: implicitFor(SourceProcess),
+		Host:     thisHost(),
 	}
 	srv.tally.fill(&res.Observation)
 	return res, nil

@@ -70,7 +70,7 @@ func TestRecordBusybox(t *testing.T) {
 			t.Errorf("execve count = %d, want 2 or more", s.Count)
 		}
 	}
-	if obs.Source != SourceProcess || len(obs.Command) != 4 || obs.Ended.Before(obs.Started) {
+	if obs.Source != SourceProcess || len(obs.Command) != 4 || obs.Ended.Before(obs.Started) || obs.Host.Kernel == "" || obs.Host.Libseccomp == "" {
 		t.Errorf("observation header %+v", obs)
 	}
 }
