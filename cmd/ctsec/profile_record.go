@@ -185,6 +185,7 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 		return err
 	}
 	if err := record.Write(&res.Observation, record.ProfileOptions{Base: f.base}, f.output, obsPath); err != nil {
+		rescue(a, &res.Observation)
 		return err
 	}
 	s := summarize(&res.Observation, f.output, obsPath)
@@ -255,6 +256,7 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 			}
 			if err := record.Write(obs, record.ProfileOptions{Base: f.base}, profile, observations); err != nil {
 				fmt.Fprintf(a.stderr, "ctsec: container %s: %v\n", obs.Container.ID, err)
+				rescue(a, obs)
 				writeErr = err
 				return
 			}
@@ -278,6 +280,13 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 		}
 	}
 	return writeErr
+}
+
+// rescue prints a recording that could not be saved to stderr: a long
+// recording is not repeated easily.
+func rescue(a *app, obs *record.Observation) {
+	fmt.Fprintln(a.stderr, "ctsec: the observations that could not be saved follow:")
+	writeJSON(a.stderr, obs)
 }
 
 // checkOutputDirs fails before recording, not after, when an output could
