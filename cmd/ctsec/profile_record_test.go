@@ -214,3 +214,67 @@ func exitCodeOf(err error) int {
 	}
 	return 0
 }
+
+// TestRecordThenSeccompExec is the round trip of the issue: record a busybox
+// workload, validate the profile, run the workload again under it with
+// `ctsec seccomp exec`, break it by removing a recorded syscall, and feed
+// the observations to `profile gen --syscalls-from`. seccomp exec applies a
+// profile as runc does — on all threads of a Go helper before its exec — so,
+// as under runc, the profile carries the runtime base.
+func TestRecordThenSeccompExec(t *testing.T) {
+	testenv.Root(t)
+	busybox := testenv.Tool(t, "busybox")
+	dir := t.TempDir()
+	workload := []string{busybox, "sh", "-c", "echo hello | cat > " + dir + "/f && cat " + dir + "/f && ls / >/dev/null"}
+	prof := filepath.Join(dir, "w.json")
+	if _, stderr, code := ctsec(t, append([]string{"profile", "record", "-o", prof, "--base", "runtime", "--"}, workload...)...); code != 0 {
+		t.Fatalf("record: exit %d: %s", code, stderr)
+	}
+	if out, stderr, code := ctsec(t, "seccomp", "validate", prof); code != 0 {
+		t.Fatalf("validate: exit %d: %s%s", code, out, stderr)
+	}
+	stdout, stderr, code := ctsec(t, append([]string{"seccomp", "exec", "--profile", prof, "--"}, workload...)...)
+	if code != 0 || !strings.Contains(stdout, "hello") {
+		t.Fatalf("seccomp exec under the recorded profile: exit %d %q %q", code, stdout, stderr)
+	}
+
+	// The same profile without pipe2 (not in the runtime base).
+	var p map[string]any
+	data, _ := os.ReadFile(prof)
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	rule := p["syscalls"].([]any)[0].(map[string]any)
+	var kept []any
+	for _, n := range rule["names"].([]any) {
+		if n != "pipe2" {
+			kept = append(kept, n)
+		}
+	}
+	if len(kept) == len(rule["names"].([]any)) {
+		t.Fatal("pipe2 was not recorded")
+	}
+	rule["names"] = kept
+	broken := filepath.Join(dir, "broken.json")
+	data, _ = json.Marshal(p)
+	os.WriteFile(broken, data, 0o644)
+	stdout, stderr, code = ctsec(t, append([]string{"seccomp", "exec", "--profile", broken, "--"}, workload...)...)
+	if code == 0 || strings.Contains(stdout, "hello") || !strings.Contains(stderr, "can't create pipe") {
+		t.Fatalf("workload without pipe2: exit %d %q %q", code, stdout, stderr)
+	}
+
+	gen := t.TempDir()
+	obs := strings.TrimSuffix(prof, ".json") + ".syscalls.json"
+	if _, stderr, code := ctsec(t, "profile", "gen", "w", "--base", "runtime", "--syscalls-from", obs, "-o", gen, "--state-dir", t.TempDir()); code != 0 {
+		t.Fatalf("profile gen --syscalls-from: exit %d: %s", code, stderr)
+	}
+	generated, err := os.ReadFile(filepath.Join(gen, "w.seccomp.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"pipe2"`, `"wait4"`, `"execve"`} {
+		if !strings.Contains(string(generated), want) {
+			t.Errorf("generated profile lacks recorded %s", want)
+		}
+	}
+}

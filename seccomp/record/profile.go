@@ -1,9 +1,11 @@
 package record
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
+	"github.com/ctsec/ctsec/profiles"
 	"github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
@@ -15,26 +17,41 @@ const (
 	BaseRuntime = "runtime"
 )
 
-// RuntimeBase is what runc (1.1 to 1.4) does itself after it has loaded a
-// container's filter and before the container's process runs: finishing
-// init, dropping capabilities, changing user, waiting on the exec fifo. A
-// profile recorded from a plain process lacks these and needs them under
-// runc or Docker. It is the union of security-profiles-operator's
-// baseprofile-runc (runc 1.4.2) and a recording of runc 1.1.5 starting a
-// busybox container without no-new-privileges (Docker's default), where the
-// filter is loaded before capabilities are dropped.
-//
-// The issue-2 `runtime` profile in package seccomp will supersede this list
-// once both are on main; until then the recorder carries its own.
-var RuntimeBase = []string{
-	"arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range",
-	"epoll_ctl", "epoll_pwait", "execve", "exit_group", "faccessat2", "fchdir",
-	"fcntl", "fstat", "fstatfs", "futex", "getcwd", "getdents64", "getpid",
-	"getppid", "gettid", "getuid", "madvise", "mmap", "mprotect", "munmap",
-	"nanosleep", "newfstatat", "openat", "openat2", "prctl", "read", "readlinkat",
-	"recvfrom", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sched_getaffinity",
-	"sched_yield", "set_tid_address", "setgid", "setgroups", "setuid", "sigaltstack",
-	"statx", "tgkill", "write",
+// RuntimeBase is what runc does itself after it has loaded a container's
+// filter and before the container's process runs (finishing init, dropping
+// capabilities, changing user, waiting on the exec fifo): the names the
+// built-in `runtime` profile allows, plus the syscalls runc init's Go runtime
+// may make at any moment (containerFilterAllowed), which one recording of
+// runc can miss. A profile recorded from a plain process needs it to run
+// under runc or Docker.
+func RuntimeBase() ([]string, error) {
+	data, err := profiles.Seccomp("runtime")
+	if err != nil {
+		return nil, err
+	}
+	var p seccomp.Seccomp
+	if err := json.Unmarshal(data, &p); err != nil {
+		return nil, fmt.Errorf("built-in runtime profile: %w", err)
+	}
+	set := map[string]bool{}
+	for _, rule := range p.Syscalls {
+		if rule.Action == specs.ActAllow {
+			for _, name := range rule.Names {
+				set[name] = true
+			}
+		}
+	}
+	for _, s := range containerFilterAllowed {
+		set[s.Name] = true
+	}
+	names := make([]string, 0, len(set))
+	for name := range set {
+		if resolvesOnNative(name) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // ProfileOptions shape a recorded profile.
@@ -67,7 +84,11 @@ func Profile(obs *Observation, opts ProfileOptions) (*seccomp.Seccomp, error) {
 	switch opts.Base {
 	case BaseNone:
 	case BaseRuntime:
-		for _, name := range RuntimeBase {
+		base, err := RuntimeBase()
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range base {
 			allow[name] = true
 		}
 	default:
