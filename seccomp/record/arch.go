@@ -102,6 +102,6 @@ func syscallNames(arches []libseccomp.ScmpArch) []string {
 // architecture; runc silently drops names that do not resolve, so a profile
 // should not rely on them.
 func resolvesOnNative(name string) bool {
-	_, err := libseccomp.GetSyscallFromName(name)
-	return err == nil
+	nr, err := libseccomp.GetSyscallFromName(name)
+	return err == nil && nr >= 0 // negative: a pseudo-syscall, no number here
 }
