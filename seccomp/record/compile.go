@@ -1,87 +1,43 @@
 package record
 
 import (
+	"encoding/json"
 	"fmt"
-	"strings"
 
+	"github.com/ctsec/ctsec/internal/report"
+	ctseccomp "github.com/ctsec/ctsec/seccomp"
 	"github.com/moby/profiles/seccomp"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
-	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
-// compile builds the libseccomp filter for a profile this package wrote,
-// the way runc does for its subset (no argument rules, no includes or
-// excludes): names libseccomp cannot resolve are skipped, as runc skips
-// them. It proves a profile loads before it is written; the caller
-// releases the filter.
-func compile(p *seccomp.Seccomp) (*libseccomp.ScmpFilter, error) {
-	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
+// compile runs a profile this package built through ctsec's strict loader
+// and compiles it the way runc does, for Docker's default capabilities on
+// this host.
+func compile(p *seccomp.Seccomp) (*ctseccomp.Compiled, error) {
+	data, err := json.Marshal(p)
 	if err != nil {
-		return nil, fmt.Errorf("default action: %w", err)
+		return nil, err
 	}
-	filter, err := libseccomp.NewFilter(def)
+	prof, findings, err := ctseccomp.Parse("recorded profile", data)
 	if err != nil {
-		return nil, fmt.Errorf("creating the filter: %w", err)
+		return nil, err
 	}
-	for _, a := range p.Architectures {
-		name := strings.ToLower(strings.TrimPrefix(string(a), "SCMP_ARCH_"))
-		name = strings.NewReplacer("x86_64", "amd64", "aarch64", "arm64").Replace(name)
-		arch, err := libseccomp.GetArchFromString(name)
-		if err == nil {
-			err = filter.AddArch(arch)
-		}
-		if err != nil {
-			filter.Release()
-			return nil, fmt.Errorf("architecture %s: %w", a, err)
+	for _, f := range findings {
+		if f.Severity >= report.High {
+			return nil, fmt.Errorf("%s: %s", f.Rule, f.Message)
 		}
 	}
-	for _, rule := range p.Syscalls {
-		act, err := action(rule.Action, rule.ErrnoRet)
-		if err != nil {
-			filter.Release()
-			return nil, fmt.Errorf("rule for %v: %w", rule.Names, err)
-		}
-		if act == def {
-			continue // libseccomp refuses rules that repeat the default; runc skips them too
-		}
-		for _, name := range rule.Names {
-			nr, err := libseccomp.GetSyscallFromName(name)
-			if err != nil {
-				continue
-			}
-			if err := filter.AddRule(nr, act); err != nil {
-				filter.Release()
-				return nil, fmt.Errorf("%s: %w", name, err)
-			}
-		}
+	c, err := prof.Resolve(ctseccomp.DefaultTarget()).Compile()
+	if err != nil {
+		return nil, err
 	}
-	return filter, nil
+	if c.Instructions > ctseccomp.MaxInstructions {
+		return nil, fmt.Errorf("%d BPF instructions, more than the kernel's %d", c.Instructions, ctseccomp.MaxInstructions)
+	}
+	return c, nil
 }
 
-func action(a specs.LinuxSeccompAction, errno *uint) (libseccomp.ScmpAction, error) {
-	ret := int16(1) // EPERM, runc's default errno
-	if errno != nil {
-		ret = int16(*errno)
-	}
-	switch a {
-	case specs.ActAllow:
-		return libseccomp.ActAllow, nil
-	case specs.ActErrno:
-		return libseccomp.ActErrno.SetReturnCode(ret), nil
-	case specs.ActLog:
-		return libseccomp.ActLog, nil
-	case specs.ActNotify:
-		return libseccomp.ActNotify, nil
-	}
-	return libseccomp.ActInvalid, fmt.Errorf("action %q is not one a recorded profile uses", a)
-}
-
-// verify compiles a profile and throws the filter away.
+// verify proves a profile loads and compiles before it is written.
 func verify(p *seccomp.Seccomp) error {
-	f, err := compile(p)
-	if err != nil {
-		return err
-	}
-	f.Release()
-	return nil
+	_, err := compile(p)
+	return err
 }

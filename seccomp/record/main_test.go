@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"unsafe"
 
 	"github.com/moby/profiles/seccomp"
-	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,8 +59,8 @@ func afterDashes(args []string) []string {
 	return args
 }
 
-// applyAndExec loads a Docker-format profile the simple way a recorded one
-// needs (default action, ALLOW and ERRNO rules without arguments) and execs.
+// applyAndExec compiles a profile as runc does and execs args under it. It
+// loads the filter on its own thread only (see loadThreadOnly).
 func applyAndExec(profilePath string, args []string) error {
 	data, err := os.ReadFile(profilePath)
 	if err != nil {
@@ -72,35 +70,23 @@ func applyAndExec(profilePath string, args []string) error {
 	if err := json.Unmarshal(data, &p); err != nil {
 		return err
 	}
-	filter, err := compile(&p)
+	c, err := compile(&p)
 	if err != nil {
 		return err
 	}
 	runtime.LockOSThread()
-	if err := loadThreadOnly(filter); err != nil {
+	if err := loadThreadOnly(c.BPF); err != nil {
 		return err
 	}
 	return syscall.Exec(args[0], args, os.Environ())
 }
 
-// loadThreadOnly loads the filter on the calling thread only. libseccomp
-// always synchronises all threads (TSYNC), which would put the helper's own
-// Go runtime threads under the profile under test and crash the helper
-// before the exec; the exec'd command inherits the calling thread's filter.
-func loadThreadOnly(filter *libseccomp.ScmpFilter) error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	read := make(chan []byte, 1)
-	go func() { b, _ := io.ReadAll(r); read <- b }()
-	err = filter.ExportBPF(w)
-	w.Close()
-	prog := <-read
-	r.Close()
-	if err != nil {
-		return err
-	}
+// loadThreadOnly loads a BPF filter on the calling thread only.
+// libseccomp (and seccomp exec, like runc) synchronise all threads, which
+// would put the helper's own Go runtime threads under the profile under test
+// and can crash the helper before the exec; the exec'd command inherits the
+// calling thread's filter.
+func loadThreadOnly(prog []byte) error {
 	if len(prog) == 0 || len(prog)%8 != 0 {
 		return fmt.Errorf("exported BPF of %d bytes", len(prog))
 	}
