@@ -45,8 +45,8 @@ func UnifiedDiff(oldName, newName string, old, new []byte) string {
 }
 
 type diffOp struct {
-	kind       byte // ' ', '-', '+'
-	text       string
+	kind         byte // ' ', '-', '+'
+	text         string
 	aLine, bLine int
 }
 

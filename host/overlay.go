@@ -56,5 +56,5 @@ func (o Overlay) Glob(pattern string) ([]string, error) {
 
 type notExistError struct{ path string }
 
-func (e *notExistError) Error() string { return e.path + ": removed by the plan" }
+func (e *notExistError) Error() string        { return e.path + ": removed by the plan" }
 func (e *notExistError) Is(target error) bool { return target == fs.ErrNotExist }

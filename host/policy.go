@@ -31,10 +31,10 @@ type OperatorPolicy struct {
 }
 
 type FirewallPolicy struct {
-	DefaultIncoming string      `yaml:"default_incoming"`
-	DefaultOutgoing string      `yaml:"default_outgoing"`
-	Allow           []PortRule  `yaml:"allow"`
-	Docker          bool        `yaml:"docker"`
+	DefaultIncoming string     `yaml:"default_incoming"`
+	DefaultOutgoing string     `yaml:"default_outgoing"`
+	Allow           []PortRule `yaml:"allow"`
+	Docker          bool       `yaml:"docker"`
 }
 
 // PortRule opens one port. From limits the sources (empty = anywhere).

@@ -6,8 +6,8 @@ import (
 	"io/fs"
 	"os"
 
-	profile "github.com/ctsec/ctsec/profiles/host"
 	"github.com/ctsec/ctsec/internal/safefile"
+	profile "github.com/ctsec/ctsec/profiles/host"
 	"github.com/spf13/cobra"
 )
 

@@ -274,9 +274,13 @@ func (*Module) Capture(context.Context, *host.Env, *host.ModulePlan) (json.RawMe
 	return nil, nil
 }
 
-func (m *Module) Activate(ctx context.Context, env *host.Env, _ *host.ModulePlan) error { return reload(ctx, env) }
+func (m *Module) Activate(ctx context.Context, env *host.Env, _ *host.ModulePlan) error {
+	return reload(ctx, env)
+}
 
-func (m *Module) Revert(ctx context.Context, env *host.Env, _ json.RawMessage) error { return reload(ctx, env) }
+func (m *Module) Revert(ctx context.Context, env *host.Env, _ json.RawMessage) error {
+	return reload(ctx, env)
+}
 
 // reload asks a running fail2ban server to re-read its configuration.
 func reload(ctx context.Context, env *host.Env) error {

@@ -134,7 +134,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		for _, d := range cfg.All(key) {
 			if d.Location() != src && normalize(key, d.Value()) == want[key] {
 				fs = append(fs, report.Finding{Rule: "host.ssh.shadowed", Severity: f.Severity, File: d.File, Line: d.Line,
-					Target: "sshd " + key,
+					Target:  "sshd " + key,
 					Message: fmt.Sprintf("%s %s here is ignored: sshd keeps the first value, %s from %s", d.Raw, strings.Join(d.Args, " "), short(got), src)})
 			}
 		}
@@ -162,7 +162,7 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 		spec, ok := matchSpec(mt, accts)
 		if !ok {
 			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: report.Info, File: mt.File, Line: mt.Line,
-				Target: "Match " + strings.Join(mt.Args, " "),
+				Target:  "Match " + strings.Join(mt.Args, " "),
 				Message: "Match block not evaluated: its criteria cannot be turned into a test connection"})
 			continue
 		}
