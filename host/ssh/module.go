@@ -326,6 +326,7 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "ssh-include",
 			Reason: MainConfig + " does not Include sshd_config.d/*.conf, so " + DropIn + " would be ignored (ctsec does not rewrite the distribution's file; add `Include /etc/ssh/sshd_config.d/*.conf` at its top)"})
 	}
+	mp.Refusals = append(mp.Refusals, cryptoGuard(ctx, env, pol)...)
 	if err := Test(ctx, env.Runner, st.main); err != nil {
 		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "ssh-precheck", Reason: "the planned configuration fails: " + err.Error()})
 		return mp, nil
@@ -344,7 +345,6 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 				Reason: fmt.Sprintf("%s would stay %s%s", k, short(got), where)})
 		}
 	}
-	mp.Refusals = append(mp.Refusals, cryptoGuard(ctx, env, pol)...)
 	mp.Refusals = append(mp.Refusals, lockoutGuard(env, eff)...)
 	return mp, nil
 }
