@@ -391,7 +391,7 @@ func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan)
 		return err
 	}
 	defer os.RemoveAll(dir)
-	res, err := Sandbox(ctx, env.Runner, dir, "ufw --dry-run enable >/dev/null && ufw --force enable >/dev/null && ufw status verbose")
+	res, err := Sandbox(ctx, env.Runner, dir, "ufw --dry-run enable >/dev/null && ufw --force enable >/dev/null && ufw status verbose && echo '#rules' && iptables -w -S ufw-user-input")
 	if err != nil {
 		return err
 	}
@@ -403,9 +403,15 @@ func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan)
 	if fw.DefaultIncoming != "" && !strings.Contains(out, "Default: "+fw.DefaultIncoming+" (incoming)") {
 		return fmt.Errorf("ufw status does not show default %s incoming", fw.DefaultIncoming)
 	}
+	// ufw does not fail on a rules file iptables-restore rejects, so check
+	// what the namespace's kernel really has loaded.
+	status, loaded, _ := strings.Cut(out, "#rules")
 	for _, a := range fw.Allow {
-		if !strings.Contains(out, fmt.Sprintf("%d/%s", a.Port, a.Proto)) {
+		if !strings.Contains(status, fmt.Sprintf("\n%d/%s ", a.Port, a.Proto)) && len(a.From) == 0 {
 			return fmt.Errorf("ufw status lacks %d/%s", a.Port, a.Proto)
+		}
+		if !strings.Contains(loaded, fmt.Sprintf("--dport %d -j ACCEPT", a.Port)) {
+			return fmt.Errorf("%d/%s is not in the loaded ufw-user-input chain", a.Port, a.Proto)
 		}
 	}
 	return nil

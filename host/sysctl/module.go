@@ -129,8 +129,9 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	return fs, nil
 }
 
-// Render is the drop-in for a policy; keys the running kernel lacks get
-// sysctl's "-" prefix so loading the file does not fail on them.
+// Render is the drop-in for a policy. Keys the running kernel lacks are
+// written commented out: procps 4.0.2 (Debian 12) fails `sysctl -p` on them
+// even with systemd's "-" prefix.
 func Render(env *host.Env, pol *host.Policy) ([]byte, []string) {
 	var b strings.Builder
 	var notes []string
@@ -140,8 +141,8 @@ func Render(env *host.Env, pol *host.Policy) ([]byte, []string) {
 	for _, k := range host.SortedKeys(pol.Sysctl.Settings) {
 		prefix := ""
 		if env.Live() && !env.Exists(ProcPath(k)) {
-			prefix = "-"
-			notes = append(notes, k+" is not available on this kernel; written with '-' so sysctl skips it")
+			prefix = "# not available on this kernel: "
+			notes = append(notes, k+" is not available on this kernel; written commented out")
 		}
 		fmt.Fprintf(&b, "%s%s = %s\n", prefix, k, pol.Sysctl.Settings[k])
 	}

@@ -203,7 +203,11 @@ func (p *aptParser) parse() ([]Op, error) {
 					p.scope = append(p.scope, strings.Trim(key, ":"), v)
 					continue
 				}
-				p.ops = append(p.ops, Op{Kind: "set", Key: p.full(key), Value: v, File: p.file, Line: line})
+				kind := "set"
+				if strings.HasSuffix(key, "::") {
+					kind = "item" // "List:: "v";" appends
+				}
+				p.ops = append(p.ops, Op{Kind: kind, Key: p.full(key), Value: v, File: p.file, Line: line})
 				if err := p.expect(';'); err != nil {
 					return nil, err
 				}
