@@ -103,12 +103,12 @@ func lcsOps(a, b []string) []diffOp {
 			ops = append(ops, diffOp{' ', a[i], i + 1, j + 1})
 			i++
 			j++
-		case j < m && (i == n || dp[i][j+1] >= dp[i+1][j]):
-			ops = append(ops, diffOp{'+', b[j], i + 1, j + 1})
-			j++
-		default:
+		case i < n && (j == m || dp[i+1][j] >= dp[i][j+1]):
 			ops = append(ops, diffOp{'-', a[i], i + 1, j + 1})
 			i++
+		default:
+			ops = append(ops, diffOp{'+', b[j], i + 1, j + 1})
+			j++
 		}
 	}
 	return ops

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/ctsec/ctsec/host"
@@ -140,7 +141,9 @@ func Render(env *host.Env, pol *host.Policy) ([]byte, []string) {
 	b.WriteString("# is applied last at boot.\n")
 	for _, k := range host.SortedKeys(pol.Sysctl.Settings) {
 		prefix := ""
-		if env.Live() && !env.Exists(ProcPath(k)) {
+		// Checked against the running kernel, as sysctl itself does, also
+		// for --root: verification runs sysctl on this machine.
+		if _, err := os.Stat(ProcPath(k)); err != nil {
 			prefix = "# not available on this kernel: "
 			notes = append(notes, k+" is not available on this kernel; written commented out")
 		}

@@ -3,6 +3,7 @@ package sysctl
 import (
 	"context"
 	"errors"
+	"os"
 	"os/exec"
 	"reflect"
 	"strings"
@@ -101,7 +102,9 @@ func TestGuards(t *testing.T) {
 	}
 }
 
-// sysctl --dry-run -p rejects a key this kernel lacks: the apply is undone.
+// sysctl --dry-run -p rejects a key this kernel lacks (appended to the
+// written file by a fault hook; the renderer itself comments such keys
+// out): the apply is undone.
 func TestVerifyFailureRestores(t *testing.T) {
 	testenv.Tool(t, "sysctl")
 	env := hosttest.Root(t)
@@ -110,6 +113,13 @@ func TestVerifyFailureRestores(t *testing.T) {
 	pol, _ := host.BaselinePolicy()
 	pol.Sysctl.Settings = map[string]string{"net.ipv4.tcp_syncookies": "1", "net.ipv4.no_such_key": "1"}
 	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e.Hook = func(point string) {
+		if point == "wrote "+DropIn {
+			f, _ := os.OpenFile(env.Path(DropIn), os.O_APPEND|os.O_WRONLY, 0)
+			f.WriteString("net.ipv4.no_such_key = 1\n")
+			f.Close()
+		}
+	}
 	plan, err := e.Plan(context.Background(), pol)
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +133,7 @@ func TestVerifyFailureRestores(t *testing.T) {
 		t.Error("files not restored byte for byte")
 	}
 	// A valid policy applies (verification passes) on the same root.
+	e.Hook = nil
 	pol.Sysctl.Settings = map[string]string{"net.ipv4.tcp_syncookies": "1"}
 	plan, _ = e.Plan(context.Background(), pol)
 	if _, err := e.Apply(context.Background(), plan, host.ApplyOptions{}); err != nil {
