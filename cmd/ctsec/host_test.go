@@ -15,8 +15,8 @@ import (
 func hostRoot(t *testing.T) string {
 	root := t.TempDir()
 	for p, c := range map[string]string{
-		"etc/sysctl.d/99-sysctl.conf":           "",
-		"etc/sysctl.conf":                       "#kernel.printk = 3 4 1 3\n",
+		"etc/sysctl.d/99-sysctl.conf":            "",
+		"etc/sysctl.conf":                        "#kernel.printk = 3 4 1 3\n",
 		"usr/lib/sysctl.d/99-protect-links.conf": "fs.protected_symlinks = 1\n",
 	} {
 		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
