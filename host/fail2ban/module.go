@@ -103,9 +103,8 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	if testErr != nil {
 		f := report.Finding{Rule: "host.fail2ban.test", Severity: report.High, Target: "jail " + jail,
-			Message: fmt.Sprintf("the configuration does not load, so fail2ban does not run: %v (backend %s, from %s)", testErr, j.Backend, ""),
-			Fix:     "ctsec host apply fail2ban (backend = systemd reads the journal; Debian 12 has no /var/log/auth.log without rsyslog)"}
-		f.Message = strings.Replace(f.Message, "from )", "from "+loc(&f, "backend")+")", 1)
+			Fix: "ctsec host apply fail2ban (backend = systemd reads the journal; Debian 12 has no /var/log/auth.log without rsyslog)"}
+		f.Message = fmt.Sprintf("the configuration does not load, so fail2ban does not run: %v (backend %s, from %s)", testErr, j.Backend, loc(&f, "backend"))
 		fs = append(fs, f)
 	}
 	if !j.Enabled {

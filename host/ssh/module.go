@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -123,10 +124,19 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 			continue
 		}
 		f.Severity = severity(key)
-		if strings.Contains(key, "algorithms") || key == "ciphers" || key == "macs" {
-			f.Severity = report.Low
-		}
 		f.Message = fmt.Sprintf("%s is %s, policy wants %s (sshd -T; from %s)", key, short(got), short(want[key]), src)
+		if key == "kexalgorithms" || key == "ciphers" || key == "macs" {
+			f.Severity = report.Low
+			extra, missing := listDiff(got, want[key])
+			f.Message = fmt.Sprintf("%s offers %s beyond the policy", key, orNone(extra))
+			if len(extra) == 0 && len(missing) == 0 {
+				f.Message = key + " has the policy's algorithms in another order of preference"
+			}
+			if len(missing) > 0 {
+				f.Message += fmt.Sprintf(" and lacks %s", strings.Join(missing, ","))
+			}
+			f.Message += fmt.Sprintf(" (sshd -T; from %s)", src)
+		}
 		f.Fix = "ctsec host apply ssh (writes " + DropIn + ", read before every other file)"
 		fs = append(fs, f)
 		// A later line that says what the policy wants is silently ignored:
@@ -141,6 +151,29 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	fs = append(fs, m.auditMatches(ctx, env, cfg, st.main, want)...)
 	return fs, nil
+}
+
+// listDiff compares comma-separated algorithm lists.
+func listDiff(got, want string) (extra, missing []string) {
+	g, w := strings.Split(got, ","), strings.Split(want, ",")
+	for _, a := range g {
+		if !slices.Contains(w, a) {
+			extra = append(extra, a)
+		}
+	}
+	for _, a := range w {
+		if !slices.Contains(g, a) {
+			missing = append(missing, a)
+		}
+	}
+	return extra, missing
+}
+
+func orNone(l []string) string {
+	if len(l) == 0 {
+		return "nothing"
+	}
+	return strings.Join(l, ",")
 }
 
 func short(v string) string {
