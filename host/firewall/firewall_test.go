@@ -183,3 +183,31 @@ func FuzzParseDockerPorts(f *testing.F) {
 		ParseKV([]byte(s))
 	})
 }
+
+func TestDockerBypass(t *testing.T) {
+	pol, _ := host.BaselinePolicy()
+	pubs := append(ParseDockerPorts("web", "0.0.0.0:443->8443/tcp"), ParseDockerPorts("admin", "0.0.0.0:8080->80/tcp, 127.0.0.1:9000->9000/tcp")...)
+	fs := dockerFindings(pubs, "-j RETURN", false, pol)
+	var high, info []string
+	for _, f := range fs {
+		if f.Rule != "host.firewall.docker-bypass" {
+			continue
+		}
+		if f.Severity == report.High {
+			high = append(high, f.Target)
+		} else {
+			info = append(info, f.Target)
+		}
+	}
+	// 8080 is not in the policy and DOCKER-USER only returns: exposed.
+	// 443 is allowed by the policy anyway; 127.0.0.1:9000 is local only.
+	if !reflect.DeepEqual(high, []string{"admin"}) || !reflect.DeepEqual(info, []string{"web"}) {
+		t.Errorf("high %v info %v", high, info)
+	}
+	fs = dockerFindings(pubs, "-j ufw-user-forward; -j DROP", true, pol)
+	for _, f := range fs {
+		if f.Severity > report.Info {
+			t.Errorf("with a filtering DOCKER-USER: %+v", f)
+		}
+	}
+}

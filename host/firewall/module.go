@@ -157,6 +157,11 @@ func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Polic
 		pubs = append(pubs, ParseDockerPorts(name, ports)...)
 	}
 	dockerUser, filtered := dockerUserRules(ctx, env)
+	return dockerFindings(pubs, dockerUser, filtered, pol)
+}
+
+// dockerFindings reports each published port that bypasses UFW.
+func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *host.Policy) []report.Finding {
 	var fs []report.Finding
 	fs = append(fs, report.Finding{Rule: "host.firewall.docker-user", Severity: report.Info, Target: "DOCKER-USER",
 		Message: fmt.Sprintf("DOCKER-USER chain: %s; %d published port binding(s) on this host", dockerUser, len(pubs))})
