@@ -3,6 +3,7 @@ package fail2ban
 import (
 	"context"
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -161,4 +162,17 @@ func FuzzParseDump(f *testing.F) {
 		ParseDump([]byte(s), "sshd")
 		seconds(s)
 	})
+}
+
+func BenchmarkParseJailConf(b *testing.B) {
+	data, err := os.ReadFile("/etc/fail2ban/jail.conf")
+	if err != nil {
+		testenv.Unavailable(b, "no /etc/fail2ban/jail.conf: %v", err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseINI("jail.conf", data); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -111,3 +111,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkParseDebianConfig(b *testing.B) {
+	env := hosttest.Root(b, "/etc/ssh/sshd_config")
+	hosttest.Write(b, env, "/etc/ssh/sshd_config.d/50-cloud-init.conf", "PasswordAuthentication yes\n")
+	ov := host.Overlay{Env: env}
+	for b.Loop() {
+		if _, err := Parse(ov, MainConfig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

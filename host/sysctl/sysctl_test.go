@@ -161,3 +161,13 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAuditLive(b *testing.B) {
+	env := host.NewEnv("/")
+	pol, _ := host.BaselinePolicy()
+	for b.Loop() {
+		if _, err := New().Audit(context.Background(), env, pol); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -177,3 +177,15 @@ func FuzzTimer(f *testing.F) {
 		tm.ApplyUnit("x", []byte(s))
 	})
 }
+
+func BenchmarkParseAptConf(b *testing.B) {
+	data, _ := os.ReadFile("testdata/50unattended-upgrades")
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		ops, err := ParseAptConf("50unattended-upgrades", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		Eval(ops)
+	}
+}
