@@ -52,11 +52,11 @@ func Parse(file string, data []byte) ([]Setting, []Problem) {
 			s.Ignore = true
 			k = strings.TrimSpace(k[1:])
 		}
-		if k == "" {
+		s.Key = NormalizeKey(k)
+		if s.Key == "" {
 			probs = append(probs, Problem{file, i + 1, "empty key"})
 			continue
 		}
-		s.Key = NormalizeKey(k)
 		s.Value = strings.Join(strings.Fields(v), " ")
 		out = append(out, s)
 	}
