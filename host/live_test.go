@@ -206,3 +206,35 @@ func TestLiveSSHApplyReloadAndRollback(t *testing.T) {
 	}
 	waitFor("(publickey,password)")
 }
+
+// The firewall guard takes SSH ports from the listening sockets too: an
+// sshd started by hand on 2222 (its configuration still says 22) must be
+// kept open.
+func TestLiveFirewallGuardSeesListeningSSHPort(t *testing.T) {
+	for _, tool := range []string{"sshd", "ss", "ip", "ufw"} {
+		testenv.Tool(t, tool)
+	}
+	if !inPrivateNamespaces(t, "/etc/ufw", "/etc/default", "empty:/run") {
+		return
+	}
+	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	os.MkdirAll("/run/sshd", 0o755)
+	if out, err := exec.Command("/usr/sbin/sshd", "-p", "2222", "-o", "ListenAddress=127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("starting sshd: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if b, err := os.ReadFile("/run/sshd.pid"); err == nil {
+			exec.Command("kill", strings.TrimSpace(string(b))).Run()
+		}
+	})
+	pol, _ := host.BaselinePolicy()
+	mp, err := mustModule("firewall").Plan(context.Background(), host.NewEnv("/"), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mp.Refusals) != 1 || !strings.Contains(mp.Refusals[0].Reason, "port 2222") {
+		t.Fatalf("refusals = %+v, want port 2222 from the listening socket", mp.Refusals)
+	}
+}
