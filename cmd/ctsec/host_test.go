@@ -57,6 +57,17 @@ func TestHostAuditPlanApplyRollback(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "+++ /etc/sysctl.d/99-zz-ctsec.conf") || !strings.Contains(out, "+kernel.kptr_restrict = 2") {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
+	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root, "--format", "json")
+	var plan struct {
+		Modules []struct {
+			Module string
+			Edits  []struct{ Path, Diff string }
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
+		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" {
+		t.Fatalf("plan json: %d %s", code, out)
+	}
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
 	if code != 0 || !strings.Contains(out, "applied ") {
 		t.Fatalf("apply: %d %s %s", code, out, errOut)
@@ -84,5 +95,32 @@ func TestHostAuditPlanApplyRollback(t *testing.T) {
 	}
 	if _, errOut, code := ctsec(t, "host", "audit", "nosuch"); code != 2 || !strings.Contains(errOut, `unknown module "nosuch"`) {
 		t.Errorf("unknown module: %d %q", code, errOut)
+	}
+}
+
+func TestHostApplyRefusedByGuard(t *testing.T) {
+	testenv.Tool(t, "sysctl")
+	root := hostRoot(t)
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/bin/dockerd"), nil, 0o755)
+	pol := filepath.Join(t.TempDir(), "pol.yaml")
+	if _, _, code := ctsec(t, "host", "init", pol); code != 0 {
+		t.Fatal("init failed")
+	}
+	b, _ := os.ReadFile(pol)
+	os.WriteFile(pol, []byte(strings.Replace(string(b), "    net.ipv4.tcp_syncookies: \"1\"\n", "    net.ipv4.tcp_syncookies: \"1\"\n    net.ipv4.ip_forward: \"0\"\n", 1)), 0o644)
+	state := t.TempDir()
+	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol)
+	if code != 1 || !strings.Contains(errOut, "refusing to apply (use --force to override): sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "REFUSED (sysctl-docker-forwarding)") {
+		t.Errorf("plan output lacks the refusal: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {
+		t.Error("a refused apply wrote the drop-in")
+	}
+	if _, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol, "--force"); code != 0 {
+		t.Errorf("--force: exit %d %q", code, errOut)
 	}
 }
