@@ -71,7 +71,7 @@ Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
 				return err
 			}
 			if a.jsonOutput() {
-				return writeJSON(a, map[string]any{"plan": plan, "result": res})
+				return writeJSON(a.stdout, map[string]any{"plan": plan, "result": res})
 			}
 			switch {
 			case !res.Changed:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,12 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 )
-
-func writeJSON(a *app, v any) error {
-	enc := json.NewEncoder(a.stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
 
 func newHostConfirmCmd(a *app) *cobra.Command {
 	var o hostOpts
@@ -38,7 +31,7 @@ lets you in. Confirming from the session that applied is refused unless
 				return failed("%v", err)
 			}
 			if a.jsonOutput() {
-				return writeJSON(a, j)
+				return writeJSON(a.stdout, j)
 			}
 			fmt.Fprintf(a.stdout, "confirmed %s; its rollback is disarmed\n", j.ID)
 			return nil
@@ -95,7 +88,7 @@ history'.`,
 				return err
 			}
 			if a.jsonOutput() {
-				return writeJSON(a, map[string]string{"rolled_back": id})
+				return writeJSON(a.stdout, map[string]string{"rolled_back": id})
 			}
 			fmt.Fprintf(a.stdout, "rolled back %s\n", id)
 			return nil
@@ -127,9 +120,9 @@ func newHostHistoryCmd(a *app) *cobra.Command {
 			}
 			if a.jsonOutput() {
 				if js == nil {
-					return writeJSON(a, []any{})
+					return writeJSON(a.stdout, []any{})
 				}
-				return writeJSON(a, js)
+				return writeJSON(a.stdout, js)
 			}
 			if len(js) == 0 {
 				fmt.Fprintln(a.stdout, "no host changes recorded in "+o.stateDir)
