@@ -1,0 +1,126 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+// hostRoot is a --root with Debian 12's sysctl layout only, so the sysctl
+// module runs end to end through the CLI.
+func hostRoot(t *testing.T) string {
+	root := t.TempDir()
+	for p, c := range map[string]string{
+		"etc/sysctl.d/99-sysctl.conf":            "",
+		"etc/sysctl.conf":                        "#kernel.printk = 3 4 1 3\n",
+		"usr/lib/sysctl.d/99-protect-links.conf": "fs.protected_symlinks = 1\n",
+	} {
+		os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(c), 0o644)
+	}
+	return root
+}
+
+func TestHostInit(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pol.yaml")
+	out, errOut, code := ctsec(t, "host", "init", p)
+	if code != 0 || !strings.Contains(out, "wrote") {
+		t.Fatalf("init: %d %q %q", code, out, errOut)
+	}
+	if _, _, code := ctsec(t, "host", "init", p); code != 1 {
+		t.Errorf("init over an existing file: exit %d", code)
+	}
+	os.WriteFile(p, []byte("version: 1\nbogus: true\n"), 0o644)
+	_, errOut, code = ctsec(t, "host", "plan", "sysctl", "--root", hostRoot(t), "--policy", p)
+	if code != 2 || !strings.Contains(errOut, p+": line 2: field bogus not found") {
+		t.Errorf("bad policy: exit %d, %q", code, errOut)
+	}
+}
+
+func TestHostAuditPlanApplyRollback(t *testing.T) {
+	testenv.Tool(t, "sysctl")
+	root := hostRoot(t)
+	state := t.TempDir()
+	out, _, code := ctsec(t, "host", "audit", "sysctl", "--root", root, "--format", "json", "--fail-on", "none")
+	var rep struct {
+		Findings []struct{ Rule, Severity, Message, File string }
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Findings) == 0 {
+		t.Fatalf("audit: %d %s", code, out)
+	}
+	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root)
+	if code != 0 || !strings.Contains(out, "+++ /etc/sysctl.d/99-zz-ctsec.conf") || !strings.Contains(out, "+kernel.kptr_restrict = 2") {
+		t.Fatalf("plan: %d\n%s", code, out)
+	}
+	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root, "--format", "json")
+	var plan struct {
+		Modules []struct {
+			Module string
+			Edits  []struct{ Path, Diff string }
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
+		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" {
+		t.Fatalf("plan json: %d %s", code, out)
+	}
+	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "applied ") {
+		t.Fatalf("apply: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); err != nil {
+		t.Fatal(err)
+	}
+	out, _, _ = ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
+	if !strings.Contains(out, "nothing applied") {
+		t.Errorf("second apply: %s", out)
+	}
+	out, _, code = ctsec(t, "host", "history", "--state-dir", state, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"status": "applied"`) {
+		t.Errorf("history: %s", out)
+	}
+	out, _, code = ctsec(t, "host", "rollback", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "rolled back") {
+		t.Errorf("rollback: %d %s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {
+		t.Error("rollback left the drop-in")
+	}
+	if _, errOut, code := ctsec(t, "host", "confirm", "--state-dir", state); code != 1 || !strings.Contains(errOut, "no host change is waiting") {
+		t.Errorf("confirm with nothing pending: %d %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "host", "audit", "nosuch"); code != 2 || !strings.Contains(errOut, `unknown module "nosuch"`) {
+		t.Errorf("unknown module: %d %q", code, errOut)
+	}
+}
+
+func TestHostApplyRefusedByGuard(t *testing.T) {
+	testenv.Tool(t, "sysctl")
+	root := hostRoot(t)
+	os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr/bin/dockerd"), nil, 0o755)
+	pol := filepath.Join(t.TempDir(), "pol.yaml")
+	if _, _, code := ctsec(t, "host", "init", pol); code != 0 {
+		t.Fatal("init failed")
+	}
+	b, _ := os.ReadFile(pol)
+	os.WriteFile(pol, []byte(strings.Replace(string(b), "    net.ipv4.tcp_syncookies: \"1\"\n", "    net.ipv4.tcp_syncookies: \"1\"\n    net.ipv4.ip_forward: \"0\"\n", 1)), 0o644)
+	state := t.TempDir()
+	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol)
+	if code != 1 || !strings.Contains(errOut, "refusing to apply (use --force to override): sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "REFUSED (sysctl-docker-forwarding)") {
+		t.Errorf("plan output lacks the refusal: %s", out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {
+		t.Error("a refused apply wrote the drop-in")
+	}
+	if _, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol, "--force"); code != 0 {
+		t.Errorf("--force: exit %d %q", code, errOut)
+	}
+}

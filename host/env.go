@@ -1,0 +1,130 @@
+// Package host hardens the host under the containers: one sub-package per
+// module (ssh, firewall, sysctl, fail2ban, updates) on the shared change
+// engine in this package, which plans file edits, backs up, writes atomically,
+// verifies with the real tool, activates, and rolls back by itself on failure
+// or when a timed confirmation does not come.
+package host
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/ctsec/ctsec/internal/execx"
+)
+
+// Env is the host being looked at: a root directory (a mounted image or a
+// test tree when not "/"), the tool runner, and who is operating.
+type Env struct {
+	Root   string
+	Runner execx.Runner
+	// SSHConnection is $SSH_CONNECTION of the operator ("client-ip client-port
+	// server-ip server-port"), empty on a console.
+	SSHConnection string
+	// Operator is the login name of the person running ctsec (SUDO_USER when
+	// run through sudo).
+	Operator string
+}
+
+// NewEnv describes the host at root for the current process.
+func NewEnv(root string) *Env {
+	if root == "" {
+		root = "/"
+	}
+	op := os.Getenv("SUDO_USER")
+	if op == "" {
+		if u, err := user.Current(); err == nil {
+			op = u.Username
+		}
+	}
+	return &Env{Root: filepath.Clean(root), SSHConnection: os.Getenv("SSH_CONNECTION"), Operator: op}
+}
+
+// Live reports whether Env is the running system, so services may be
+// reloaded and /proc, sockets and the kernel describe it.
+func (e *Env) Live() bool { return e.Root == "/" }
+
+// Path maps an absolute host path into the root.
+func (e *Env) Path(p string) string {
+	if e.Root == "/" {
+		return p
+	}
+	return filepath.Join(e.Root, p)
+}
+
+// Rel turns a path inside the root back into the host path it stands for.
+func (e *Env) Rel(p string) string {
+	if e.Root == "/" {
+		return p
+	}
+	r, err := filepath.Rel(e.Root, p)
+	if err != nil || strings.HasPrefix(r, "..") {
+		return p
+	}
+	return "/" + r
+}
+
+// ClientIP is the operator's SSH client address, or "" on a console.
+func (e *Env) ClientIP() string {
+	f := strings.Fields(e.SSHConnection)
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// ReadFile reads a host path under the root, bounded: configuration files
+// are small and anything huge is not one.
+func (e *Env) ReadFile(p string) ([]byte, error) {
+	return readLimited(e.Path(p), 4<<20)
+}
+
+// Exists reports whether a host path exists under the root.
+func (e *Env) Exists(p string) bool {
+	_, err := os.Stat(e.Path(p))
+	return err == nil
+}
+
+// DockerPresent says whether Docker is installed or running on the host,
+// which changes what is safe (ip_forward must stay on).
+func (e *Env) DockerPresent() bool {
+	for _, p := range []string{"/run/docker.sock", "/var/run/docker.sock", "/usr/bin/dockerd", "/usr/sbin/dockerd", "/etc/docker/daemon.json"} {
+		if e.Exists(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Systemd says whether systemd runs as PID 1 (sd_booted(3)'s test).
+func (e *Env) Systemd() bool {
+	if !e.Live() {
+		return false
+	}
+	st, err := os.Stat("/run/systemd/system")
+	return err == nil && st.IsDir()
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+// IsNotExist reports a missing file through any wrapping.
+func IsNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

@@ -1,0 +1,178 @@
+package fail2ban
+
+import (
+	"context"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/host"
+	"github.com/ctsec/ctsec/host/hosttest"
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+// debianRoot holds a copy of this machine's stock Debian 12 /etc/fail2ban.
+func debianRoot(t *testing.T) *host.Env {
+	t.Helper()
+	testenv.Tool(t, "fail2ban-client")
+	env := hosttest.Root(t, ConfDir)
+	hosttest.Write(t, env, "/usr/lib/python3/dist-packages/systemd/journal.py", "")
+	return env
+}
+
+func rules(fs []report.Finding) map[string]report.Finding {
+	m := map[string]report.Finding{}
+	for _, f := range fs {
+		m[f.Rule] = f
+	}
+	return m
+}
+
+func TestAuditStockDebian(t *testing.T) {
+	env := debianRoot(t)
+	pol, _ := host.BaselinePolicy()
+	fs, err := New().Audit(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rules(fs)
+	if f := r["host.fail2ban.test"]; f.Severity != report.High || !strings.Contains(f.Message, "Have not found any log file for sshd jail") {
+		t.Errorf("test finding = %+v", f)
+	}
+	if f := r["host.fail2ban.maxretry"]; f.Severity != report.Medium || f.File != "/etc/fail2ban/jail.conf" || !strings.Contains(f.Message, "maxretry = 5") {
+		t.Errorf("maxretry finding = %+v", f)
+	}
+}
+
+// A jail section beats [DEFAULT] whatever the file: a provider's
+// jail.d/00-provider.conf [sshd] maxretry = 7 wins over jail.local's
+// [DEFAULT] maxretry = 3. fail2ban-client -d and our lookup must agree.
+func TestJailSectionBeatsDefault(t *testing.T) {
+	env := debianRoot(t)
+	hosttest.Write(t, env, "/etc/fail2ban/jail.d/00-provider.conf", "[sshd]\nmaxretry = 7\n")
+	hosttest.Write(t, env, "/etc/fail2ban/jail.local", "[DEFAULT]\nmaxretry = 3\n")
+	pol, _ := host.BaselinePolicy()
+	fs, err := New().Audit(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rules(fs)["host.fail2ban.maxretry"]
+	if !strings.Contains(f.Message, "maxretry = 7") || f.File != "/etc/fail2ban/jail.d/00-provider.conf" || f.Line != 2 {
+		t.Errorf("maxretry finding = %+v", f)
+	}
+}
+
+func TestApplyBaselineVerified(t *testing.T) {
+	env := debianRoot(t)
+	pol, _ := host.BaselinePolicy()
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	plan, err := e.Plan(context.Background(), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Apply(context.Background(), plan, host.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := New().Audit(context.Background(), env, pol)
+	for _, f := range fs {
+		if f.Severity > report.Low {
+			t.Errorf("after apply: %s: %s", f.Rule, f.Message)
+		}
+	}
+	if got := hosttest.Read(t, env, DropIn); !strings.Contains(got, "ignoreip = 127.0.0.1/8 ::1 203.0.113.10") {
+		t.Errorf("drop-in = %q", got)
+	}
+}
+
+func TestGuardClientIPNotWhitelisted(t *testing.T) {
+	env := debianRoot(t)
+	env.SSHConnection = "198.51.100.7 50022 192.0.2.1 22"
+	pol, _ := host.BaselinePolicy()
+	mp, err := New().Plan(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "fail2ban-client-ip" || !strings.Contains(mp.Refusals[0].Reason, "198.51.100.7") {
+		t.Fatalf("refusals = %+v", mp.Refusals)
+	}
+	pol.Operator.TrustedIPs = append(pol.Operator.TrustedIPs, "198.51.100.0/24")
+	mp, _ = New().Plan(context.Background(), env, pol)
+	if len(mp.Refusals) != 0 {
+		t.Errorf("whitelisted network still refused: %+v", mp.Refusals)
+	}
+}
+
+// backend polling needs a log file Debian 12 does not have: fail2ban-client
+// -t fails after writing and every file is restored.
+func TestVerifyFailureRestores(t *testing.T) {
+	env := debianRoot(t)
+	hosttest.Write(t, env, DropIn, "[sshd]\nenabled = true\nbackend = systemd\n")
+	before := hosttest.Snapshot(t, env)
+	pol, _ := host.BaselinePolicy()
+	pol.Fail2ban.Backend = "polling"
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	plan, _ := e.Plan(context.Background(), pol)
+	_, err := e.Apply(context.Background(), plan, host.ApplyOptions{})
+	var rolled *host.RolledBackError
+	if !errors.As(err, &rolled) || !strings.Contains(err.Error(), "fail2ban-client -t") {
+		t.Fatalf("apply = %v", err)
+	}
+	if !reflect.DeepEqual(before, hosttest.Snapshot(t, env)) {
+		t.Error("files not restored byte for byte")
+	}
+}
+
+func TestParseDump(t *testing.T) {
+	out := "['add', 'sshd', 'systemd']\n['set', 'sshd', 'maxretry', 3]\n['set', 'sshd', 'addignoreip', '127.0.0.1/8', '::1']\n['multi-set', 'sshd', 'addfailregex', ['a', 'b']]\n['start', 'sshd']\n['set', 'other', 'maxretry', 9]\n"
+	j := ParseDump([]byte(out), "sshd")
+	if !j.Enabled || j.Backend != "systemd" || j.Get("maxretry") != "3" || strings.Join(j.Settings["addignoreip"], " ") != "127.0.0.1/8 ::1" {
+		t.Errorf("jail = %+v", j)
+	}
+	for in, want := range map[string]int{"600": 600, "10m": 600, "1h": 3600, "1d": 86400, "1h30m": 5400} {
+		if got, ok := seconds(in); !ok || got != want {
+			t.Errorf("seconds(%q) = %d", in, got)
+		}
+	}
+}
+
+func FuzzParseINI(f *testing.F) {
+	f.Add("[DEFAULT]\nbantime = 10m\n[sshd]\nenabled = true\nignoreip = 1.2.3.4\n  5.6.7.8\n# c\n")
+	f.Add("key = outside\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		es, err := ParseINI("f", []byte(s))
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) || pe.Line < 1 {
+				t.Fatalf("error without position: %v", err)
+			}
+			return
+		}
+		for _, e := range es {
+			Lookup(es, e.Section, e.Key)
+		}
+	})
+}
+
+func FuzzParseDump(f *testing.F) {
+	f.Add("['set', 'sshd', 'maxretry', 3]\n['add', 'sshd', 'auto']\n['set', 'sshd', 'x', 'a\\'b', [1, [2]]]\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		ParseDump([]byte(s), "sshd")
+		seconds(s)
+	})
+}
+
+func BenchmarkParseJailConf(b *testing.B) {
+	data, err := os.ReadFile("/etc/fail2ban/jail.conf")
+	if err != nil {
+		testenv.Unavailable(b, "no /etc/fail2ban/jail.conf: %v", err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := ParseINI("jail.conf", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

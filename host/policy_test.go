@@ -1,0 +1,117 @@
+package host
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	profile "github.com/ctsec/ctsec/profiles/host"
+)
+
+func TestBaselineIsTheRunbook(t *testing.T) {
+	p, err := BaselinePolicy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ports []int
+	for _, r := range p.Firewall.Allow {
+		ports = append(ports, r.Port)
+	}
+	if p.Firewall.DefaultIncoming != "deny" || len(ports) != 4 || ports[0] != 22 || ports[3] != 5432 {
+		t.Errorf("firewall = %+v", p.Firewall)
+	}
+	f := p.Fail2ban
+	find, _ := FindTimeSeconds(f.FindTime)
+	ban, _ := FindTimeSeconds(f.BanTime)
+	if f.MaxRetry != 3 || find != 600 || ban != 3600 || len(p.Operator.TrustedIPs) == 0 {
+		t.Errorf("fail2ban = %+v", f)
+	}
+	if p.SSH.Settings["PasswordAuthentication"] != "no" || p.SSH.Settings["PermitRootLogin"] != "no" {
+		t.Errorf("ssh = %+v", p.SSH.Settings)
+	}
+	if p.Updates.Time != "02:00" || p.Updates.AutomaticReboot || !p.Updates.SecurityOnly {
+		t.Errorf("updates = %+v", p.Updates)
+	}
+}
+
+func TestParsePolicyErrors(t *testing.T) {
+	base := string(profile.Baseline())
+	tests := []struct{ name, yaml, want string }{
+		{"unknown key", base + "extra: 1\n", "field extra not found"},
+		{"newline injection", strings.Replace(base, `PermitRootLogin: "no"`, `PermitRootLogin: "no\nMatch all"`, 1), "ssh.settings.PermitRootLogin"},
+		{"match keyword", strings.Replace(base, `PermitRootLogin: "no"`, `Match: "all"`, 1), `"Match" is not a plain sshd keyword`},
+		{"bad port", strings.Replace(base, "port: 5432", "port: 70000", 1), "firewall.allow[3].port"},
+		{"bad ip", strings.Replace(base, "203.0.113.10", "203.0.113.300", 1), "operator.trusted_ips"},
+		{"bad time", strings.Replace(base, `time: "02:00"`, `time: "2am"`, 1), "updates.time"},
+		{"bad yaml", "version: [\n", "p.yaml: "},
+	}
+	for _, tt := range tests {
+		_, err := ParsePolicy("p.yaml", []byte(tt.yaml))
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "p.yaml: ") {
+			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestUnifiedDiff(t *testing.T) {
+	old := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nl\n"
+	new := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nl\nk\n"
+	got := UnifiedDiff("x", "x", []byte(old), []byte(new))
+	want := "--- x\n+++ x\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n@@ -9,3 +9,4 @@\n i\n j\n l\n+k\n"
+	if got != want {
+		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
+	}
+	if UnifiedDiff("x", "x", []byte(old), []byte(old)) != "" {
+		t.Error("diff of equal content is not empty")
+	}
+	if got := UnifiedDiff("/dev/null", "n", nil, []byte("x\n")); got != "--- /dev/null\n+++ n\n@@ -0,0 +1,1 @@\n+x\n" {
+		t.Errorf("new file diff = %q", got)
+	}
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	f.Add(string(profile.Baseline()))
+	f.Add("version: 1\nssh:\n  settings:\n    A: b\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		type result struct {
+			p   *Policy
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			p, err := ParsePolicy("f", []byte(s))
+			done <- result{p, err}
+		}()
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(2 * time.Second):
+			t.Fatalf("ParsePolicy hangs on %q", s)
+		}
+		p, err := r.p, r.err
+		if err != nil {
+			return
+		}
+		for k, v := range p.SSH.Settings {
+			if strings.ContainsAny(k+v, "\n\r") {
+				t.Fatalf("newline passed validation: %q %q", k, v)
+			}
+		}
+	})
+}
+
+func FuzzUnifiedDiff(f *testing.F) {
+	f.Add("a\nb\n", "a\nc\n")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if len(a) > 2000 || len(b) > 2000 {
+			return
+		}
+		d := UnifiedDiff("a", "b", []byte(a), []byte(b))
+		if (d == "") != splitEq(a, b) {
+			t.Fatalf("diff %q for %q → %q", d, a, b)
+		}
+	})
+}
+
+func splitEq(a, b string) bool { return slices.Equal(splitLines(a), splitLines(b)) }
