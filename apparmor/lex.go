@@ -9,16 +9,16 @@ import (
 type tokKind int
 
 const (
-	tokWord    tokKind = iota // unquoted run: keyword, path, permission, key=value
-	tokString                 // "quoted" (text keeps its escapes, without the quotes)
-	tokComma                  // rule terminator or list separator
-	tokOpen                   // (
-	tokClose                  // )
-	tokBlockOpen              // {
-	tokBlockClose             // }
-	tokComment                // # … to end of line (text without "#")
-	tokInclude                // #include / include directive (text is the whole line)
-	tokArrow                  // ->
+	tokWord       tokKind = iota // unquoted run: keyword, path, permission, key=value
+	tokString                    // "quoted" (text keeps its escapes, without the quotes)
+	tokComma                     // rule terminator or list separator
+	tokOpen                      // (
+	tokClose                     // )
+	tokBlockOpen                 // {
+	tokBlockClose                // }
+	tokComment                   // # … to end of line (text without "#")
+	tokInclude                   // #include / include directive (text is the whole line)
+	tokArrow                     // ->
 )
 
 type token struct {
