@@ -91,7 +91,7 @@ func checkGlob(s string) error {
 		case c == '"':
 			return fmt.Errorf("pattern %q contains a double quote", s)
 		case c == '\\':
-			if i+2 >= len(s) {
+			if i+1 == len(s) || (s[i+1] == '\\' && i+2 == len(s)) {
 				// `\\"` is an escaped quote to apparmor_parser's lexer, so
 				// no pattern may end in a backslash, escaped or not.
 				return fmt.Errorf("pattern %q ends in a backslash", s)
