@@ -130,9 +130,9 @@ func TestLoadRefusesInvalidProfile(t *testing.T) {
 	root := fakeAppArmorRoot(t, "")
 	dir := t.TempDir()
 	for name, text := range map[string]string{
-		"syntax":  "profile bad {\n  /x r\n}\n",
-		"parser":  "profile bad {\n  network inet6 dgram udp,\n}\n",
-		"two":     "profile a {\n}\nprofile b {\n}\n",
+		"syntax":   "profile bad {\n  /x r\n}\n",
+		"parser":   "profile bad {\n  network inet6 dgram udp,\n}\n",
+		"two":      "profile a {\n}\nprofile b {\n}\n",
 		"bad name": "profile \"a b\" {\n}\n",
 	} {
 		src := filepath.Join(dir, name)
