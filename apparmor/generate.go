@@ -123,3 +123,24 @@ func narrow(rules []Rule, spec *Spec) []Rule {
 	}
 	return kept
 }
+
+// ForService is the AppArmor half of `ctsec profile gen NAME`: the spec
+// from specFile when given (NAME overrides its name), else docker-default
+// narrowed to nothing; enforce overrides the spec's mode.
+func ForService(name, specFile string, enforce bool) (*Profile, error) {
+	if err := ValidateServiceName(name); err != nil {
+		return nil, err
+	}
+	spec := &Spec{}
+	if specFile != "" {
+		var err error
+		if spec, err = LoadSpec(specFile); err != nil {
+			return nil, err
+		}
+	}
+	spec.Name = name
+	if enforce {
+		spec.Mode = "enforce"
+	}
+	return Generate(spec)
+}

@@ -165,7 +165,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 // planOne validates a source file, applies the mode and compares it with
 // what is installed.
 func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, []byte, error) {
-	data, err := readBounded(src)
+	data, err := ReadFile(src)
 	if err != nil {
 		return LoadAction{}, nil, err
 	}
@@ -212,7 +212,8 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	return act, content, nil
 }
 
-func readBounded(path string) ([]byte, error) {
+// ReadFile reads a profile file, refusing files larger than MaxProfileSize.
+func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading profile: %w", err)
