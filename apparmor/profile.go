@@ -111,13 +111,30 @@ func (p *Profile) Has(r Rule) bool {
 	return false
 }
 
+// RuleSet is the canonical text of every policy rule, for de-duplicating
+// many candidate rules (e.g. from a week of logs) in one pass.
+func (p *Profile) RuleSet() map[string]bool {
+	set := make(map[string]bool, len(p.Rules))
+	for _, x := range p.Rules {
+		if IsPolicy(x) {
+			set[x.String()] = true
+		}
+	}
+	return set
+}
+
 // Add appends the rules the profile does not hold yet and returns how many
 // were added.
 func (p *Profile) Add(rules ...Rule) int {
+	set := p.RuleSet()
 	n := 0
 	for _, r := range rules {
-		if IsPolicy(r) && p.Has(r) {
-			continue
+		if IsPolicy(r) {
+			key := r.String()
+			if set[key] {
+				continue
+			}
+			set[key] = true
 		}
 		p.Rules = append(p.Rules, r)
 		n++
