@@ -55,7 +55,12 @@ func fuzzProfile(s string) (p *Profile, glob bool) {
 	}
 	if g, err := ParseGlob(path); err == nil {
 		p.Rules = append(p.Rules, File{Path: g, Perms: "r"})
+		p.Attach = g
 		glob = true
+	}
+	if v := (Variable{Name: "FUZZ", Values: []string{s}}); v.Validate() == nil {
+		p.Variables = append(p.Variables, v)
+		glob = true // a value is a pattern too
 	}
 	return p, glob
 }
@@ -79,7 +84,7 @@ func FuzzRender(f *testing.F) {
 		if err != nil {
 			t.Fatalf("rendering does not re-parse: %v\n%s", err, text)
 		}
-		if back.Name != p.Name || back.RuleCount() != p.RuleCount() {
+		if back.Name != p.Name || back.RuleCount() != p.RuleCount() || back.Attach != p.Attach || len(back.Variables) != len(p.Variables) {
 			t.Fatalf("name %q/%d rules came back as %q/%d\n%s", p.Name, p.RuleCount(), back.Name, back.RuleCount(), text)
 		}
 		for i, r := range p.Rules {
@@ -90,7 +95,7 @@ func FuzzRender(f *testing.F) {
 				t.Fatalf("rule %d %s came back as %s", i, r, back.Rules[i])
 			}
 		}
-		if lines := bytes.Count(text, []byte("\n")); lines != 4+len(p.Rules)-trailing(p)+1 {
+		if lines := bytes.Count(text, []byte("\n")); lines != 4+len(p.Variables)+len(p.Rules)-trailing(p)+1 {
 			t.Fatalf("%d lines, want one per rule:\n%s", lines, text)
 		}
 		if parserErr != nil {

@@ -103,8 +103,11 @@ func checkGlob(s string) error {
 			brackets--
 		case c == ']':
 			return fmt.Errorf("pattern %q has an unmatched ]", s)
+		case brackets > 0 && (c == '{' || c == '}'):
+			// apparmor_parser's lexer does not know about classes when it
+			// looks for the end of a word: an escaped brace says the same.
+			return fmt.Errorf("pattern %q has a brace inside [...] (write \\{ or \\})", s)
 		case brackets > 0:
-			// inside a character class braces are ordinary characters
 		case c == '{':
 			braces++
 		case c == '}':
