@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -162,6 +163,39 @@ func FuzzParse(f *testing.F) {
 			if ps[i].RuleCount() != again[i].RuleCount() || ps[i].Name != again[i].Name {
 				t.Fatalf("profile %d changed:\n%s", i, out)
 			}
+		}
+	})
+}
+
+// FuzzSpec feeds arbitrary YAML to the spec loader and, when it is
+// accepted, to Generate: no panic, and the profile always renders into
+// exactly one profile named ctsec-NAME with the rules Generate built.
+func FuzzSpec(f *testing.F) {
+	f.Add([]byte("name: web\nfilesystem:\n  writable: [/tmp/**]\n"))
+	f.Add([]byte("name: web\ntemplate: strict\nmode: enforce\ncapabilities:\n  allow: []\nnetwork:\n  protocols: [tcp, udp]\n  raw: false\n"))
+	f.Add([]byte("name: web\nrules: |\n  /x r,\n  dbus bus=system,\n"))
+	for _, s := range payloads {
+		f.Add([]byte("name: web\nfilesystem:\n  read_only: [" + strconv.Quote("/"+s) + "]\nrules: " + strconv.Quote(s) + "\n"))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		spec, err := ParseSpec("fuzz.yaml", data)
+		if err != nil || spec.Name == "" {
+			return
+		}
+		p, err := Generate(spec)
+		if err != nil {
+			t.Fatalf("accepted spec does not generate: %v\n%s", err, data)
+		}
+		text, err := p.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseProfile("generated", text)
+		if err != nil {
+			t.Fatalf("generated profile does not re-parse: %v\n%s", err, text)
+		}
+		if back.Name != ProfileName(spec.Name) || back.RuleCount() != p.RuleCount() {
+			t.Fatalf("got %q with %d rules, want %q with %d\n%s", back.Name, back.RuleCount(), p.Name, p.RuleCount(), text)
 		}
 	})
 }
