@@ -80,7 +80,7 @@ func TestGenerateNarrows(t *testing.T) {
 
 func TestSpecErrors(t *testing.T) {
 	tests := []struct{ spec, want string }{
-		{"name: Web\n", "s.yaml:1: name: service name \"Web\""},
+		{"name: -web\n", "s.yaml:1: name: service name \"-web\""},
 		{"name: web\nmode: learn\n", "s.yaml:2: mode: unknown mode"},
 		{"name: web\nfilesystem:\n  writable:\n    - /ok\n    - relative\n", "s.yaml:5: filesystem.writable[1]: path \"relative\" is not absolute"},
 		{"name: web\nfilesystem:\n  read_only: ['/x\" rw,']\n", "filesystem.read_only[0]: pattern"},

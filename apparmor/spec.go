@@ -75,13 +75,15 @@ type SpecNetwork struct {
 // MaxSpecSize bounds a spec file.
 const MaxSpecSize = 1 << 20
 
-var serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,62}$`)
+// serviceNameRE matches what `ctsec profile gen` accepts for the seccomp
+// half, so one NAME works for both files.
+var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
 // ValidateServiceName accepts names that are safe as a profile suffix, a
 // file name and a compose service name.
 func ValidateServiceName(s string) error {
 	if !serviceNameRE.MatchString(s) {
-		return fmt.Errorf("service name %q: want lower-case letters, digits, _ . - (at most 63, starting with a letter or digit)", s)
+		return fmt.Errorf("service name %q: want letters, digits, _ . - (at most 128, starting with a letter or digit)", s)
 	}
 	return nil
 }
