@@ -86,11 +86,11 @@ func TestSpecErrors(t *testing.T) {
 		{"name: web\nfilesystem:\n  read_only: ['/x\" rw,']\n", "filesystem.read_only[0]: pattern"},
 		{"name: web\ncapabilities:\n  allow: [all]\n", "s.yaml:3: capabilities.allow[0]: unknown capability"},
 		{"name: web\nnetwork:\n  protocols: [sctp]\n", "unknown protocol"},
-		{"name: web\nfilesystem:\n  writeable: [/x]\n", "field writeable not found"},
+		{"name: web\nfilesystem:\n  writeable: [/x]\n", "s.yaml:3: field writeable not found"},
 		{"name: web\nrules: |\n  }\n  profile evil {\n", "s.yaml:2: rules:"},
 		{"name: web\nrules: |\n  include <abstractions/base>\n", "includes are not allowed"},
 		{"name: web\nrules: /x r\n", "not terminated"},
-		{"name: [x\n", "s.yaml:"},
+		{"name: [x\n", "s.yaml:1: did not find expected"},
 	}
 	for _, tt := range tests {
 		_, err := ParseSpec("s.yaml", []byte(tt.spec))

@@ -118,7 +118,7 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, yamlError(file, err)
 	}
 	s.file = file
 	var root yaml.Node
@@ -130,6 +130,26 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's "yaml: line 3: …" (one or several lines) into
+// "FILE:3: …" messages on one line.
+func yamlError(file string, err error) error {
+	var msgs []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "yaml: "))
+		if l == "" || l == "unmarshal errors:" {
+			continue
+		}
+		if m := yamlLineRE.FindStringSubmatch(l); m != nil {
+			msgs = append(msgs, fmt.Sprintf("%s:%s: %s", file, m[1], m[2]))
+		} else {
+			msgs = append(msgs, fmt.Sprintf("%s: %s", file, l))
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // indexLines records the line of every mapping key and sequence item.
