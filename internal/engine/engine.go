@@ -1,6 +1,8 @@
 // Package engine connects to a Docker Engine the way the docker CLI does:
-// --host, then DOCKER_HOST, then the local socket, with API version
-// negotiation so Debian 12's dockerd 20.10 (API 1.41) works.
+// --context, --host, DOCKER_HOST, DOCKER_CONTEXT, the current docker context,
+// then the local socket; ssh:// hosts through `ssh … docker system
+// dial-stdio`; with API version negotiation so Debian 12's dockerd 20.10
+// (API 1.41) works.
 package engine
 
 import (
@@ -11,18 +13,10 @@ import (
 	"github.com/moby/moby/client"
 )
 
-// Connect returns a client for host ("" = DOCKER_HOST or the default socket).
-// It does not contact the engine; Ping does.
+// Connect returns a client for host ("" = DOCKER_HOST, the current docker
+// context, or the default socket). It does not contact the engine; Describe does.
 func Connect(host string) (*client.Client, error) {
-	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		opts = append(opts, client.WithHost(host))
-	}
-	c, err := client.New(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
-	}
-	return c, nil
+	return ConnectTarget(Target{Host: host})
 }
 
 // Summary is what doctor and reports say about an engine.
