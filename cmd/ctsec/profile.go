@@ -7,5 +7,6 @@ func newProfileCmd(a *app) *cobra.Command {
 		Use:   "profile",
 		Short: "Generate and record profiles for a service",
 	}
+	cmd.AddCommand(newProfileGenCmd(a))
 	return cmd
 }

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/seccomp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// profileGenerator makes one file of `ctsec profile gen` and says how a
+// compose service refers to it. The seccomp half is here; the AppArmor half
+// adds its generator to profileGenerators beside it.
+type profileGenerator interface {
+	// addFlags registers the generator's own flags.
+	addFlags(fs *pflag.FlagSet)
+	// generate returns the file (name relative to the output directory) and
+	// its content, validated; it writes nothing.
+	generate(name string) (generatedFile, error)
+}
+
+// generatedFile is one generator's output before it is written.
+type generatedFile struct {
+	Kind    string   `json:"kind"`
+	File    string   `json:"file"`
+	Summary string   `json:"summary"`
+	Notes   []string `json:"notes,omitempty"`
+	// securityOpt renders the compose security_opt entry for the file's
+	// final (absolute) path.
+	securityOpt func(path string) string
+	data        []byte
+}
+
+func profileGenerators() []profileGenerator {
+	return []profileGenerator{&seccompGenerator{}}
+}
+
+// genResult is what `profile gen` reports.
+type genResult struct {
+	Files       []generatedFile `json:"files"`
+	Written     []string        `json:"written"`
+	Unchanged   []string        `json:"unchanged,omitempty"`
+	SecurityOpt []string        `json:"security_opt"`
+	Backup      string          `json:"backup,omitempty"` // change id of replaced files
+}
+
+var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+func newProfileGenCmd(a *app) *cobra.Command {
+	var dir, stateDir string
+	var force bool
+	gens := profileGenerators()
+	cmd := &cobra.Command{
+		Use:   "gen NAME",
+		Short: "Write profiles for a service and print its compose security_opt lines",
+		Long: `gen writes the profiles for one service into -o DIR and prints the compose
+security_opt entries that use them.
+
+Seccomp: DIR/NAME.seccomp.json, derived from a built-in base (--base default,
+strict or runtime), with --allow names added, --deny names taken away and the
+syscalls of --syscalls-from added. --syscalls-from reads a plain list (one name
+per line, # comments), a seccomp profile (the names it allows) or the
+observation JSON of 'ctsec profile record'. Every name must be a real syscall;
+the result is validated (schema, names, compiled size) before it is written.
+
+Files are written atomically. An existing file with different content is not
+replaced without --force; with it, the file is first backed up under
+--state-dir (a change with a manifest; the change id is printed).`,
+		Example: `  ctsec profile gen web --base strict -o ./profiles
+  ctsec profile gen api --base runtime --syscalls-from observed.json
+  ctsec profile gen worker --deny chmod,fchmodat,fchmodat2 --allow ptrace`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if !serviceNameRE.MatchString(name) {
+				return usageError(fmt.Errorf("service name %q: use letters, digits, '.', '_' and '-' (it becomes a file name)", name))
+			}
+			abs, err := filepath.Abs(dir)
+			if err != nil {
+				return err
+			}
+			if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+				return usageError(fmt.Errorf("-o %s: not a directory", dir))
+			}
+			res := genResult{Written: []string{}}
+			for _, g := range gens {
+				f, err := g.generate(name)
+				if err != nil {
+					return err
+				}
+				res.Files = append(res.Files, f)
+			}
+			// Check every target before writing any, so a refusal leaves nothing half-done.
+			for _, f := range res.Files {
+				path := filepath.Join(abs, f.File)
+				old, err := os.ReadFile(path)
+				if err == nil && !bytes.Equal(old, f.data) && !force {
+					return failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
+				}
+				if err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("reading %s: %w", path, err)
+				}
+			}
+			var change *safefile.Change
+			for _, f := range res.Files {
+				path := filepath.Join(abs, f.File)
+				res.SecurityOpt = append(res.SecurityOpt, f.securityOpt(path))
+				if old, err := os.ReadFile(path); err == nil {
+					if bytes.Equal(old, f.data) {
+						res.Unchanged = append(res.Unchanged, path)
+						continue
+					}
+					if change == nil {
+						store := &safefile.Store{Dir: stateDir}
+						if change, err = store.NewChange("profile gen " + name); err != nil {
+							return fmt.Errorf("backing up before replacing %s: %w", path, err)
+						}
+						res.Backup = change.ID()
+					}
+					if err := change.Save(path); err != nil {
+						return err
+					}
+				}
+				if err := safefile.WriteFile(path, f.data, 0o644); err != nil {
+					return err
+				}
+				res.Written = append(res.Written, path)
+			}
+			if a.format != report.Text {
+				return a.emit(report.New("profile gen", nil, res))
+			}
+			for _, f := range res.Files {
+				fmt.Fprintf(a.stdout, "%s: %s\n", filepath.Join(abs, f.File), f.Summary)
+				for _, n := range f.Notes {
+					fmt.Fprintf(a.stdout, "  note: %s\n", n)
+				}
+			}
+			if res.Backup != "" {
+				fmt.Fprintf(a.stdout, "replaced files are backed up as change %s in %s\n", res.Backup, stateDir)
+			}
+			fmt.Fprintln(a.stdout, "\nsecurity_opt:")
+			for _, s := range res.SecurityOpt {
+				fmt.Fprintf(a.stdout, "  - %s\n", s)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&dir, "output", "o", ".", "directory to write the profiles into")
+	cmd.Flags().BoolVar(&force, "force", false, "replace existing files with different content (after a backup)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", safefile.DefaultStateDir, "where backups of replaced files are kept")
+	for _, g := range gens {
+		g.addFlags(cmd.Flags())
+	}
+	return cmd
+}
+
+// seccompGenerator is the seccomp half of profile gen.
+type seccompGenerator struct {
+	base         string
+	allow, deny  []string
+	syscallsFrom []string
+}
+
+func (g *seccompGenerator) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.base, "base", "default", "seccomp base profile: default, strict or runtime")
+	fs.StringSliceVar(&g.allow, "allow", nil, "syscalls to allow in addition to the base (comma-separated or repeated)")
+	fs.StringSliceVar(&g.deny, "deny", nil, "syscalls to deny although the base allows them")
+	fs.StringArrayVar(&g.syscallsFrom, "syscalls-from", nil, "file of syscalls to allow: a list, a seccomp profile, or a 'profile record' observation")
+}
+
+func (g *seccompGenerator) generate(name string) (generatedFile, error) {
+	allow := append([]string(nil), g.allow...)
+	for _, path := range g.syscallsFrom {
+		names, err := seccomp.ReadSyscalls(path)
+		if err != nil {
+			return generatedFile{}, fmt.Errorf("--syscalls-from: %w", err)
+		}
+		allow = append(allow, names...)
+	}
+	res := seccomp.NewResolver()
+	p, err := seccomp.Generate(seccomp.GenOptions{Base: g.base, Allow: allow, Deny: g.deny}, res)
+	if err != nil {
+		return generatedFile{}, usageError(fmt.Errorf("generating seccomp profile: %w", err))
+	}
+	data, err := p.Marshal()
+	if err != nil {
+		return generatedFile{}, err
+	}
+	file := name + ".seccomp.json"
+	// Validate what will be written, exactly as a user would.
+	q, schema, err := seccomp.Parse(file, data)
+	if err != nil {
+		return generatedFile{}, fmt.Errorf("generated profile does not load: %w", err)
+	}
+	v := seccomp.Validate(q, schema, seccomp.DefaultTarget(), res)
+	if v.Errors() > 0 {
+		for _, f := range v.Findings {
+			if f.Severity >= report.High {
+				return generatedFile{}, failed("generated profile is invalid: %s: %s", f.Where(), f.Message)
+			}
+		}
+	}
+	var notes []string
+	for _, f := range seccomp.Lint(q, seccomp.DefaultTarget()) {
+		if f.Severity >= report.High {
+			notes = append(notes, fmt.Sprintf("%s: %s", f.Rule, f.Message))
+		}
+	}
+	allowed := 0
+	for _, r := range q.Syscalls {
+		if r.Action == seccomp.ActAllow {
+			allowed += len(r.AllNames())
+		}
+	}
+	summary := fmt.Sprintf("seccomp profile from %q, %d allowing names in %d rules, default %s", g.base, allowed, len(q.Syscalls), q.DefaultAction)
+	if v.Compiled != nil {
+		summary += fmt.Sprintf(", %d BPF instructions for %s", v.Compiled.Instructions, strings.Join(v.Compiled.Arches, "+"))
+	}
+	return generatedFile{
+		Kind: "seccomp", File: file, Summary: summary, Notes: notes, data: data,
+		securityOpt: func(path string) string { return "seccomp=" + path },
+	}, nil
+}

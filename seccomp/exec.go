@@ -1,0 +1,173 @@
+package seccomp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// execMarker tells a re-executed ctsec (or test binary) that it is the
+// helper which must load the filter passed on fd 3 and exec the command.
+// The child is started from this package's init, so neither main nor any
+// TestMain needs to know about it.
+const execMarker = "_CTSEC_SECCOMP_EXEC"
+
+func init() {
+	if v, ok := os.LookupEnv(execMarker); ok {
+		execChild(v)
+	}
+}
+
+// ExecResult is how the command ended.
+type ExecResult struct {
+	Code   int            // exit code, or 128+signal as a shell reports it
+	Signal syscall.Signal // non-zero when killed by a signal (SIGSYS: a KILL/TRAP action)
+}
+
+// ExecOptions wires the command's standard streams.
+type ExecOptions struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Exec runs argv under the compiled filter the way runc applies a profile:
+// a fresh process (ctsec re-executed) sets no_new_privs, loads the BPF on
+// all its threads with seccomp(2), then execve()s the command, so the
+// filter covers exactly the command and ctsec itself stays unconfined.
+func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (ExecResult, error) {
+	if len(argv) == 0 {
+		return ExecResult{}, errors.New("no command to run")
+	}
+	switch c.execve {
+	case ActAllow, ActLog, ActTrace, ActNotify, "":
+	default:
+		// A killed execve would leave the helper's other threads waiting
+		// forever (KILL_THREAD), and any other answer means no command.
+		return ExecResult{}, fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	}
+	// Resolve the command before the filter exists, as runc does, so a
+	// missing binary is a clear error and not a denied syscall.
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("finding command %q: %w", argv[0], err)
+	}
+	fd, err := unix.MemfdCreate("ctsec-seccomp-exec", unix.MFD_CLOEXEC)
+	if err != nil {
+		return ExecResult{}, fmt.Errorf("passing the filter: %w", err)
+	}
+	bpf := os.NewFile(uintptr(fd), "ctsec-seccomp-bpf")
+	defer bpf.Close()
+	if _, err := bpf.Write(c.BPF); err != nil {
+		return ExecResult{}, fmt.Errorf("passing the filter: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = append([]string{path}, argv[1:]...)
+	spec, err := json.Marshal(childSpec{Path: path, Flags: c.Flags})
+	if err != nil {
+		return ExecResult{}, err
+	}
+	cmd.Env = append(os.Environ(), execMarker+"="+string(spec))
+	cmd.ExtraFiles = []*os.File{bpf}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return ExecResult{}, nil
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			return ExecResult{Code: 128 + int(ws.Signal()), Signal: ws.Signal()}, nil
+		}
+		return ExecResult{Code: ws.ExitStatus()}, nil
+	default:
+		return ExecResult{}, fmt.Errorf("running %s: %w", argv[0], err)
+	}
+}
+
+// childSpec is what the helper needs besides the filter: the resolved
+// command path and the profile's seccomp(2) flags.
+type childSpec struct {
+	Path  string   `json:"path"`
+	Flags []string `json:"flags,omitempty"`
+}
+
+// execChild is the helper half of Exec. It never returns.
+func execChild(marker string) {
+	fail := func(code int, format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "ctsec: seccomp exec: "+format+"\n", args...)
+		os.Exit(code)
+	}
+	var spec childSpec
+	if err := json.Unmarshal([]byte(marker), &spec); err != nil || spec.Path == "" {
+		fail(126, "bad helper environment %s: %v", execMarker, err)
+	}
+	path, flags := spec.Path, spec.Flags
+	runtime.LockOSThread()
+	f := os.NewFile(3, "ctsec-seccomp-bpf")
+	if f == nil {
+		fail(126, "no filter passed on fd 3")
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		fail(126, "reading the filter: %v", err)
+	}
+	prog, err := io.ReadAll(io.LimitReader(f, MaxInstructions*8+1))
+	f.Close()
+	if err != nil || len(prog) == 0 || len(prog)%8 != 0 || len(prog) > MaxInstructions*8 {
+		fail(126, "the filter passed on fd 3 is not a BPF program (%d bytes, %v)", len(prog), err)
+	}
+	env := make([]string, 0, len(os.Environ()))
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, execMarker+"=") {
+			env = append(env, kv)
+		}
+	}
+	if err := loadFilter(prog, flags); err != nil {
+		fail(126, "%v", err)
+	}
+	err = unix.Exec(path, os.Args, env)
+	fail(126, "executing %s under the profile: %v (does the profile allow execve?)", path, err)
+}
+
+// loadFilter sets no_new_privs and installs the program on every thread.
+func loadFilter(prog []byte, flags []string) error {
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting no_new_privs: %w", err)
+	}
+	insns := make([]unix.SockFilter, len(prog)/8)
+	for i := range insns {
+		b := prog[i*8 : i*8+8]
+		// libseccomp exports in host byte order, as struct sock_filter.
+		insns[i] = *(*unix.SockFilter)(unsafe.Pointer(&b[0]))
+	}
+	fprog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+	fl := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
+	for _, f := range flags {
+		switch f {
+		case "SECCOMP_FILTER_FLAG_LOG":
+			fl |= unix.SECCOMP_FILTER_FLAG_LOG
+		case "SECCOMP_FILTER_FLAG_SPEC_ALLOW":
+			fl |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		}
+	}
+	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, fl, uintptr(unsafe.Pointer(&fprog)))
+	runtime.KeepAlive(insns)
+	if errno != 0 {
+		return fmt.Errorf("loading the filter with seccomp(2): %w", errno)
+	}
+	if r != 0 {
+		return fmt.Errorf("loading the filter: thread %s could not be synchronised", strconv.Itoa(int(r)))
+	}
+	return nil
+}
