@@ -129,3 +129,43 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 	}
 	oneLineErr(t, errOut, "exclude")
 }
+
+// TestProfileGenAppArmor is the AppArmor half of `ctsec profile gen`: both
+// files are written, both security_opt lines printed, and the AppArmor
+// profile validates.
+func TestProfileGenAppArmor(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	dir, state := t.TempDir(), t.TempDir()
+	spec := writeFile(t, filepath.Join(t.TempDir(), "api.yaml"), "template: strict\nnetwork:\n  protocols: [tcp]\n")
+	out, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "-o", dir, "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "security_opt:\n  - seccomp="+filepath.Join(dir, "api.seccomp.json")+"\n  - apparmor=ctsec-api\n") {
+		t.Fatalf("gen: exit %d\n%s%s", code, out, errOut)
+	}
+	prof := filepath.Join(dir, "api.apparmor")
+	data, err := os.ReadFile(prof)
+	if err != nil || !strings.Contains(string(data), `profile "ctsec-api" flags=(attach_disconnected,mediate_deleted,complain)`) || !strings.Contains(string(data), "deny network raw,") {
+		t.Fatalf("profile: %v\n%s", err, data)
+	}
+	if _, _, code := ctsec(t, "apparmor", "validate", prof); code != 0 {
+		t.Errorf("generated profile does not validate (exit %d)", code)
+	}
+	// --enforce changes the file: refused without --force, then replaced with a backup.
+	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "--enforce", "-o", dir, "--state-dir", state); code != 1 || !strings.Contains(errOut, "use --force") {
+		t.Errorf("enforce without --force: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "--enforce", "-o", dir, "--state-dir", state, "--force"); code != 0 {
+		t.Fatalf("enforce --force: exit %d %q", code, errOut)
+	}
+	if data, _ := os.ReadFile(prof); strings.Contains(string(data), "complain") {
+		t.Error("--enforce left the profile in complain mode")
+	}
+	bad := writeFile(t, filepath.Join(t.TempDir(), "bad.yaml"), "filesystem:\n  writable: [relative]\n")
+	_, errOut, code = ctsec(t, "profile", "gen", "other", "--apparmor-spec", bad, "-o", dir)
+	if code != 2 {
+		t.Errorf("bad spec: exit %d", code)
+	}
+	oneLineErr(t, errOut, "bad.yaml:2: filesystem.writable[0]")
+	if _, err := os.Stat(filepath.Join(dir, "other.seccomp.json")); err == nil {
+		t.Error("a refused gen wrote the seccomp file")
+	}
+}
