@@ -140,7 +140,12 @@ func execChild(marker string) {
 	fail(126, "executing %s under the profile: %v (does the profile allow execve?)", path, err)
 }
 
-// loadFilter sets no_new_privs and installs the program on every thread.
+// loadFilter sets no_new_privs and installs the program on the calling
+// (locked) thread only. runc synchronises the filter to all threads with
+// TSYNC, but here the other threads are this helper's Go runtime, which would
+// crash on a tight profile (no futex, no mmap) before the command ever runs;
+// execve keeps only the calling thread, so the command ends up under exactly
+// the filter runc would give it.
 func loadFilter(prog []byte, flags []string) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("setting no_new_privs: %w", err)
@@ -152,7 +157,7 @@ func loadFilter(prog []byte, flags []string) error {
 		insns[i] = *(*unix.SockFilter)(unsafe.Pointer(&b[0]))
 	}
 	fprog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
-	fl := uintptr(unix.SECCOMP_FILTER_FLAG_TSYNC)
+	fl := uintptr(0)
 	for _, f := range flags {
 		switch f {
 		case "SECCOMP_FILTER_FLAG_LOG":

@@ -75,6 +75,7 @@ unreadable or malformed input, missing tool or engine).`,
 		newPortainerCmd(a),
 		newBenchCmd(a),
 		newHostCmd(a),
+		newRecordShimCmd(),
 	)
 	return root
 }

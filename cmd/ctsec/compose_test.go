@@ -1,0 +1,200 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func copyFile(t *testing.T, src, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, filepath.Base(src))
+	if err := os.WriteFile(p, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestComposeAudit(t *testing.T) {
+	out, errOut, code := ctsec(t, "compose", "audit", "--format", "json", "../../compose/testdata/harden/unconfined.yml")
+	if code != 1 {
+		t.Fatalf("exit = %d (critical findings, --fail-on high), stderr %q", code, errOut)
+	}
+	var r struct {
+		Findings []struct {
+			Rule, Severity, File string
+			Line                 int
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	for _, f := range r.Findings {
+		rules[f.Rule] = true
+		if f.File == "" || f.Line == 0 {
+			t.Errorf("finding without position: %+v", f)
+		}
+	}
+	for _, want := range []string{"compose/docker-socket", "compose/unconfined", "compose/db-port-exposed", "compose/dangerous-cap"} {
+		if !rules[want] {
+			t.Errorf("no %s finding", want)
+		}
+	}
+	if _, _, code := ctsec(t, "compose", "audit", "--fail-on", "none", "../../compose/testdata/harden/unconfined.yml"); code != 0 {
+		t.Errorf("--fail-on none: exit %d", code)
+	}
+}
+
+func TestComposeHardenFlow(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/harden/features.yml", dir)
+	orig, _ := os.ReadFile(file)
+
+	out, errOut, code := ctsec(t, "compose", "harden", file)
+	if code != 0 || !strings.HasPrefix(out, "--- a/") || !strings.Contains(out, "+    cap_drop:") {
+		t.Fatalf("diff run: exit %d, out %q, err %q", code, out, errOut)
+	}
+	if now, _ := os.ReadFile(file); string(now) != string(orig) {
+		t.Fatal("dry run changed the file")
+	}
+	if !strings.Contains(errOut, "privileged: true kept") {
+		t.Errorf("privileged not reported: %q", errOut)
+	}
+
+	outFile := filepath.Join(dir, "out.yml")
+	if _, errOut, code := ctsec(t, "compose", "harden", "-o", outFile, "--state-dir", state, file); code != 0 {
+		t.Fatalf("-o: exit %d %q", code, errOut)
+	}
+	_, errOut, code = ctsec(t, "compose", "harden", "--write", "--state-dir", state, file)
+	if code != 0 || !strings.Contains(errOut, "wrote") {
+		t.Fatalf("--write: exit %d %q", code, errOut)
+	}
+	written, _ := os.ReadFile(file)
+	viaO, _ := os.ReadFile(outFile)
+	if string(written) == string(orig) || string(written) != string(viaO) {
+		t.Fatal("--write and -o disagree or nothing was written")
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode not kept: %v", fi.Mode())
+	}
+	backups, _ := filepath.Glob(filepath.Join(state, "backups", "*", "*-features.yml"))
+	found := false
+	for _, b := range backups {
+		if data, _ := os.ReadFile(b); string(data) == string(orig) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no backup of the original in %s", state)
+	}
+	out, errOut, code = ctsec(t, "compose", "harden", "--write", "--state-dir", state, file)
+	if code != 0 || out != "" || !strings.Contains(errOut, "nothing to change") {
+		t.Errorf("second run: exit %d out %q err %q", code, out, errOut)
+	}
+
+	out, _, code = ctsec(t, "compose", "harden", "--format", "json", "--policy", "strict", "../../compose/testdata/harden/crlf.yml")
+	var r struct {
+		Data struct {
+			Changed bool
+			Changes []struct{ Service, Rule, Field string }
+			Diff    string
+		}
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &r) != nil || !r.Data.Changed || len(r.Data.Changes) == 0 || !strings.Contains(r.Data.Diff, "read_only: true\r\n") {
+		t.Errorf("json: exit %d %q", code, out)
+	}
+}
+
+func TestComposeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(content), 0o644)
+		return p
+	}
+	bomb := "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	big := filepath.Join(dir, "big.yml")
+	f, _ := os.Create(big)
+	f.Truncate(50 << 20)
+	f.Close()
+	tests := []struct {
+		name, file, want string
+	}{
+		{"invalid yaml", write("invalid.yml", "services:\n  web:\n    image: nginx\n   bad: [\n"), "invalid.yml:"},
+		{"not compose", write("pod.yml", "apiVersion: v1\nkind: Pod\n"), "pod.yml"},
+		{"50 MB", big, "larger than"},
+		{"billion laughs", write("bomb.yml", bomb), "bomb.yml"},
+		{"missing", filepath.Join(dir, "nope.yml"), "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := os.ReadFile(tt.file)
+			for _, args := range [][]string{{"compose", "audit", tt.file}, {"compose", "harden", "--write", "--state-dir", t.TempDir(), tt.file}} {
+				out, errOut, code := ctsec(t, args...)
+				if code != 2 {
+					t.Errorf("%v: exit %d, want 2", args[:2], code)
+				}
+				if !strings.Contains(errOut, tt.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "ctsec: ") {
+					t.Errorf("%v: stderr %q, want one line with %q", args[:2], errOut, tt.want)
+				}
+				if out != "" {
+					t.Errorf("%v: stdout %q", args[:2], out)
+				}
+			}
+			if after, _ := os.ReadFile(tt.file); string(after) != string(before) {
+				t.Error("bad input file was changed")
+			}
+		})
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--only", "cap-dorp", "../../compose/testdata/harden/crlf.yml"); code != 2 || !strings.Contains(errOut, "unknown harden rule") {
+		t.Errorf("--only typo: exit %d %q", code, errOut)
+	}
+	if _, _, code := ctsec(t, "compose", "harden", "--policy", "paranoid", "../../compose/testdata/harden/crlf.yml"); code != 2 {
+		t.Errorf("--policy typo: exit %d", code)
+	}
+}
+
+func TestComposeHardenGenProfiles(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/run/compose.yml", dir)
+	profiles := filepath.Join(dir, "profiles")
+	os.Mkdir(profiles, 0o755)
+	want := filepath.Join(profiles, "app.seccomp.json")
+
+	out, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	if code != 0 || !strings.Contains(out, "+      - seccomp=./profiles/app.seccomp.json") || !strings.Contains(errOut, "would write seccomp profile") {
+		t.Fatalf("dry run: exit %d out %q err %q", code, out, errOut)
+	}
+	if _, err := os.Stat(want); err == nil {
+		t.Fatal("dry run wrote a profile")
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, "--write", "--state-dir", state, file); code != 0 {
+		t.Fatalf("--write: exit %d %q", code, errOut)
+	}
+	// The generated profile is what `ctsec seccomp validate` accepts.
+	if _, errOut, code := ctsec(t, "seccomp", "validate", want); code != 0 {
+		t.Errorf("generated profile does not validate: exit %d %q", code, errOut)
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "seccomp=./profiles/app.seccomp.json") {
+		t.Errorf("compose file does not refer to the profile:\n%s", b)
+	}
+	out, errOut, code = ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	if code != 0 || out != "" || strings.Contains(errOut, "would write") {
+		t.Errorf("second run: exit %d out %q err %q", code, out, errOut)
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", file); code != 2 || !strings.Contains(errOut, "--profiles") {
+		t.Errorf("--gen-profiles without --profiles: exit %d %q", code, errOut)
+	}
+}

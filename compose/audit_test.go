@@ -1,0 +1,210 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/internal/report"
+)
+
+func TestAuditRules(t *testing.T) {
+	src, err := os.ReadFile("testdata/harden/unconfined.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := Parse("unconfined.yml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]report.Finding{}
+	var all []string
+	for _, f := range Audit(d) {
+		key := fmt.Sprintf("%s@%d", f.Rule, f.Line)
+		got[key] = f
+		all = append(all, key+" "+f.Severity.String())
+		if f.File != "unconfined.yml" || f.Line == 0 || f.Message == "" || f.Fix == "" {
+			t.Errorf("finding lacks file, line, message or fix: %+v", f)
+		}
+	}
+	want := []struct {
+		rule string
+		line int
+		sev  report.Severity
+	}{
+		{RuleUnconfined, 5, report.High},        // seccomp:unconfined (colon form)
+		{RuleUnconfined, 6, report.High},        // apparmor=unconfined
+		{RuleNoNewPrivs, 7, report.Medium},      // no-new-privileges:false
+		{RuleDangerousCap, 8, report.Critical},  // cap_add ALL
+		{RulePidsLimit, 2, report.Medium},       // -1 is no limit
+		{RuleDockerSocket, 11, report.Critical}, // docker.sock, even :ro
+		{RuleSensitiveMount, 12, report.Medium}, // / read-only
+		{RuleSensitiveMount, 13, report.High},   // /etc read-write
+		{RuleDBPort, 16, report.High},           // 5432 on all interfaces
+		{RuleSecretEnv, 19, report.Medium},      // literal password
+		{RuleHostNamespace, 21, report.High},    // pid: host
+		{RuleDockerSocket, 22, report.Critical}, // use_api_socket
+		{RuleImageTag, 0, 0},                    // absent: ubuntu:24.04 is pinned
+		{RuleMemoryLimit, 2, report.Medium},
+		{RuleRootUser, 2, report.Low},
+		{RuleWritableRootfs, 2, report.Low},
+		{RuleHealthcheck, 2, report.Low},
+	}
+	for _, w := range want {
+		key := fmt.Sprintf("%s@%d", w.rule, w.line)
+		f, ok := got[key]
+		if w.line == 0 {
+			for k := range got {
+				if strings.HasPrefix(k, w.rule+"@") {
+					t.Errorf("unexpected %s", k)
+				}
+			}
+			continue
+		}
+		if !ok {
+			t.Errorf("missing %s; have %v", key, all)
+			continue
+		}
+		if f.Severity != w.sev {
+			t.Errorf("%s severity %v, want %v", key, f.Severity, w.sev)
+		}
+	}
+	for k := range got {
+		if strings.HasPrefix(k, RuleSensitiveMount) && strings.HasSuffix(k, "@14") {
+			t.Errorf("/etc/localtime:ro flagged")
+		}
+		if strings.HasPrefix(k, RuleDBPort) && strings.HasSuffix(k, "@17") {
+			t.Errorf("127.0.0.1-bound redis flagged")
+		}
+		if strings.HasPrefix(k, RuleSecretEnv) && strings.HasSuffix(k, "@20") {
+			t.Errorf("${TOKEN} flagged as a literal secret")
+		}
+	}
+}
+
+func TestAuditNoNewPrivilegesSyntaxes(t *testing.T) {
+	for _, opt := range []string{"no-new-privileges:true", "no-new-privileges=true", "no-new-privileges"} {
+		d, err := Parse("f.yml", []byte("services:\n  a:\n    image: x:1\n    security_opt: [\""+opt+"\"]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range Audit(d) {
+			if f.Rule == RuleNoNewPrivs {
+				t.Errorf("%s: flagged as missing", opt)
+			}
+		}
+	}
+}
+
+func TestAuditHardenedIsQuieter(t *testing.T) {
+	src := []byte("services:\n  a:\n    image: busybox:1.36\n")
+	d, _ := Parse("f.yml", src)
+	res, err := Harden(d, Options{Policy: Strict})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, _ := Parse("f.yml", res.Output)
+	for _, f := range Audit(d2) {
+		switch f.Rule {
+		case RuleCapDropAll, RuleNoNewPrivs, RuleMemoryLimit, RulePidsLimit, RuleWritableRootfs:
+			t.Errorf("still reported after harden: %s", f.Message)
+		}
+	}
+}
+
+// TestBadInput: every kind of bad input is one ParseError naming the file
+// (and the line when there is one), and never a panic.
+func TestBadInput(t *testing.T) {
+	bomb := "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	bomb += "services:\n  x:\n    image: busybox\n    command: *i\n"
+	tests := []struct {
+		name, src string
+		line      int
+		msg       string
+	}{
+		{"invalid yaml", "services:\n  web:\n    image: [nginx\n  db: {}\n", 2, "invalid YAML"},
+		{"tab indent", "services:\n\tweb: {}\n", 2, "invalid YAML"},
+		{"not compose", "apiVersion: v1\nkind: Pod\n", 0, "not a valid compose file"},
+		{"scalar top", "just text\n", 1, "top level must be a mapping"},
+		{"empty", "", 0, "empty"},
+		{"schema type", "services:\n  web:\n    image: x\n    cap_add: 3\n", 4, "cap_add must be a array"},
+		{"unknown key", "services:\n  web:\n    image: x\n    privilegd: true\n", 4, "privilegd"},
+		{"duplicate key", "services:\n  web:\n    image: x\n    image: y\n", 4, ""},
+		{"billion laughs", bomb, 0, ""},
+		{"binary", "services:\n  a: \xff\xfe\n", 0, "UTF-8"},
+		{"recursive merge", "x-a: &a\n  <<: *a\n  image: x\nservices:\n  a:\n    image: x\n", 2, "recursive alias"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("bad.yml", []byte(tt.src))
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v (%T), want *ParseError", err, err)
+			}
+			if pe.File != "bad.yml" {
+				t.Errorf("file = %q", pe.File)
+			}
+			if tt.line != 0 && pe.Line != tt.line {
+				t.Errorf("line = %d, want %d (%v)", pe.Line, tt.line, err)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q lacks %q", err, tt.msg)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestLoadFileTooLarge(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "big.yml")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 50 MB, sparse: ctsec must refuse it by size, without reading it in.
+	if err := f.Truncate(50 << 20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = LoadFile(p)
+	var pe *ParseError
+	if !errors.As(err, &pe) || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("err = %v", err)
+	}
+	// A stream (no size up front) is cut at the limit too.
+	if _, err := ReadLimited("pipe", strings.NewReader(strings.Repeat("#", MaxFileSize+10))); err == nil {
+		t.Fatal("oversized stream accepted")
+	}
+}
+
+func TestLocate(t *testing.T) {
+	src := "x-x: &x\n  ports: [\"80:80\"]\nservices:\n  web:\n    <<: *x\n    image: nginx\n    volumes:\n      - a:/a\n      - b:/b\n"
+	d, err := Parse("f.yml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path []string
+		line int
+	}{
+		{[]string{"services", "web", "image"}, 6},
+		{[]string{"services", "web", "volumes", "1"}, 9},
+		{[]string{"services", "web", "ports"}, 2}, // through the merge key
+		{[]string{"services", "web", "nothing"}, 4},
+		{[]string{"nope"}, 0},
+	} {
+		if l, _ := d.Locate(tt.path...); l != tt.line {
+			t.Errorf("Locate(%v) = %d, want %d", tt.path, l, tt.line)
+		}
+	}
+}

@@ -1,0 +1,70 @@
+package compose
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzHarden: whatever the input, when it parses as a compose file, harden
+// either refuses a service with a warning or produces output that parses,
+// matches the expected model (Harden verifies that itself, so any error is a
+// failure), keeps every input byte, and is idempotent.
+func FuzzHarden(f *testing.F) {
+	seeds, _ := filepath.Glob("testdata/harden/*.yml")
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b, true)
+		}
+	}
+	f.Add([]byte("services:\n  a: {image: x}\n"), false)
+	f.Add([]byte("services:\n  a:\n    image: x\n    cap_add: [ ]\n    security_opt: [a, ]\n"), true)
+	f.Add([]byte("services:\n  a:\n    image: x\n    security_opt:\n    - \"b\"  # c\n    tmpfs: ['/x']\n"), false)
+	f.Add([]byte("services:\n  a:\n    image: x\n    command: |+\n      x\n\n"), true)
+	f.Fuzz(func(t *testing.T, src []byte, strict bool) {
+		d, err := Parse("fuzz.yml", src)
+		if err != nil {
+			return
+		}
+		o := Options{Policy: Baseline}
+		if strict {
+			o.Policy = Strict
+		}
+		res, err := Harden(d, o)
+		if err != nil {
+			t.Fatalf("harden failed on parseable input: %v\n%q", err, src)
+		}
+		if !bytes.Equal(withoutInsertions(res), src) {
+			t.Fatalf("input bytes not preserved")
+		}
+		if !res.Changed() {
+			return
+		}
+		d2, err := Parse("fuzz.yml", res.Output)
+		if err != nil {
+			t.Fatalf("output does not parse: %v\n%q", err, res.Output)
+		}
+		res2, err := Harden(d2, o)
+		if err != nil {
+			t.Fatalf("second harden: %v", err)
+		}
+		if res2.Changed() {
+			t.Fatalf("not idempotent:\n%s", res2.Diff("a", "b"))
+		}
+		_ = res.Diff("a", "b")
+	})
+}
+
+// FuzzParse: no input panics the loader or the auditor.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("services:\n  a:\n    image: x\n"))
+	f.Add([]byte("services: {a: {image: x, ports: ['5432:5432'], volumes: ['/:/h']}}"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		d, err := Parse("fuzz.yml", src)
+		if err != nil {
+			return
+		}
+		Audit(d)
+	})
+}

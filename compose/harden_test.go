@@ -1,0 +1,257 @@
+package compose
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// checkHarden hardens src and asserts the invariants every run must keep:
+// the output loads (Harden verifies the model), removing the insertions
+// gives back the input byte for byte, every comment line survives, and a
+// second run changes nothing.
+func checkHarden(t *testing.T, name string, src []byte, o Options) *Result {
+	t.Helper()
+	d, err := Parse(name, src)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	res, err := Harden(d, o)
+	if err != nil {
+		t.Fatalf("harden: %v", err)
+	}
+	// Bytes outside the edits are identical: strip the insertions.
+	if !bytes.Equal(withoutInsertions(res), src) {
+		t.Fatalf("output minus insertions differs from input")
+	}
+	for _, line := range strings.Split(string(src), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") && !bytes.Contains(res.Output, []byte(line)) {
+			t.Errorf("comment line lost: %q", line)
+		}
+	}
+	d2, err := Parse(name, res.Output)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	res2, err := Harden(d2, o)
+	if err != nil {
+		t.Fatalf("second harden: %v", err)
+	}
+	if res2.Changed() {
+		t.Errorf("second run is not a no-op:\n%s", res2.Diff("a", "b"))
+	}
+	return res
+}
+
+type placed struct {
+	outOff int
+	text   string
+}
+
+// withoutInsertions is the output with every inserted text cut out again.
+func withoutInsertions(res *Result) []byte {
+	var back []byte
+	prev := 0
+	for _, in := range sortedInsertions(res.p) {
+		back = append(back, res.Output[prev:in.outOff]...)
+		prev = in.outOff + len(in.text)
+	}
+	return append(back, res.Output[prev:]...)
+}
+
+// sortedInsertions returns where each insertion sits in the output.
+func sortedInsertions(p *patcher) []placed {
+	ins := append([]insertion(nil), p.ins...)
+	sortInsertions(ins)
+	out := make([]placed, len(ins))
+	shift := 0
+	for i, in := range ins {
+		out[i] = placed{outOff: in.off + shift, text: in.text}
+		shift += len(in.text)
+	}
+	return out
+}
+
+func TestHardenGolden(t *testing.T) {
+	files, _ := filepath.Glob("testdata/harden/*.yml")
+	if len(files) == 0 {
+		t.Fatal("no golden inputs")
+	}
+	for _, f := range files {
+		for _, pol := range []Policy{Baseline, Strict} {
+			t.Run(filepath.Base(f)+"/"+string(pol), func(t *testing.T) {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res := checkHarden(t, f, src, Options{Policy: pol, ProfilesDir: "testdata/harden/profiles"})
+				var got strings.Builder
+				got.WriteString(res.Diff("a/"+filepath.Base(f), "b/"+filepath.Base(f)))
+				for _, w := range res.Warnings {
+					got.WriteString("# warning " + w.Where() + " " + w.Rule + ": " + w.Message + "\n")
+				}
+				applyWithPatch(t, src, res.Output, res.Diff("a/x.yml", "b/x.yml"))
+				golden := strings.TrimSuffix(f, ".yml") + "." + string(pol) + ".diff"
+				if *update {
+					if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				want, err := os.ReadFile(golden)
+				if err != nil {
+					t.Fatalf("%v (run go test -update)", err)
+				}
+				if got.String() != string(want) {
+					t.Errorf("diff differs from %s (go test -update to accept):\n%s", golden, got.String())
+				}
+			})
+		}
+	}
+}
+
+// TestCorpus runs every compose file of the shared corpus through audit and
+// harden under both policies.
+func TestCorpus(t *testing.T) {
+	root := testenv.Shared(t, "corpus", "compose")
+	var files []string
+	filepath.WalkDir(root, func(p string, e os.DirEntry, err error) error {
+		if err == nil && !e.IsDir() && (strings.HasSuffix(p, ".yml") || strings.HasSuffix(p, ".yaml")) {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if len(files) < 50 {
+		t.Fatalf("corpus has only %d files", len(files))
+	}
+	changed := 0
+	for _, f := range files {
+		rel, _ := filepath.Rel(root, f)
+		t.Run(rel, func(t *testing.T) {
+			src, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := Parse(f, src)
+			if err != nil {
+				t.Fatalf("corpus file does not parse: %v", err)
+			}
+			if fs := Audit(d); len(fs) == 0 {
+				t.Error("audit found nothing in an unhardened corpus file")
+			}
+			for _, pol := range []Policy{Baseline, Strict} {
+				if res := checkHarden(t, f, src, Options{Policy: pol}); res.Changed() {
+					changed++
+				}
+			}
+		})
+	}
+	t.Logf("%d corpus files, %d hardened runs changed the file", len(files), changed)
+}
+
+func TestHardenOnly(t *testing.T) {
+	src := []byte("services:\n  a:\n    image: busybox:1.36\n")
+	res := checkHarden(t, "only.yml", src, Options{Only: []string{RuleNoNewPrivs}})
+	for _, c := range res.Changes {
+		if c.Rule != RuleNoNewPrivs {
+			t.Errorf("--only no-new-privileges made %+v", c)
+		}
+	}
+	if len(res.Changes) != 1 {
+		t.Errorf("changes = %+v", res.Changes)
+	}
+	if _, err := NormalizeRule("cap-drop"); err == nil {
+		t.Error("unknown rule accepted")
+	}
+}
+
+func TestHardenSwarmFlag(t *testing.T) {
+	src := []byte("services:\n  a:\n    image: busybox:1.36\n")
+	yes := true
+	res := checkHarden(t, "s.yml", src, Options{Swarm: &yes})
+	out := string(res.Output)
+	if strings.Contains(out, "no-new-privileges") || strings.Contains(out, "mem_limit") {
+		t.Errorf("swarm got service-level options:\n%s", out)
+	}
+	if !strings.Contains(out, "deploy:\n      resources:\n        limits:\n          pids: 64\n          memory: 128m\n") {
+		t.Errorf("swarm limits not under deploy.resources.limits:\n%s", out)
+	}
+	if len(res.Warnings) == 0 || res.Warnings[0].Rule != RuleSwarm {
+		t.Errorf("no swarm warning: %+v", res.Warnings)
+	}
+}
+
+// TestDiffAgreesWithLCS: the insertion-based diff and a plain LCS diff of
+// input and output describe the same change (same added and removed lines).
+func TestDiffAgreesWithLCS(t *testing.T) {
+	files, _ := filepath.Glob("testdata/harden/*.yml")
+	for _, f := range files {
+		src, _ := os.ReadFile(f)
+		d, err := Parse(f, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Harden(d, Options{Policy: Strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		count := func(diff string) (plus, minus int) {
+			for _, l := range strings.Split(diff, "\n") {
+				switch {
+				case strings.HasPrefix(l, "+++"), strings.HasPrefix(l, "---"):
+				case strings.HasPrefix(l, "+"):
+					plus++
+				case strings.HasPrefix(l, "-"):
+					minus++
+				}
+			}
+			return
+		}
+		p1, m1 := count(res.Diff("a", "b"))
+		p2, m2 := count(UnifiedDiff("a", "b", src, res.Output))
+		if p1 != p2 || m1 != m2 {
+			t.Errorf("%s: insertion diff +%d -%d, LCS diff +%d -%d", f, p1, m1, p2, m2)
+		}
+	}
+}
+
+// applyWithPatch proves the diff is a real unified diff: GNU patch applied to
+// the input gives exactly the output.
+func applyWithPatch(t *testing.T, src, want []byte, diff string) {
+	t.Helper()
+	if diff == "" {
+		return
+	}
+	patch := testenv.Tool(t, "patch")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "x.yml")
+	os.WriteFile(file, src, 0o644)
+	cmd := exec.Command(patch, "--binary", "-s", "-p1", "-d", dir)
+	cmd.Stdin = strings.NewReader(diff)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("patch: %v: %s", err, out)
+	}
+	got, _ := os.ReadFile(file)
+	if !bytes.Equal(got, want) {
+		t.Errorf("patch result differs from the output")
+	}
+}
+
+// TestCommentInjection: an image name cannot end the reason comment and
+// smuggle YAML into the file.
+func TestCommentInjection(t *testing.T) {
+	for _, img := range []string{"evil\u2028privileged: true", "evil\u0085x: 1", "evil\\nx"} {
+		src := []byte("services:\n  a:\n    image: \"" + img + "\"\n")
+		res := checkHarden(t, "inj.yml", src, Options{})
+		if strings.Contains(string(res.Output), "\n    privileged") || strings.ContainsAny(string(res.Output[len(src):]), "\u2028\u0085") {
+			t.Errorf("image %q leaked into the YAML:\n%s", img, res.Output)
+		}
+	}
+}

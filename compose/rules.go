@@ -1,0 +1,418 @@
+package compose
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/profiles/capabilities"
+)
+
+// Rule ids. Harden's --only takes the same ids (with or without "compose/").
+const (
+	RulePrivileged     = "compose/privileged"
+	RuleDockerSocket   = "compose/docker-socket"
+	RuleSensitiveMount = "compose/sensitive-mount"
+	RulePropagation    = "compose/shared-propagation"
+	RuleHostNamespace  = "compose/host-namespace"
+	RuleDangerousCap   = "compose/dangerous-cap"
+	RuleCapDropAll     = "compose/cap-drop-all"
+	RuleNoNewPrivs     = "compose/no-new-privileges"
+	RuleUnconfined     = "compose/unconfined"
+	RuleSeccomp        = "compose/seccomp-profile"
+	RuleAppArmor       = "compose/apparmor-profile"
+	RuleMemoryLimit    = "compose/memory-limit"
+	RulePidsLimit      = "compose/pids-limit"
+	RuleCPULimit       = "compose/cpu-limit"
+	RuleRootUser       = "compose/root-user"
+	RuleWritableRootfs = "compose/read-only"
+	RuleDBPort         = "compose/db-port-exposed"
+	RulePortAll        = "compose/port-all-interfaces"
+	RuleImageTag       = "compose/image-tag"
+	RuleHealthcheck    = "compose/healthcheck"
+	RuleDevices        = "compose/devices"
+	RuleSecretEnv      = "compose/secret-env"
+	RuleSwarm          = "compose/swarm-ignored"
+	RuleNotHardened    = "compose/not-hardened"
+)
+
+// Rules lists every rule id with its default severity and title, for --help
+// and documentation.
+var Rules = []struct {
+	ID       string
+	Severity report.Severity
+	Title    string
+}{
+	{RulePrivileged, report.Critical, "privileged: true"},
+	{RuleDockerSocket, report.Critical, "Docker/containerd socket mounted or use_api_socket"},
+	{RuleSensitiveMount, report.High, "sensitive host directory mounted (medium when read-only)"},
+	{RulePropagation, report.Medium, "bind mount with shared propagation"},
+	{RuleHostNamespace, report.High, "host network/pid/ipc/uts/userns/cgroup namespace"},
+	{RuleDangerousCap, report.High, "dangerous capability added (critical for ALL)"},
+	{RuleCapDropAll, report.Medium, "cap_drop does not include ALL"},
+	{RuleNoNewPrivs, report.Medium, "no-new-privileges not set"},
+	{RuleUnconfined, report.High, "seccomp/apparmor/label/systempaths unconfined"},
+	{RuleMemoryLimit, report.Medium, "no memory limit"},
+	{RulePidsLimit, report.Medium, "no pids limit"},
+	{RuleCPULimit, report.Low, "no CPU limit"},
+	{RuleRootUser, report.Medium, "runs as root (low when no user is set: the image decides)"},
+	{RuleWritableRootfs, report.Low, "root filesystem writable"},
+	{RuleDBPort, report.High, "database port published on all interfaces (Docker bypasses UFW)"},
+	{RulePortAll, report.Low, "port published on all interfaces"},
+	{RuleImageTag, report.Medium, "image untagged or :latest"},
+	{RuleHealthcheck, report.Low, "no healthcheck"},
+	{RuleDevices, report.Medium, "host devices or device cgroup rules"},
+	{RuleSecretEnv, report.Medium, "secret-looking environment value written in the file"},
+}
+
+// dbPorts are container ports of data stores that should never face the
+// internet (KICS tcpPortsMap and the usual suspects).
+var dbPorts = map[int]string{
+	3306: "MySQL/MariaDB", 5432: "PostgreSQL", 6379: "Redis", 27017: "MongoDB", 27018: "MongoDB",
+	9200: "Elasticsearch", 9300: "Elasticsearch", 11211: "Memcached", 2375: "Docker API (plain)",
+	2376: "Docker API", 5984: "CouchDB", 8086: "InfluxDB", 9042: "Cassandra", 7000: "Cassandra",
+	1433: "SQL Server", 1521: "Oracle", 26257: "CockroachDB", 8529: "ArangoDB", 7474: "Neo4j",
+	5672: "RabbitMQ", 2181: "ZooKeeper", 9092: "Kafka", 4369: "Erlang epmd", 6443: "Kubernetes API", 2379: "etcd",
+}
+
+// sensitiveDirs are host directories whose mount gives a container power over
+// the host (KICS isOSDir, extended). Matched as the path or a prefix of it.
+var sensitiveDirs = []string{"/bin", "/sbin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/lib32",
+	"/media", "/mnt", "/opt", "/proc", "/root", "/run", "/srv", "/sys", "/usr", "/var", "/cdrom", "/selinux"}
+
+// harmlessRO are read-only host files mounted so often for good reason that
+// flagging them would bury real findings.
+var harmlessRO = map[string]bool{"/etc/localtime": true, "/etc/timezone": true, "/usr/share/zoneinfo": true}
+
+var socketName = regexp.MustCompile(`(^|/)(docker|containerd|podman|crio|cri-dockerd|buildkitd)\.sock$`)
+
+var secretKey = regexp.MustCompile(`(?i)(password|passwd|secret|token|api_?key|private_?key|access_?key)`)
+
+// Audit checks every service and returns its findings.
+func Audit(d *Document) []report.Finding {
+	var out []report.Finding
+	for _, s := range d.Services() {
+		out = append(out, auditService(d, s)...)
+	}
+	return out
+}
+
+type finder struct {
+	d   *Document
+	s   Service
+	out []report.Finding
+}
+
+func (f *finder) add(rule string, sev report.Severity, fix string, pathElems []string, format string, args ...any) {
+	full := append([]string{"services", f.s.Name}, pathElems...)
+	line, col := f.d.Locate(full...)
+	f.out = append(f.out, report.Finding{
+		Rule: rule, Severity: sev, Message: fmt.Sprintf("service %s: ", f.s.Name) + fmt.Sprintf(format, args...),
+		Target: "service " + f.s.Name, File: f.d.Name, Line: line, Column: col,
+		Path: strings.Join(full, "."), Fix: fix,
+	})
+}
+
+func auditService(d *Document, s Service) []report.Finding {
+	f := &finder{d: d, s: s}
+	m := s.M
+	privileged := boolOf(m["privileged"])
+	switch privileged {
+	case isTrue:
+		f.add(RulePrivileged, report.Critical, "remove privileged; add only the capabilities and devices the service needs",
+			[]string{"privileged"}, "privileged: every capability, every device, no seccomp/AppArmor confinement")
+	case isVariable:
+		f.add(RulePrivileged, report.High, "set privileged: false or remove it",
+			[]string{"privileged"}, "privileged comes from %s and may be true at deploy time", str(m["privileged"]))
+	}
+	if boolOf(m["use_api_socket"]) != isFalse {
+		f.add(RuleDockerSocket, report.Critical, "remove use_api_socket; give the service a narrowly scoped API proxy if it must talk to Docker",
+			[]string{"use_api_socket"}, "use_api_socket gives the container the Docker API: root on the host")
+	}
+	auditVolumes(f)
+	for _, ns := range []struct{ key, what string }{
+		{"network_mode", "network"}, {"pid", "PID"}, {"ipc", "IPC"}, {"uts", "UTS"}, {"userns_mode", "user"}, {"cgroup", "cgroup"},
+	} {
+		if v := str(m[ns.key]); v == "host" {
+			sev := report.High
+			if ns.key == "cgroup" || ns.key == "uts" {
+				sev = report.Medium
+			}
+			f.add(RuleHostNamespace, sev, "remove "+ns.key+": host unless the service truly needs the host's "+ns.what+" namespace",
+				[]string{ns.key}, "%s: host shares the host's %s namespace", ns.key, ns.what)
+		}
+	}
+	capAdd := upperCaps(strs(m["cap_add"]))
+	for i, c := range capAdd {
+		if why := capabilities.Dangerous(c); why != "" {
+			sev := report.High
+			if c == "ALL" {
+				sev = report.Critical
+			}
+			f.add(RuleDangerousCap, sev, "remove "+c+" from cap_add unless the service cannot work without it",
+				[]string{"cap_add", fmt.Sprint(i)}, "cap_add %s: %s", c, why)
+		}
+	}
+	if privileged != isTrue && !containsFold(strs(m["cap_drop"]), "ALL") {
+		f.add(RuleCapDropAll, report.Medium, "cap_drop: [ALL] and cap_add only what the service needs (ctsec compose harden)",
+			[]string{"cap_drop"}, "keeps Docker's 14 default capabilities (cap_drop lacks ALL)")
+	}
+	auditSecurityOpt(f)
+	if !hasMemoryLimit(m) {
+		f.add(RuleMemoryLimit, report.Medium, "set mem_limit (or deploy.resources.limits.memory)", nil, "no memory limit: one service can exhaust the host's memory")
+	}
+	if !hasPidsLimit(m) {
+		f.add(RulePidsLimit, report.Medium, "set pids_limit (or deploy.resources.limits.pids)", nil, "no pids limit: a fork bomb takes the host down")
+	}
+	if !has(m, "cpus") && !has(m, "cpu_quota") && !has(m, "deploy", "resources", "limits", "cpus") {
+		f.add(RuleCPULimit, report.Low, "set cpus (or deploy.resources.limits.cpus)", nil, "no CPU limit")
+	}
+	switch u := str(m["user"]); {
+	case u == "":
+		f.add(RuleRootUser, report.Low, "set user: to a non-root uid:gid the image supports", nil, "no user set: runs as the image's default user, root for most images")
+	case u == "root" || u == "0" || strings.HasPrefix(u, "0:") || strings.HasPrefix(u, "root:"):
+		f.add(RuleRootUser, report.Medium, "set user: to a non-root uid:gid", []string{"user"}, "runs as root (user: %s)", u)
+	}
+	if boolOf(m["read_only"]) != isTrue {
+		f.add(RuleWritableRootfs, report.Low, "read_only: true with tmpfs for the paths it writes (ctsec compose harden --policy strict)",
+			[]string{"read_only"}, "root filesystem is writable")
+	}
+	auditPorts(f)
+	auditImage(f)
+	if hc, ok := m["healthcheck"].(map[string]any); !ok || boolOf(hc["disable"]) == isTrue || (len(strs(hc["test"])) > 0 && strs(hc["test"])[0] == "NONE") {
+		if _, built := m["build"]; !built || has(m, "image") {
+			f.add(RuleHealthcheck, report.Low, "add a healthcheck so failures are seen and dependants wait", nil, "no healthcheck")
+		}
+	}
+	if devs, _ := m["devices"].([]any); len(devs) > 0 {
+		f.add(RuleDevices, report.Medium, "map only the devices the service needs", []string{"devices"}, "maps %d host device(s) into the container", len(devs))
+	}
+	if rules := strs(m["device_cgroup_rules"]); len(rules) > 0 {
+		f.add(RuleDevices, report.Medium, "remove device_cgroup_rules unless required", []string{"device_cgroup_rules"}, "device_cgroup_rules allow access to host devices: %s", strings.Join(rules, ", "))
+	}
+	auditEnv(f)
+	return f.out
+}
+
+func auditVolumes(f *finder) {
+	vols, _ := f.s.M["volumes"].([]any)
+	for i, v := range vols {
+		vm, _ := v.(map[string]any)
+		if vm == nil || str(vm["type"]) != "bind" {
+			continue
+		}
+		src := path.Clean(str(vm["source"]))
+		if !strings.HasPrefix(src, "/") {
+			continue
+		}
+		ro := boolOf(vm["read_only"]) == isTrue
+		where := []string{"volumes", fmt.Sprint(i)}
+		if socketName.MatchString(src) {
+			f.add(RuleDockerSocket, report.Critical, "do not mount the Docker socket; use a socket proxy that allows only the calls needed",
+				where, "mounts %s: control of the engine is root on the host (read-only does not make the API read-only)", src)
+			continue
+		}
+		if p := str(get1(vm, "bind", "propagation")); p == "shared" || p == "rshared" {
+			f.add(RulePropagation, report.Medium, "use the default rprivate propagation", where, "bind mount %s with %s propagation: mounts leak to the host", src, p)
+		}
+		if ro && harmlessRO[src] {
+			continue
+		}
+		if src == "/" || sensitive(src) {
+			sev, mode := report.High, "read-write"
+			if ro {
+				sev, mode = report.Medium, "read-only"
+			}
+			f.add(RuleSensitiveMount, sev, "mount only the application's own directories", where, "mounts host %s %s", src, mode)
+		}
+	}
+}
+
+func get1(m map[string]any, p ...string) any {
+	v, _ := get(m, p...)
+	return v
+}
+
+func sensitive(p string) bool {
+	if p == "/var/lib/docker" || strings.HasPrefix(p, "/var/lib/docker/") {
+		return true
+	}
+	for _, d := range sensitiveDirs {
+		if p == d {
+			return true
+		}
+	}
+	// /etc/…, /proc/…, /sys/…, /root/…, /boot/…, /dev/… are sensitive at any depth;
+	// /var/… /home/… /srv/… /opt/… subdirectories are where applications keep data.
+	for _, d := range []string{"/etc", "/proc", "/sys", "/root", "/boot", "/dev", "/bin", "/sbin", "/usr", "/lib", "/run"} {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// securityOpts splits security_opt entries into key and value; both
+// "key:value" and "key=value" are Docker syntax.
+func securityOpts(m map[string]any) map[string]string {
+	out := map[string]string{}
+	for _, o := range strs(m["security_opt"]) {
+		k, v, found := strings.Cut(o, ":")
+		if i := strings.IndexByte(o, '='); i >= 0 && (!found || i < len(k)) {
+			k, v = o[:i], o[i+1:]
+		}
+		k = strings.ToLower(strings.TrimSpace(k))
+		if _, dup := out[k]; dup && k == "label" {
+			v = out[k] + "," + v
+		}
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+// noNewPrivs reads no-new-privileges: isTrue for "no-new-privileges",
+// ":true" or "=true"; isVariable when explicitly false (user's choice).
+func noNewPrivs(m map[string]any) (set bool, explicitFalse bool) {
+	opts := securityOpts(m)
+	v, ok := opts["no-new-privileges"]
+	if !ok {
+		return false, false
+	}
+	if v == "" || strings.EqualFold(v, "true") {
+		return true, false
+	}
+	return false, true
+}
+
+// optIndex is where in security_opt the entry for key is, for its line.
+func optIndex(m map[string]any, key string) []string {
+	for i, o := range strs(m["security_opt"]) {
+		k := strings.ToLower(strings.TrimSpace(strings.FieldsFunc(o, func(r rune) bool { return r == ':' || r == '=' })[0]))
+		if k == key {
+			return []string{"security_opt", fmt.Sprint(i)}
+		}
+	}
+	return []string{"security_opt"}
+}
+
+func auditSecurityOpt(f *finder) {
+	m := f.s.M
+	opts := securityOpts(m)
+	set, explicitFalse := noNewPrivs(m)
+	switch {
+	case explicitFalse:
+		f.add(RuleNoNewPrivs, report.Medium, "set security_opt no-new-privileges:true", optIndex(m, "no-new-privileges"), "no-new-privileges is explicitly turned off")
+	case !set && boolOf(m["privileged"]) != isTrue:
+		f.add(RuleNoNewPrivs, report.Medium, "add security_opt: [no-new-privileges:true] (ctsec compose harden)", []string{"security_opt"}, "no-new-privileges not set: setuid binaries can gain privileges")
+	}
+	for _, k := range []string{"seccomp", "apparmor", "systempaths"} {
+		if strings.EqualFold(opts[k], "unconfined") {
+			f.add(RuleUnconfined, report.High, "remove "+k+"=unconfined; use a custom profile (ctsec profile gen) if the default is too strict",
+				optIndex(m, k), "%s=unconfined turns off %s confinement", k, k)
+		}
+	}
+	if l, ok := opts["label"]; ok && strings.Contains(strings.ToLower(l), "disable") {
+		f.add(RuleUnconfined, report.High, "remove label:disable", optIndex(m, "label"), "label:disable turns off SELinux confinement")
+	}
+}
+
+func hasMemoryLimit(m map[string]any) bool {
+	return has(m, "mem_limit") || has(m, "deploy", "resources", "limits", "memory")
+}
+
+func hasPidsLimit(m map[string]any) bool {
+	if v, ok := get(m, "pids_limit"); ok && v != nil {
+		s := str(v)
+		return s != "-1" && s != "0"
+	}
+	return has(m, "deploy", "resources", "limits", "pids")
+}
+
+func auditPorts(f *finder) {
+	ports, _ := f.s.M["ports"].([]any)
+	for i, p := range ports {
+		pm, _ := p.(map[string]any)
+		if pm == nil || str(pm["published"]) == "" {
+			continue
+		}
+		ip := str(pm["host_ip"])
+		if ip != "" && ip != "0.0.0.0" && ip != "::" && ip != "[::]" {
+			continue
+		}
+		target := 0
+		fmt.Sscan(str(pm["target"]), &target)
+		where := []string{"ports", fmt.Sprint(i)}
+		if db, ok := dbPorts[target]; ok {
+			f.add(RuleDBPort, report.High, "publish on 127.0.0.1 (\"127.0.0.1:"+str(pm["published"])+":"+str(pm["target"])+"\") or not at all; Docker's iptables rules bypass UFW",
+				where, "%s port %d published on all interfaces", db, target)
+			continue
+		}
+		f.add(RulePortAll, report.Low, "bind to a specific address (e.g. 127.0.0.1 behind a reverse proxy); Docker bypasses UFW",
+			where, "port %s→%d published on all interfaces", str(pm["published"]), target)
+	}
+}
+
+func auditImage(f *finder) {
+	img := str(f.s.M["image"])
+	if img == "" {
+		return
+	}
+	if strings.Contains(img, "@sha256:") {
+		return
+	}
+	name := img
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	_, tag, tagged := strings.Cut(name, ":")
+	switch {
+	case !tagged:
+		f.add(RuleImageTag, report.Medium, "pin a version tag (and ideally a digest)", []string{"image"}, "image %s has no tag (means :latest)", img)
+	case tag == "latest":
+		f.add(RuleImageTag, report.Medium, "pin a version tag (and ideally a digest)", []string{"image"}, "image %s uses :latest", img)
+	}
+}
+
+func auditEnv(f *finder) {
+	env := f.s.M["environment"]
+	check := func(k, v string) {
+		if v == "" || strings.HasSuffix(strings.ToUpper(k), "_FILE") || strings.Contains(v, "$") || !secretKey.MatchString(k) {
+			return
+		}
+		f.add(RuleSecretEnv, report.Medium, "use secrets: or an env_file kept out of version control, or ${VAR}",
+			[]string{"environment", k}, "environment %s holds a literal secret", k)
+	}
+	switch e := env.(type) {
+	case map[string]any:
+		for k, v := range e {
+			check(k, str(v))
+		}
+	case []any:
+		for _, x := range e {
+			k, v, _ := strings.Cut(str(x), "=")
+			check(k, v)
+		}
+	}
+}
+
+// IsDockerSocket reports whether a host path is a container engine's API
+// socket (docker, containerd, podman, cri-o, buildkitd).
+func IsDockerSocket(p string) bool { return socketName.MatchString(path.Clean(p)) }
+
+// SensitiveHostPath reports whether mounting the host path gives power over
+// the host ("/" included).
+func SensitiveHostPath(p string) bool {
+	p = path.Clean(p)
+	return p == "/" || sensitive(p)
+}
+
+// DatabasePort names the data store usually listening on a container port.
+func DatabasePort(port int) (string, bool) {
+	name, ok := dbPorts[port]
+	return name, ok
+}
+
+// HarmlessReadOnly reports host files whose read-only mount is routine.
+func HarmlessReadOnly(p string) bool { return harmlessRO[path.Clean(p)] }

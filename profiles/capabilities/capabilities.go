@@ -1,0 +1,162 @@
+// Package capabilities is ctsec's knowledge base of the Linux capabilities
+// common images need once every capability is dropped, with the reason and
+// sources for each set, embedded from capabilities.yaml.
+package capabilities
+
+import (
+	_ "embed"
+	"fmt"
+	"path"
+	"strings"
+	"sync"
+
+	"go.yaml.in/yaml/v3"
+)
+
+//go:embed capabilities.yaml
+var data []byte
+
+// Entry is what the knowledge base says about one family of images.
+type Entry struct {
+	Images   []string `yaml:"images"`
+	Caps     []string `yaml:"caps"`
+	UserCaps []string `yaml:"user_caps"`
+	Memory   string   `yaml:"memory"`
+	Pids     int64    `yaml:"pids"`
+	Writable []string `yaml:"writable"`
+	Reason   string   `yaml:"reason"`
+	Verified bool     `yaml:"verified"`
+	Sources  []string `yaml:"sources"`
+	// Fallback is true for the entry used when no pattern matched.
+	Fallback bool `yaml:"-"`
+}
+
+// Base is the parsed knowledge base.
+type Base struct {
+	Fallback Entry   `yaml:"fallback"`
+	Images   []Entry `yaml:"images"`
+}
+
+var (
+	loadOnce sync.Once
+	loaded   *Base
+	loadErr  error
+)
+
+// Default returns the embedded knowledge base. It is parsed once; the data
+// is part of the binary, so an error here is a build defect.
+func Default() (*Base, error) {
+	loadOnce.Do(func() { loaded, loadErr = Parse(data) })
+	return loaded, loadErr
+}
+
+// Parse reads a knowledge base and checks every capability name, so a typo
+// cannot reach a compose file.
+func Parse(b []byte) (*Base, error) {
+	var kb Base
+	if err := yaml.Unmarshal(b, &kb); err != nil {
+		return nil, fmt.Errorf("parsing capability knowledge base: %w", err)
+	}
+	kb.Fallback.Fallback = true
+	all := append([]Entry{kb.Fallback}, kb.Images...)
+	for _, e := range all {
+		for _, c := range append(append([]string(nil), e.Caps...), e.UserCaps...) {
+			if !Known(c) {
+				return nil, fmt.Errorf("capability knowledge base: entry %v: unknown capability %q", e.Images, c)
+			}
+		}
+		for _, p := range e.Images {
+			if _, err := path.Match(p, ""); err != nil {
+				return nil, fmt.Errorf("capability knowledge base: bad pattern %q: %w", p, err)
+			}
+		}
+	}
+	return &kb, nil
+}
+
+// Lookup returns the entry for an image reference such as
+// "docker.io/library/postgres:16@sha256:…". Unknown or unresolvable images
+// (a ${VAR} name, a build without image) get the conservative fallback.
+func (kb *Base) Lookup(image string) Entry {
+	name := ImageName(image)
+	if name != "" && !strings.Contains(name, "$") {
+		last := path.Base(name)
+		for _, e := range kb.Images {
+			for _, p := range e.Images {
+				if ok, _ := path.Match(p, name); ok {
+					return e
+				}
+				if ok, _ := path.Match(p, last); ok {
+					return e
+				}
+			}
+		}
+	}
+	return kb.Fallback
+}
+
+// ImageName strips registry, the "library/" namespace, tag and digest:
+// "registry:5000/library/nginx:1.27" → "nginx".
+func ImageName(ref string) string {
+	ref = strings.TrimSpace(strings.ToLower(ref))
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		ref = ref[:i]
+	}
+	// The tag starts at the first ":" after the last "/" (a registry port
+	// comes before it); a tag may hold ${VAR:-default} with more colons.
+	if i := strings.IndexByte(ref[strings.LastIndexByte(ref, '/')+1:], ':'); i >= 0 {
+		ref = ref[:strings.LastIndexByte(ref, '/')+1+i]
+	}
+	if i := strings.IndexByte(ref, '/'); i >= 0 {
+		first := ref[:i]
+		if strings.ContainsAny(first, ".:") || first == "localhost" {
+			ref = ref[i+1:]
+		}
+	}
+	return strings.TrimPrefix(ref, "library/")
+}
+
+// Known reports whether name is a Linux capability Docker accepts (without
+// the CAP_ prefix), or ALL.
+func Known(name string) bool {
+	_, ok := known[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
+	return ok
+}
+
+// Dangerous returns why adding the capability matters, or "" when it is not
+// one ctsec flags.
+func Dangerous(name string) string {
+	return dangerous[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
+}
+
+var known = map[string]struct{}{}
+
+func init() {
+	for _, c := range strings.Fields(`ALL AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE
+		CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE
+		MAC_ADMIN MAC_OVERRIDE MKNOD NET_ADMIN NET_BIND_SERVICE NET_BROADCAST NET_RAW PERFMON SETFCAP
+		SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE
+		SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM`) {
+		known[c] = struct{}{}
+	}
+}
+
+// dangerous lists capabilities that hand a container a route to the host
+// or to other containers (OWASP Docker cheat sheet, KICS, DockSec).
+var dangerous = map[string]string{
+	"ALL":             "every capability: equivalent to most of --privileged",
+	"SYS_ADMIN":       "mount, namespaces, many kernel interfaces: the classic container escape",
+	"SYS_MODULE":      "load kernel modules: full host compromise",
+	"SYS_PTRACE":      "trace and inject into other processes",
+	"SYS_RAWIO":       "raw I/O ports and /dev/mem",
+	"SYS_BOOT":        "reboot the host",
+	"SYS_TIME":        "change the host clock",
+	"NET_ADMIN":       "reconfigure interfaces, routes and firewall of the network namespace",
+	"DAC_READ_SEARCH": "open_by_handle_at: read any host file through a bind mount (shocker)",
+	"BPF":             "load BPF programs",
+	"PERFMON":         "perf events: kernel information leaks",
+	"MAC_ADMIN":       "change the LSM (AppArmor/SELinux) policy",
+	"MAC_OVERRIDE":    "bypass the LSM policy",
+	"SYSLOG":          "read kernel logs and addresses",
+	"LINUX_IMMUTABLE": "change immutable file attributes",
+}
