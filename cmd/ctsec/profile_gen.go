@@ -41,7 +41,7 @@ type generatedFile struct {
 }
 
 func profileGenerators() []profileGenerator {
-	return []profileGenerator{&seccompGenerator{}}
+	return []profileGenerator{&seccompGenerator{}, &apparmorGenerator{}}
 }
 
 // genResult is what `profile gen` reports.
@@ -72,12 +72,21 @@ per line, # comments), a seccomp profile (the names it allows) or the
 observation JSON of 'ctsec profile record'. Every name must be a real syscall;
 the result is validated (schema, names, compiled size) before it is written.
 
+AppArmor: DIR/NAME.apparmor, the profile ctsec-NAME from the docker-default
+template or, with --apparmor-spec FILE, from a YAML service spec (template,
+read-only/writable/executable/denied paths, capabilities, network protocols,
+extra rules; see 'ctsec apparmor gen --help'). It is in complain mode unless
+--enforce (or the spec's mode: enforce), and is validated with
+apparmor_parser -QK before it is written. Load it with
+'ctsec apparmor load --write DIR/NAME.apparmor'.
+
 Files are written atomically. An existing file with different content is not
 replaced without --force; with it, the file is first backed up under
 --state-dir (a change with a manifest; the change id is printed).`,
 		Example: `  ctsec profile gen web --base strict -o ./profiles
   ctsec profile gen api --base runtime --syscalls-from observed.json
-  ctsec profile gen worker --deny chmod,fchmodat,fchmodat2 --allow ptrace`,
+  ctsec profile gen worker --deny chmod,fchmodat,fchmodat2 --allow ptrace
+  ctsec profile gen web --apparmor-spec web.yaml --enforce -o ./profiles`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]

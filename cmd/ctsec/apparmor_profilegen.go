@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ctsec/ctsec/apparmor"
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/spf13/pflag"
+)
+
+// apparmorGenerator is the AppArmor half of `ctsec profile gen`: the profile
+// ctsec-NAME in DIR/NAME.apparmor, from --apparmor-spec when given.
+type apparmorGenerator struct {
+	spec    string
+	enforce bool
+}
+
+func (g *apparmorGenerator) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&g.spec, "apparmor-spec", "", "YAML service spec for the AppArmor profile (keys: see 'ctsec apparmor gen --help')")
+	fs.BoolVar(&g.enforce, "enforce", false, "start the AppArmor profile in enforce mode instead of complain")
+}
+
+func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
+	spec := &apparmor.Spec{}
+	if g.spec != "" {
+		var err error
+		if spec, err = apparmor.LoadSpec(g.spec); err != nil {
+			return generatedFile{}, err
+		}
+	}
+	spec.Name = name
+	if g.enforce {
+		spec.Mode = "enforce"
+	}
+	p, err := apparmor.Generate(spec)
+	if err != nil {
+		return generatedFile{}, fmt.Errorf("generating AppArmor profile: %w", err)
+	}
+	data, err := p.Bytes()
+	if err != nil {
+		return generatedFile{}, err
+	}
+	file := name + ".apparmor"
+	// Validate what will be written, exactly as 'ctsec apparmor validate' would.
+	findings, err := apparmor.Validate(context.Background(), file, data, apparmor.ValidateOptions{})
+	if err != nil {
+		return generatedFile{}, err
+	}
+	var notes []string
+	for _, f := range findings {
+		if f.Severity >= report.High {
+			return generatedFile{}, failed("generated AppArmor profile is invalid: %s: %s", f.Where(), f.Message)
+		}
+		notes = append(notes, fmt.Sprintf("%s: %s", f.Rule, f.Message))
+	}
+	notes = append(notes, "not loaded yet: run 'ctsec apparmor load --write' on this file")
+	template := spec.Template
+	if template == "" {
+		template = "docker-default"
+	}
+	return generatedFile{
+		Kind:    "apparmor",
+		File:    file,
+		Summary: fmt.Sprintf("AppArmor profile %s from %q, %s mode, %d rules", p.Name, template, p.Mode(), p.RuleCount()),
+		Notes:   notes,
+		data:    data,
+		// The profile is selected by name, not by path.
+		securityOpt: func(string) string { return apparmor.SecurityOpt(p.Name) },
+	}, nil
+}
