@@ -1,0 +1,180 @@
+package auditlog
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// DefaultMaxLine bounds one log line. The longest AppArmor record is a few
+// KiB (PATH_MAX names hex-encoded); anything longer is not a record.
+const DefaultMaxLine = 64 << 10
+
+// Options shape a Reader.
+type Options struct {
+	Name    string    // the input's name, for messages
+	MaxLine int       // longer lines are skipped and counted; 0 = DefaultMaxLine
+	Since   time.Time // events and loss signs before this are skipped (zero: no bound)
+	Until   time.Time // … and after this
+	Now     time.Time // reference for year-less syslog timestamps; zero = time.Now()
+}
+
+// Stats describe what a Reader went through.
+type Stats struct {
+	Bytes     int64 `json:"bytes"`
+	Lines     int64 `json:"lines"`
+	Events    int64 `json:"events"`              // AppArmor events returned
+	Malformed int64 `json:"malformed,omitempty"` // lines that looked like AppArmor records but did not parse
+	Oversized int64 `json:"oversized,omitempty"` // lines over MaxLine, skipped
+	Outside   int64 `json:"outside,omitempty"`   // events outside [Since, Until]
+	Loss      Loss  `json:"loss"`
+}
+
+// Reader streams AppArmor events out of any of the supported log formats,
+// one line at a time, in constant memory. Lines of different formats may be
+// mixed in one input.
+type Reader struct {
+	br     *bufio.Reader
+	opts   Options
+	parser Parser
+	stats  Stats
+	err    error
+}
+
+var (
+	needleOperation = []byte("operation=")
+	needleAppArmor  = []byte("apparmor=")
+)
+
+// NewReader reads r.
+func NewReader(r io.Reader, opts Options) *Reader {
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	return &Reader{
+		br:     bufio.NewReaderSize(r, max(opts.MaxLine, 256<<10)),
+		opts:   opts,
+		parser: Parser{Now: opts.Now},
+	}
+}
+
+// Stats returns the counts so far.
+func (r *Reader) Stats() Stats { return r.stats }
+
+// Next returns the next AppArmor event, or io.EOF at the end of the input.
+func (r *Reader) Next() (*Event, error) {
+	for r.err == nil {
+		line, err := r.line()
+		if err != nil {
+			r.err = err
+			break
+		}
+		if ev := r.handle(line); ev != nil {
+			return ev, nil
+		}
+	}
+	return nil, r.err
+}
+
+// line returns the next line without its newline, skipping oversized ones.
+func (r *Reader) line() ([]byte, error) {
+	for {
+		line, err := r.br.ReadSlice('\n')
+		r.stats.Bytes += int64(len(line))
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull) || len(line) > r.opts.MaxLine:
+			r.stats.Oversized++
+			r.stats.Lines++
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.br.ReadSlice('\n')
+				r.stats.Bytes += int64(len(line))
+			}
+			if err != nil && err != io.EOF {
+				return nil, r.wrap(err)
+			}
+			if err == io.EOF {
+				return nil, io.EOF
+			}
+			continue
+		case err == io.EOF:
+			if len(line) == 0 {
+				return nil, io.EOF
+			}
+			r.stats.Lines++
+			return line, nil
+		case err != nil:
+			return nil, r.wrap(err)
+		}
+		r.stats.Lines++
+		return line[:len(line)-1], nil
+	}
+}
+
+func (r *Reader) wrap(err error) error {
+	if r.opts.Name == "" {
+		return fmt.Errorf("reading log: %w", err)
+	}
+	return fmt.Errorf("reading log %s: %w", r.opts.Name, err)
+}
+
+// handle turns one line into an event, a loss count, or nothing.
+func (r *Reader) handle(line []byte) *Event {
+	if bytes.Contains(line, needleOperation) || bytes.Contains(line, needleAppArmor) {
+		var ev Event
+		if len(line) > 0 && line[0] == '{' {
+			var ok bool
+			if ev, ok = r.journalEvent(line); !ok {
+				return nil
+			}
+		} else {
+			ev = r.parser.Parse(line)
+		}
+		if ev.Kind == Invalid {
+			r.stats.Malformed++
+			return nil
+		}
+		if !r.inWindow(ev.Time) {
+			r.stats.Outside++
+			return nil
+		}
+		r.stats.Events++
+		return &ev
+	}
+	if mayBeLoss(line) {
+		msg, ts := line, time.Time{}
+		if len(line) > 0 && line[0] == '{' {
+			if m, t, ok := journalMessage(line); ok {
+				msg, ts = m, t
+			}
+		} else if t, _, ok := r.parser.syslogHeader(string(line[:min(len(line), 64)]) + " "); ok {
+			ts = t
+		}
+		if !ts.IsZero() && !r.inWindow(ts) {
+			return nil
+		}
+		var l Loss
+		if l.countLoss(msg) {
+			l.Last = ts
+			r.stats.Loss.Add(l)
+		}
+	}
+	return nil
+}
+
+// inWindow keeps events without a time (dmesg without stamps): dropping them
+// would hide activity.
+func (r *Reader) inWindow(t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	if !r.opts.Since.IsZero() && t.Before(r.opts.Since) {
+		return false
+	}
+	if !r.opts.Until.IsZero() && t.After(r.opts.Until) {
+		return false
+	}
+	return true
+}
