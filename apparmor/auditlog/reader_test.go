@@ -137,4 +137,3 @@ func TestDedupWindowIsBounded(t *testing.T) {
 		t.Errorf("events %d, keys held %d (want ≤ 12 for a 10 min window)", n, len(m.seen))
 	}
 }
-
