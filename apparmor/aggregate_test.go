@@ -56,7 +56,6 @@ func describe(acts []Activity) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-
 func TestAggregateMixedSources(t *testing.T) {
 	dir := filepath.Join("auditlog", "testdata", "mixed")
 	acts := aggregateFiles(t, RuleOptions{},
