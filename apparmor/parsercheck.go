@@ -154,3 +154,23 @@ func hasAnyPrefix(s string, prefixes []string) bool {
 	}
 	return false
 }
+
+// Compile returns the binary policy `apparmor_parser -QKS` produces for text.
+// Two texts with the same binary policy mean the same thing to the kernel.
+func (c Checker) Compile(ctx context.Context, text []byte) ([]byte, error) {
+	var out []byte
+	err := c.withFeatures(func(features string) error {
+		r := c.Runner
+		r.Stdin = bytes.NewReader(text)
+		res, err := r.Run(ctx, "apparmor_parser", c.args(features, "-S")...)
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("apparmor_parser -S: %v", parseParserErrors(res.Stderr))
+		}
+		out = res.Stdout
+		return nil
+	})
+	return out, err
+}

@@ -138,9 +138,6 @@ func (p *Profile) RuleCount() int {
 
 // Validate checks every typed value that will be rendered.
 func (p *Profile) Validate() error {
-	if err := ValidateName(p.Name); err != nil {
-		return err
-	}
 	for _, h := range p.Header {
 		if err := (Comment{Text: h}).Validate(); err != nil {
 			return err
@@ -160,6 +157,13 @@ func (p *Profile) Validate() error {
 		if err := v.Validate(); err != nil {
 			return err
 		}
+	}
+	return p.validateBody()
+}
+
+func (p *Profile) validateBody() error {
+	if err := ValidateName(p.Name); err != nil {
+		return err
 	}
 	if !p.Attach.IsZero() {
 		if err := p.Attach.Validate(); err != nil {
@@ -215,6 +219,14 @@ func (p *Profile) Bytes() ([]byte, error) {
 		b.WriteString("\n")
 	}
 	b.WriteString("profile " + quoteName(p.Name))
+	p.writeBody(&b, "")
+	b.WriteString("\n")
+	return b.Bytes(), nil
+}
+
+// writeBody writes ` [ATTACH] [flags=(…)] {`, the rules indented under
+// indent, and the closing brace.
+func (p *Profile) writeBody(b *bytes.Buffer, indent string) {
 	if !p.Attach.IsZero() {
 		b.WriteString(" " + p.Attach.String())
 	}
@@ -222,23 +234,27 @@ func (p *Profile) Bytes() ([]byte, error) {
 		b.WriteString(" flags=(" + strings.Join(p.Flags, ",") + ")")
 	}
 	b.WriteString(" {\n")
+	in := indent + "  "
 	for _, r := range p.Rules {
 		switch r := r.(type) {
 		case Blank:
 			b.WriteString("\n")
 		case Comment:
-			if r.Trailing && b.Len() > 0 && !bytes.HasSuffix(b.Bytes(), []byte("{\n")) {
+			if r.Trailing && bytes.HasSuffix(b.Bytes(), []byte(",\n")) {
 				b.Truncate(b.Len() - 1)
 				b.WriteString("  " + r.String() + "\n")
 				continue
 			}
-			b.WriteString("  " + r.String() + "\n")
+			b.WriteString(in + r.String() + "\n")
+		case Child:
+			b.WriteString(in)
+			r.write(b, in)
+			b.WriteString("\n")
 		default:
-			b.WriteString("  " + r.String() + "\n")
+			b.WriteString(in + r.String() + "\n")
 		}
 	}
-	b.WriteString("}\n")
-	return b.Bytes(), nil
+	b.WriteString(indent + "}")
 }
 
 // String renders the profile, or a comment naming the validation error: use
@@ -249,4 +265,35 @@ func (p *Profile) String() string {
 		return "# invalid profile: " + strings.ReplaceAll(err.Error(), "\n", " ") + "\n"
 	}
 	return string(b)
+}
+
+// Child is a child profile or hat nested in a profile body
+// (`profile NAME {…}` or `^NAME {…}`). Its preamble fields are unused.
+type Child struct {
+	Profile *Profile
+	Hat     bool
+}
+
+func (c Child) String() string {
+	var b bytes.Buffer
+	c.write(&b, "")
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// Validate checks the nested profile (its name may be a plain hat name).
+func (c Child) Validate() error {
+	if c.Profile == nil {
+		return fmt.Errorf("empty child profile")
+	}
+	return c.Profile.validateBody()
+}
+
+func (c Child) write(b *bytes.Buffer, indent string) {
+	p := c.Profile
+	if c.Hat {
+		b.WriteString("^" + p.Name)
+	} else {
+		b.WriteString("profile " + quoteName(p.Name))
+	}
+	p.writeBody(b, indent)
 }

@@ -22,7 +22,7 @@ func (r Raw) Validate() error {
 	if !strings.HasSuffix(s, ",") {
 		return fmt.Errorf("rule %q does not end in a comma", s)
 	}
-	inQuote, depth := false, 0
+	inQuote, depth, braces := false, 0, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -36,8 +36,13 @@ func (r Raw) Validate() error {
 			}
 			inQuote = !inQuote
 		case inQuote:
+		case c == '{' && i > 0 && s[i-1] != ' ' && s[i-1] != '(' && s[i-1] != ',':
+			// inside a word (`@{var}`, `/{a,b}`): not a block
+			braces++
+		case c == '}' && braces > 0:
+			braces--
 		case c == '{' || c == '}':
-			return fmt.Errorf("rule %q contains a brace", s)
+			return fmt.Errorf("rule %q contains a block brace", s)
 		case c == '#' && (i == 0 || s[i-1] == ' '):
 			return fmt.Errorf("rule %q contains a comment", s)
 		case c == '(':
@@ -47,11 +52,11 @@ func (r Raw) Validate() error {
 			if depth < 0 {
 				return fmt.Errorf("rule %q has an unmatched )", s)
 			}
-		case c == ',' && depth == 0 && i != len(s)-1:
+		case c == ',' && depth == 0 && braces == 0 && i != len(s)-1:
 			return fmt.Errorf("rule %q holds more than one rule", s)
 		}
 	}
-	if inQuote || depth != 0 {
+	if inQuote || depth != 0 || braces != 0 {
 		return fmt.Errorf("rule %q has an unclosed quote or parenthesis", s)
 	}
 	return nil
