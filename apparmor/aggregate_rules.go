@@ -47,7 +47,7 @@ func ruleFor(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 	case strings.HasPrefix(op, "dbus_"):
 		return dbusRule(ev)
 	case op == "signal":
-		return signalRule(ev), nil
+		return eventSignalRule(ev), nil
 	case op == "ptrace":
 		perms := maskWords(ev)
 		if len(perms) == 0 {
@@ -81,7 +81,7 @@ func ruleFor(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 		}
 		return ChangeProfile{Target: target}, nil
 	case ev.Family == "unix":
-		return unixRule(ev), nil
+		return eventUnixRule(ev), nil
 	case ev.Family != "":
 		n := Network{Family: ev.Family}
 		if NetworkTypes[ev.SockType] {
@@ -89,14 +89,14 @@ func ruleFor(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 		}
 		return n, nil
 	case ev.Class == "" || ev.Class == "file":
-		return fileRule(ev, o)
+		return eventFileRule(ev, o)
 	}
 	return nil, fmt.Errorf("%s events (%s) are not modelled", ev.Class, op)
 }
 
-// fileRule maps the kernel's file masks to rule permissions the way
+// eventFileRule maps the kernel's file masks to rule permissions the way
 // aa-logprof does: create (c) and delete (d) need w; exec (x) becomes ix.
-func fileRule(ev *auditlog.Event, o RuleOptions) (Rule, error) {
+func eventFileRule(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 	if ev.Name == "" {
 		return nil, fmt.Errorf("%s event without a path", ev.Operation)
 	}
@@ -138,7 +138,7 @@ func fileRule(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 	}, nil
 }
 
-func signalRule(ev *auditlog.Event) Rule {
+func eventSignalRule(ev *auditlog.Event) Rule {
 	s := Signal{Perms: maskWords(ev), Peer: peerName(ev.Peer)}
 	if signalNames[ev.Signal] {
 		s.Set = []string{ev.Signal}
@@ -146,7 +146,7 @@ func signalRule(ev *auditlog.Event) Rule {
 	return s
 }
 
-func unixRule(ev *auditlog.Event) Rule {
+func eventUnixRule(ev *auditlog.Event) Rule {
 	u := Unix{Perms: maskWords(ev), Addr: ev.NetAddr, PeerAddr: ev.PeerAddr}
 	if setOf("stream", "dgram", "seqpacket")[ev.SockType] {
 		u.Type = ev.SockType
