@@ -222,9 +222,10 @@ func RuleKind(r Rule) string {
 }
 
 // Covered reports whether p already allows r: the same rule, a bare rule for
-// the whole class (file, capability, network), or for files the same path
-// with at least the same permissions. Globs in the profile are not matched
-// against paths; a rule they cover is proposed and apparmor_parser merges it.
+// the whole class (file, capability, network), or for files the same path —
+// or a profile pattern matching the literal path — with at least the same
+// permissions. Patterns using variables are not expanded: a rule they cover
+// is still proposed, and apparmor_parser merges the overlap.
 func Covered(p *Profile, r Rule) bool {
 	if p.Has(r) {
 		return true
@@ -242,7 +243,9 @@ func Covered(p *Profile, r Rule) bool {
 			if have.Path.IsZero() && have.Perms == "" && have.Exec == "" {
 				return true // file,
 			}
-			if have.Path.String() == want.Path.String() && (!have.Owner || want.Owner) &&
+			samePath := have.Path.String() == want.Path.String() ||
+				have.Path.IsGlob() && !want.Path.IsGlob() && globMatches(have.Path.Text(), want.Path.Text())
+			if samePath && (!have.Owner || want.Owner) &&
 				containsAll(have.Perms, want.Perms) && (want.Exec == "" || have.Exec == want.Exec) {
 				return true
 			}

@@ -247,3 +247,27 @@ func TestProposalsCompile(t *testing.T) {
 		t.Logf("normalize=%v: %d profiles, %d proposed rules compile", normalize, len(profiles), rules)
 	}
 }
+
+func TestGlobMatches(t *testing.T) {
+	tests := []struct {
+		glob, path string
+		want       bool
+	}{
+		{"/etc/nginx/**", "/etc/nginx/conf.d/a.conf", true},
+		{"/etc/nginx/*", "/etc/nginx/conf.d/a.conf", false},
+		{"/etc/nginx/*.conf", "/etc/nginx/a.conf", true},
+		{"/srv/{a,b}/x", "/srv/b/x", true},
+		{"/srv/{a,b}/x", "/srv/c/x", false},
+		{"/dev/tty[0-9]", "/dev/tty5", true},
+		{"/dev/tty[^0-9]", "/dev/tty5", false},
+		{"/proc/@{pid}/status", "/proc/1/status", false},
+		{`/a\*b`, "/a*b", true},
+		{`/a\*b`, "/axb", false},
+		{"/x?", "/x/", false},
+	}
+	for _, tt := range tests {
+		if got := globMatches(tt.glob, tt.path); got != tt.want {
+			t.Errorf("globMatches(%q, %q) = %v", tt.glob, tt.path, got)
+		}
+	}
+}

@@ -80,6 +80,60 @@ type Review struct {
 	Loss       auditlog.Loss   `json:"loss"`
 	LostEvents bool            `json:"lost_events"`
 	Profiles   []ProfileReview `json:"profiles"`
+	Warnings   []string        `json:"warnings,omitempty"`
+}
+
+// ReviewLogs is the whole review: read the logs, load the profiles in dir
+// (may be empty: no files), judge each profile. Profile files that do not
+// parse are skipped with a warning so one odd file cannot stop the review.
+func ReviewLogs(inputs []Input, dir string, o ReviewOptions) (Review, error) {
+	var infos []ProfileInfo
+	var warnings []string
+	if dir != "" {
+		files, problems, err := LoadProfileDir(dir)
+		if err != nil {
+			return Review{}, err
+		}
+		for _, p := range problems {
+			warnings = append(warnings, "skipped profile file: "+p.Error())
+		}
+		for _, f := range files {
+			infos = append(infos, f.Infos()...)
+		}
+	}
+	byName := map[string]*Profile{}
+	for _, i := range infos {
+		byName[i.Name] = i.Profile
+	}
+	options := func(name string) RuleOptions {
+		return RuleOptions{Normalize: o.Normalize, PIDVar: definesPID(byName[name])}
+	}
+	acts, rv, err := Collect(inputs, o, options)
+	if err != nil {
+		return rv, err
+	}
+	rv.Warnings = warnings
+	Judge(&rv, acts, infos, o)
+	return rv, nil
+}
+
+// definesPID reports whether @{pid} is usable in the profile: declared in it
+// or brought in by tunables/global.
+func definesPID(p *Profile) bool {
+	if p == nil {
+		return false
+	}
+	for _, v := range p.Variables {
+		if v.Name == "pid" {
+			return true
+		}
+	}
+	for _, i := range p.Includes {
+		if strings.HasPrefix(i.Path, "tunables/") {
+			return true
+		}
+	}
+	return false
 }
 
 // Collect reads the inputs (merged by time, cross-transport duplicates
