@@ -7,5 +7,10 @@ func newApparmorCmd(a *app) *cobra.Command {
 		Use:   "apparmor",
 		Short: "Generate, validate, load and promote AppArmor profiles",
 	}
+	cmd.AddCommand(
+		newApparmorReviewCmd(a),
+		newApparmorPromoteCmd(a),
+		newApparmorDemoteCmd(a),
+	)
 	return cmd
 }

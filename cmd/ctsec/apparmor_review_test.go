@@ -1,0 +1,114 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18",
+	"--log", "../../apparmor/auditlog/testdata/mixed/audit.log",
+	"--log", "../../apparmor/testdata/review/journal.json",
+	"--log", "../../apparmor/testdata/review/activity.log",
+	"--profiles-dir", "../../apparmor/testdata/review/profiles"}
+
+func TestApparmorReviewCLI(t *testing.T) {
+	out, errOut, code := ctsec(t, reviewArgs...)
+	if code != 0 || !strings.Contains(out, "READY  ctsec-ready") || !strings.Contains(out, `+ owner "/var/log/nginx/my access.log" w,`) {
+		t.Errorf("text: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, _, code = ctsec(t, append(reviewArgs, "--format", "markdown")...)
+	if code != 0 || !strings.Contains(out, "| `ctsec-web` | needs-rules |") {
+		t.Errorf("markdown: exit %d\n%s", code, out)
+	}
+	out, _, code = ctsec(t, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
+	var rep struct {
+		Findings []struct{ Rule, Severity, Target string }
+		Data     struct {
+			Profiles []struct{ Profile, Verdict string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
+		t.Errorf("json: exit %d %+v", code, rep)
+	}
+	// Lost events make every profile blocked: a high finding, exit 1.
+	out, _, code = ctsec(t, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
+	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(out, "WARNING: events were lost") {
+		t.Errorf("blocked: exit %d\n%s", code, out)
+	}
+}
+
+func TestApparmorReviewBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"apparmor", "review", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
+		{"apparmor", "review", "--log", "/nonexistent/audit.log"},
+		{"apparmor", "promote"},
+		{"apparmor", "promote", "x", "--ready"},
+	} {
+		_, errOut, code := ctsec(t, args...)
+		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "ctsec: ") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+func TestApparmorPromoteDemoteCLI(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	os.MkdirAll(dir, 0o755)
+	src, _ := os.ReadFile("../../apparmor/testdata/review/profiles/ctsec-web")
+	path := filepath.Join(dir, "ctsec-web")
+	os.WriteFile(path, src, 0o644)
+	state := filepath.Join(root, "state")
+	base := []string{"--root", root, "--state-dir", state, "--since", "2026-11-18",
+		"--log", "../../apparmor/auditlog/testdata/mixed/audit.log", "--log", "../../apparmor/testdata/review/journal.json"}
+
+	out, errOut, code := ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules"}, base...)...)
+	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(out, "dry run, nothing changed (4 rule(s) to add)") {
+		t.Fatalf("dry run: exit %d %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(src) {
+		t.Fatal("dry run changed the file")
+	}
+	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
+		t.Fatalf("write: exit %d %q\n%s", code, errOut, out)
+	}
+	out, _, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(out, "already enforce, nothing to change") {
+		t.Errorf("second promote: exit %d\n%s", code, out)
+	}
+	out, _, code = ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", state, "--format", "json")
+	var rep struct {
+		Data struct {
+			DryRun  bool `json:"dry_run"`
+			Results []struct {
+				Profiles  []string
+				Written   bool
+				Validated bool
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Data.Results) != 1 || !rep.Data.Results[0].Written || !rep.Data.Results[0].Validated {
+		t.Errorf("demote: exit %d %v %+v\n%s", code, err, rep, out)
+	}
+
+	// A profile apparmor_parser rejects: exit 1, file untouched.
+	broken := strings.Replace(string(src), `"/etc/nginx/**" r,`, `"/etc/@{NOPE}" r,`, 1)
+	os.WriteFile(path, []byte(broken), 0o644)
+	out, errOut, code = ctsec(t, "apparmor", "promote", "ctsec-web", "--write", "--root", root, "--state-dir", state)
+	if code != 1 || !strings.Contains(out, "NOT changed") || !strings.Contains(errOut, "validation failed") {
+		t.Errorf("broken: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != broken {
+		t.Errorf("broken profile changed:\n%s", got)
+	}
+}
