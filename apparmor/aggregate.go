@@ -41,6 +41,33 @@ type Aggregator struct {
 type activity struct {
 	Activity
 	rules map[string]*fileOrRule
+	// seen maps the rule-relevant fields of an event to its accumulator, so
+	// the thousandth identical event costs a map lookup, not a rule build.
+	seen map[eventKey]*fileOrRule
+}
+
+// eventKey is every event field RuleFor reads.
+type eventKey struct {
+	op, class, name, name2, mask, denied, family, sockType, peer, peerProfile, signal,
+	fstype, flags, srcName, addr, peerAddr, bus, path, iface, member string
+	owner, disconnected bool
+}
+
+func eventKeyOf(ev *auditlog.Event) eventKey {
+	return eventKey{ev.Operation, ev.Class, ev.Name, ev.Name2, ev.Mask, ev.DeniedMask, ev.Family, ev.SockType,
+		ev.Peer, ev.PeerProfile, ev.Signal, ev.FSType, ev.Flags, ev.SrcName, ev.NetAddr, ev.PeerAddr,
+		ev.DBusBus, ev.DBusPath, ev.DBusInterface, ev.DBusMember,
+		ev.FSUID >= 0 && ev.FSUID == ev.OUID, strings.Contains(ev.Info, "Failed name lookup")}
+}
+
+// clone copies the key's strings so the map does not keep log lines alive.
+func (k eventKey) clone() eventKey {
+	for _, p := range []*string{&k.op, &k.class, &k.name, &k.name2, &k.mask, &k.denied, &k.family, &k.sockType,
+		&k.peer, &k.peerProfile, &k.signal, &k.fstype, &k.flags, &k.srcName, &k.addr, &k.peerAddr,
+		&k.bus, &k.path, &k.iface, &k.member} {
+		*p = strings.Clone(*p)
+	}
+	return k
 }
 
 // fileOrRule accumulates one proposal; file rules on the same path merge
@@ -84,7 +111,8 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	k := [2]string{name, mode}
 	act := a.acts[k]
 	if act == nil {
-		act = &activity{Activity: Activity{Profile: strings.Clone(name), Mode: mode}, rules: map[string]*fileOrRule{}}
+		act = &activity{Activity: Activity{Profile: strings.Clone(name), Mode: mode},
+			rules: map[string]*fileOrRule{}, seen: map[eventKey]*fileOrRule{}}
 		a.acts[k] = act
 	}
 	act.Events++
@@ -99,11 +127,19 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	if mode == "audit" {
 		return
 	}
+	ek := eventKeyOf(ev)
+	if acc, ok := act.seen[ek]; ok {
+		acc.events++
+		if ev.Time.After(acc.last) {
+			acc.last = ev.Time
+		}
+		return
+	}
 	var o RuleOptions
 	if a.Options != nil {
 		o = a.Options(name)
 	}
-	r, err := RuleFor(ev, o)
+	r, err := RuleFor(ev.Clone(), o)
 	if err != nil {
 		if act.Skipped == nil {
 			act.Skipped = map[string]int{}
@@ -122,6 +158,7 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	} else if f, ok := r.(File); ok {
 		acc.rule = mergeFile(acc.rule.(File), f)
 	}
+	act.seen[ek.clone()] = acc
 	acc.events++
 	if ev.Time.After(acc.last) {
 		acc.last = ev.Time

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -89,6 +91,10 @@ type Review struct {
 func ReviewLogs(inputs []Input, dir string, o ReviewOptions) (Review, error) {
 	var infos []ProfileInfo
 	var warnings []string
+	if _, err := os.Stat(dir); dir != "" && errors.Is(err, fs.ErrNotExist) {
+		warnings = append(warnings, "profiles directory "+dir+" does not exist: reviewing the logs only, without de-duplication against profiles")
+		dir = ""
+	}
 	if dir != "" {
 		files, problems, err := LoadProfileDir(dir)
 		if err != nil {

@@ -37,6 +37,9 @@ func (rv *Review) Findings() []report.Finding {
 // WriteText writes the review for a person at a terminal.
 func (rv *Review) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "AppArmor review %s\n", rv.window())
+	for _, warn := range rv.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", safeText(warn))
+	}
 	rv.writeSources(w, "")
 	for _, p := range rv.Profiles {
 		fmt.Fprintf(w, "\n%s  %s\n", strings.ToUpper(p.Verdict), safeText(p.Profile))
@@ -69,6 +72,9 @@ func (rv *Review) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "%d profile(s): **%d ready**, %d needs-rules, %d idle, %d blocked\n\n",
 		len(rv.Profiles), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
 	rv.writeSources(w, "- ")
+	for _, warn := range rv.Warnings {
+		fmt.Fprintf(w, "- warning: %s\n", mdText(warn))
+	}
 	fmt.Fprintln(w)
 	if len(rv.Profiles) > 0 {
 		fmt.Fprintln(w, "| profile | verdict | mode | days in complain | events | proposed rules | last activity |")

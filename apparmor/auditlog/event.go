@@ -2,6 +2,7 @@ package auditlog
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -103,6 +104,20 @@ type Key struct {
 // Key returns the event's dedup key and whether it has one.
 func (e *Event) Key() (Key, bool) {
 	return Key{e.Epoch, e.Millis, e.Serial}, e.Serial != 0
+}
+
+// Clone returns a copy whose strings do not share memory with the log line
+// the event was parsed from, for keeping beyond the reader's next call.
+func (e *Event) Clone() *Event {
+	c := *e
+	for _, p := range []*string{&c.Transport, &c.Operation, &c.Class, &c.Mask, &c.DeniedMask, &c.Profile,
+		&c.PeerProfile, &c.Peer, &c.Name, &c.Name2, &c.Command, &c.Namespace, &c.Attribute, &c.Info,
+		&c.NetAddr, &c.PeerAddr, &c.Family, &c.SockType, &c.Protocol, &c.LocalAddr, &c.ForeignAddr,
+		&c.DBusBus, &c.DBusPath, &c.DBusInterface, &c.DBusMember, &c.Signal, &c.FSType, &c.Flags,
+		&c.SrcName, &c.ExecPath, &c.PeerInfo} {
+		*p = strings.Clone(*p)
+	}
+	return &c
 }
 
 func newEvent() Event { return Event{Kind: Invalid, FSUID: -1, OUID: -1} }

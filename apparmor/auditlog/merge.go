@@ -11,9 +11,11 @@ type Source interface {
 	Next() (*Event, error)
 }
 
-// DefaultDedupWindow is how far apart in time two copies of one event may
-// arrive and still be recognised. Transports deliver within seconds.
-const DefaultDedupWindow = 10 * time.Minute
+// DefaultDedupWindow is how far apart in event time two copies of one event
+// may be and still be recognised. Both copies carry the same stamp, and the
+// merge delivers inputs in time order, so copies meet within seconds; the
+// window only absorbs inputs that are not quite in order.
+const DefaultDedupWindow = 2 * time.Minute
 
 // Merge interleaves several sources by event time and drops the copies of an
 // event that arrive through more than one of them (same audit stamp). Logs
@@ -44,7 +46,8 @@ func NewMerge(sources ...Source) *Merge {
 	}
 }
 
-// Next returns the earliest pending event not seen before, or io.EOF.
+// Next returns the earliest pending event not seen before, or io.EOF. Like
+// Reader.Next, the event is valid until the next call.
 func (m *Merge) Next() (*Event, error) {
 	for {
 		best := -1

@@ -42,6 +42,7 @@ type Reader struct {
 	parser Parser
 	stats  Stats
 	err    error
+	ev     Event // reused: an event is valid until the next call of Next
 }
 
 var (
@@ -65,6 +66,8 @@ func NewReader(r io.Reader, opts Options) *Reader {
 func (r *Reader) Stats() Stats { return r.stats }
 
 // Next returns the next AppArmor event, or io.EOF at the end of the input.
+// The event is valid until the next call (the reader reuses it, which keeps
+// a long log from allocating one per event); copy it to keep it.
 func (r *Reader) Next() (*Event, error) {
 	for r.err == nil {
 		line, err := r.line()
@@ -122,26 +125,17 @@ func (r *Reader) wrap(err error) error {
 
 // handle turns one line into an event, a loss count, or nothing.
 func (r *Reader) handle(line []byte) *Event {
+	// auditd's own lines say their record type up front: most of a busy
+	// audit.log (SYSCALL, PATH, PROCTITLE…) is skipped without a scan, and
+	// loss signs never appear there (they are kernel messages).
+	if t, ok := auditdType(line); ok {
+		if !appArmorType(t) {
+			return nil
+		}
+		return r.event(line)
+	}
 	if bytes.Contains(line, needleOperation) || bytes.Contains(line, needleAppArmor) {
-		var ev Event
-		if len(line) > 0 && line[0] == '{' {
-			var ok bool
-			if ev, ok = r.journalEvent(line); !ok {
-				return nil
-			}
-		} else {
-			ev = r.parser.Parse(line)
-		}
-		if ev.Kind == Invalid {
-			r.stats.Malformed++
-			return nil
-		}
-		if !r.inWindow(ev.Time) {
-			r.stats.Outside++
-			return nil
-		}
-		r.stats.Events++
-		return &ev
+		return r.event(line)
 	}
 	if mayBeLoss(line) {
 		msg, ts := line, time.Time{}
@@ -162,6 +156,66 @@ func (r *Reader) handle(line []byte) *Event {
 		}
 	}
 	return nil
+}
+
+// event parses a line that may hold an AppArmor record.
+func (r *Reader) event(line []byte) *Event {
+	ev := &r.ev
+	if len(line) > 0 && line[0] == '{' {
+		var ok bool
+		if *ev, ok = r.journalEvent(line); !ok {
+			return nil
+		}
+	} else {
+		*ev = r.parser.Parse(line)
+	}
+	if ev.Kind == Invalid {
+		// Only AppArmor's own records count as malformed; an SELinux
+		// USER_AVC or a stray "operation=" is just not ours.
+		if bytes.Contains(line, needleAppArmor) {
+			r.stats.Malformed++
+		}
+		return nil
+	}
+	if !r.inWindow(ev.Time) {
+		r.stats.Outside++
+		return nil
+	}
+	r.stats.Events++
+	return ev
+}
+
+// auditdType returns the record type of an auditd line ("type=AVC msg=…",
+// optionally after "node=HOST ").
+func auditdType(line []byte) ([]byte, bool) {
+	if bytes.HasPrefix(line, prefixNode) {
+		sp := bytes.IndexByte(line, ' ')
+		if sp < 0 {
+			return nil, false
+		}
+		line = line[sp+1:]
+	}
+	if !bytes.HasPrefix(line, prefixType) {
+		return nil, false
+	}
+	return line[len(prefixType):], true
+}
+
+var (
+	prefixNode = []byte("node=")
+	prefixType = []byte("type=")
+	aaTypes    = [][]byte{[]byte("AVC "), []byte("USER_AVC "), []byte("1400 "), []byte("1107 "),
+		[]byte("APPARMOR"), []byte("UNKNOWN[150"), []byte("150")}
+)
+
+// appArmorType reports the record types AppArmor writes.
+func appArmorType(t []byte) bool {
+	for _, p := range aaTypes {
+		if bytes.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // inWindow keeps events without a time (dmesg without stamps): dropping them
