@@ -169,9 +169,11 @@ func (p *Parser) record(word, body string, ev *Event) {
 	case kind == "":
 		ev.Kind = Invalid
 	case kind == "KILLED" || kind == "USER":
-		ev.Kind = Denied
-	default:
+		ev.Kind = Denied // the kernel's kill mode and user-space mediators deny too
+	case kind == Audit, kind == Allowed, kind == Denied, kind == Hint, kind == Status, kind == Error:
 		ev.Kind = kind
+	default:
+		ev.Kind = Invalid // an apparmor= value the kernel does not write
 	}
 }
 
