@@ -24,7 +24,7 @@ install_deps() {
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
 		$sudo chmod +x /usr/sbin/policy-rc.d
-		trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+		trap "$sudo rm -f /usr/sbin/policy-rc.d" EXIT
 	fi
 	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
