@@ -3,44 +3,23 @@ package apparmor
 import (
 	"context"
 	"encoding/hex"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/ctsec/ctsec/apparmor/auditlog"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 // aggregateFiles reads log files through the streaming reader and merge.
 func aggregateFiles(t *testing.T, o RuleOptions, files ...string) []Activity {
 	t.Helper()
-	var srcs []auditlog.Source
-	for _, f := range files {
-		fh, err := os.Open(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { fh.Close() })
-		srcs = append(srcs, auditlog.NewReader(fh, auditlog.Options{Name: f}))
+	acts, _, err := Collect(openInputs(t, files...), ReviewOptions{}, func(string) RuleOptions { return o })
+	if err != nil {
+		t.Fatal(err)
 	}
-	agg := NewAggregator()
-	agg.Options = func(string) RuleOptions { return o }
-	m := auditlog.NewMerge(srcs...)
-	for {
-		ev, err := m.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		agg.Add(ev)
-	}
-	return agg.Activities()
+	return acts
 }
 
 func describe(acts []Activity) string {

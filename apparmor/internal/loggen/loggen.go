@@ -27,6 +27,14 @@ var avc = []string{
 	`type=AVC msg=audit(%d.%03d:%d): apparmor="DENIED" operation="open" class="file" profile="ctsec-api-%d" name="/proc/%d/status" pid=4242 comm="api" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
 }
 
+// Data returns about size bytes of log and its line count.
+func Data(size int64, percent int) ([]byte, int64) {
+	var b strings.Builder
+	b.Grow(int(size) + 512)
+	lines, _ := Write(&b, size, percent) // a strings.Builder does not fail
+	return []byte(b.String()), lines
+}
+
 // Write writes about size bytes; every (100/percent)th line is an AppArmor
 // event. It returns the number of lines written.
 func Write(w io.Writer, size int64, percent int) (int64, error) {
