@@ -285,6 +285,8 @@ func verdict(rv *Review, pr *ProfileReview, known bool, minComplain time.Duratio
 	switch {
 	case rv.LostEvents:
 		return VerdictBlocked, "the logs show events were lost in the window (" + lossSummary(rv.Loss) + "); quiet proves nothing until the loss is fixed"
+	case len(pr.Proposed) > 0 && !known:
+		return VerdictNeedsRules, fmt.Sprintf("%d rule(s) missing for events in the window; no file in the profiles directory defines this profile", len(pr.Proposed))
 	case len(pr.Proposed) > 0:
 		return VerdictNeedsRules, fmt.Sprintf("%d rule(s) missing for events in the window", len(pr.Proposed))
 	case pr.Events == 0:

@@ -45,7 +45,11 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 // the journal through journalctl, or — when neither is given — the first of
 // DefaultLogs that exists under root. The returned close function releases
 // everything (and reports journalctl's failure).
-func OpenLogs(ctx context.Context, root string, logs []string, journal bool, stdin io.Reader, since, until time.Time) ([]Input, func() error, error) {
+//
+// journalDir selects a journal directory; under a root other than / the
+// default is ROOT/var/log/journal, so an image's journal is read, not this
+// host's.
+func OpenLogs(ctx context.Context, root string, logs []string, journal bool, journalDir string, stdin io.Reader, since, until time.Time) ([]Input, func() error, error) {
 	var inputs []Input
 	var closers []io.Closer
 	closeAll := func() error {
@@ -89,7 +93,10 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, std
 		inputs = append(inputs, Input{Name: l, Reader: f})
 	}
 	if journal {
-		rc, err := auditlog.Journal(ctx, since, until)
+		if journalDir == "" && filepath.Clean(root) != "/" {
+			journalDir = filepath.Join(root, "var/log/journal")
+		}
+		rc, err := auditlog.Journal(ctx, journalDir, since, until)
 		if err != nil {
 			closeAll()
 			return nil, nil, fmt.Errorf("reading the journal: %w", err)

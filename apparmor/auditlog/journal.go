@@ -87,15 +87,20 @@ func (r *Reader) journalEvent(line []byte) (Event, bool) {
 	return ev, true
 }
 
-// Journal runs `journalctl -o json` over the window and returns its output,
-// for reading the journal directly instead of exported files. Close waits for
-// the process. It needs journalctl (Debian package systemd).
-func Journal(ctx context.Context, since, until time.Time) (io.ReadCloser, error) {
+// Journal runs `journalctl -o json` over the window and returns its output
+// as it comes, for reading the journal directly instead of exported files.
+// dir, when set, is a journal directory (journalctl -D: another host's, or a
+// mounted image's /var/log/journal). Close waits for the process and reports
+// its failure. It needs journalctl (Debian package systemd).
+func Journal(ctx context.Context, dir string, since, until time.Time) (io.ReadCloser, error) {
 	path, err := execx.LookPath("journalctl")
 	if err != nil {
 		return nil, err
 	}
 	args := []string{"-o", "json", "--no-pager", "--quiet"}
+	if dir != "" {
+		args = append(args, "-D", dir)
+	}
 	if !since.IsZero() {
 		args = append(args, "--since", "@"+strconv.FormatInt(since.Unix(), 10))
 	}

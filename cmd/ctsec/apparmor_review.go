@@ -18,6 +18,7 @@ type logFlags struct {
 	since, until string
 	logs         []string
 	journal      bool
+	journalDir   string
 	root         string
 	profilesDir  string
 	profiles     []string
@@ -31,6 +32,7 @@ func (f *logFlags) add(cmd *cobra.Command) {
 	fl.StringVar(&f.until, "until", "", "end of the window (default now)")
 	fl.StringArrayVar(&f.logs, "log", nil, "log file to read (audit.log, kern.log, syslog, dmesg output, journalctl -o json); repeatable; - for stdin")
 	fl.BoolVar(&f.journal, "journal", false, "read the systemd journal through journalctl")
+	fl.StringVar(&f.journalDir, "journal-dir", "", "with --journal: read this journal directory (journalctl -D; default ROOT/var/log/journal when --root is not /)")
 	fl.StringVar(&f.root, "root", "/", "host root the profiles directory and default logs are under")
 	fl.StringVar(&f.profilesDir, "profiles-dir", "", "profiles directory (default ROOT/"+apparmor.DefaultProfilesDir+")")
 	fl.BoolVar(&f.normalize, "normalize", false, "generalise volatile paths: /proc/<pid> → @{pid}, hashes and long numbers → *")
@@ -61,7 +63,7 @@ func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) 
 	if err != nil {
 		return apparmor.Review{}, usageError(fmt.Errorf("--min-complain: %w", err))
 	}
-	inputs, closeLogs, err := apparmor.OpenLogs(ctx, f.root, f.logs, f.journal, a.stdin, since, until)
+	inputs, closeLogs, err := apparmor.OpenLogs(ctx, f.root, f.logs, f.journal, f.journalDir, a.stdin, since, until)
 	if err != nil {
 		return apparmor.Review{}, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -110,5 +111,61 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != broken {
 		t.Errorf("broken profile changed:\n%s", got)
+	}
+}
+
+// TestApparmorReviewJournal writes a real journal (systemd-journal-remote)
+// holding one AppArmor event through both the kernel and the audit
+// transport, plus journald's own loss notice, and reviews it with --journal.
+func TestApparmorReviewJournal(t *testing.T) {
+	testenv.Tool(t, "journalctl")
+	remote := "/lib/systemd/systemd-journal-remote"
+	if _, err := os.Stat(remote); err != nil {
+		testenv.Unavailable(t, "%s is not installed (Debian package systemd-journal-remote)", remote)
+	}
+	const avc = `apparmor="ALLOWED" operation="open" class="file" profile="ctsec-web" name=2F7661722F6C6F672F6D7920616363657373206C6F67 pid=4242 comm="nginx" requested_mask="r" denied_mask="r" fsuid=0 ouid=1`
+	entry := func(fields ...string) string {
+		return strings.Join(append([]string{"_BOOT_ID=0123456789abcdef0123456789abcdef", "_HOSTNAME=host"}, fields...), "\n") + "\n\n"
+	}
+	export := entry("__REALTIME_TIMESTAMP=1795500001000500", "__MONOTONIC_TIMESTAMP=1000000", "_TRANSPORT=kernel",
+		"MESSAGE=audit: type=1400 audit(1795500001.200:102): "+avc) +
+		entry("__REALTIME_TIMESTAMP=1795500001000900", "__MONOTONIC_TIMESTAMP=1000400", "_TRANSPORT=audit",
+			"_AUDIT_ID=102", "_AUDIT_TYPE=1400", "_SOURCE_REALTIME_TIMESTAMP=1795500001200000", "MESSAGE=AVC "+avc) +
+		entry("__REALTIME_TIMESTAMP=1795500002000000", "__MONOTONIC_TIMESTAMP=2000000", "_TRANSPORT=driver",
+			"MESSAGE=Missed 4 kernel messages") +
+		entry("__REALTIME_TIMESTAMP=1795500003000000", "__MONOTONIC_TIMESTAMP=3000000", "_TRANSPORT=syslog",
+			"MESSAGE=Accepted publickey for root")
+	dir := t.TempDir()
+	cmd := exec.Command(remote, "-o", filepath.Join(dir, "remote.journal"), "-")
+	cmd.Stdin = strings.NewReader(export)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
+	}
+	out, errOut, code := ctsec(t, "apparmor", "review", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
+		"--profiles-dir", t.TempDir(), "--format", "json")
+	var rep struct {
+		Data struct {
+			Sources []struct {
+				Name   string
+				Events int
+				Loss   struct{ JournalMissed int `json:"journal_missed"` }
+			}
+			Duplicates int
+			Profiles   []struct {
+				Profile, Verdict string
+				Events           int
+				Proposed         []struct{ Rule string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d stderr %q: %v\n%s", code, errOut, err, out)
+	}
+	d := rep.Data
+	if code != 1 || len(d.Sources) != 1 || d.Sources[0].Name != "journal" || d.Sources[0].Events != 2 ||
+		d.Duplicates != 1 || d.Sources[0].Loss.JournalMissed != 4 || len(d.Profiles) != 1 ||
+		d.Profiles[0].Events != 1 || d.Profiles[0].Verdict != "blocked" ||
+		len(d.Profiles[0].Proposed) != 1 || d.Profiles[0].Proposed[0].Rule != `"/var/log/my access log" r,` {
+		t.Errorf("exit %d, review %+v", code, d)
 	}
 }
