@@ -148,7 +148,9 @@ func TestApparmorReviewJournal(t *testing.T) {
 			Sources []struct {
 				Name   string
 				Events int
-				Loss   struct{ JournalMissed int `json:"journal_missed"` }
+				Loss   struct {
+					JournalMissed int `json:"journal_missed"`
+				}
 			}
 			Duplicates int
 			Profiles   []struct {
