@@ -32,6 +32,8 @@ type ReviewOptions struct {
 	MinComplain  time.Duration // 0 = DefaultMinComplain
 	Profiles     []string      // only these (empty: all complain-mode profiles and all seen in logs)
 	Normalize    bool
+	// Progress, when set, hears (input name, bytes read) as logs are read.
+	Progress func(name string, read int64)
 }
 
 // ProfileInfo is what the review knows about a profile from its file.
@@ -153,7 +155,12 @@ func Collect(inputs []Input, o ReviewOptions, options func(profile string) RuleO
 	readers := make([]*auditlog.Reader, len(inputs))
 	srcs := make([]auditlog.Source, len(inputs))
 	for i, in := range inputs {
-		readers[i] = auditlog.NewReader(in.Reader, auditlog.Options{Name: in.Name, Since: o.Since, Until: o.Until, Now: o.Now})
+		opts := auditlog.Options{Name: in.Name, Since: o.Since, Until: o.Until, Now: o.Now}
+		if o.Progress != nil {
+			name := in.Name
+			opts.Progress = func(n int64) { o.Progress(name, n) }
+		}
+		readers[i] = auditlog.NewReader(in.Reader, opts)
 		srcs[i] = readers[i]
 	}
 	agg := NewAggregator()

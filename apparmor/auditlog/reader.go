@@ -20,7 +20,13 @@ type Options struct {
 	Since   time.Time // events and loss signs before this are skipped (zero: no bound)
 	Until   time.Time // … and after this
 	Now     time.Time // reference for year-less syslog timestamps; zero = time.Now()
+	// Progress, when set, is called with the bytes read so far every
+	// ProgressEvery bytes, for a progress line on a terminal.
+	Progress func(read int64)
 }
+
+// ProgressEvery is how often Options.Progress is called.
+const ProgressEvery = 64 << 20
 
 // Stats describe what a Reader went through.
 type Stats struct {
@@ -42,6 +48,7 @@ type Reader struct {
 	parser Parser
 	stats  Stats
 	err    error
+	next   int64 // when to report progress next
 	ev     Event // reused: an event is valid until the next call of Next
 }
 
@@ -87,6 +94,10 @@ func (r *Reader) line() ([]byte, error) {
 	for {
 		line, err := r.br.ReadSlice('\n')
 		r.stats.Bytes += int64(len(line))
+		if r.opts.Progress != nil && r.stats.Bytes >= r.next {
+			r.opts.Progress(r.stats.Bytes)
+			r.next = r.stats.Bytes + ProgressEvery
+		}
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull) || len(line) > r.opts.MaxLine:
 			r.stats.Oversized++

@@ -67,10 +67,15 @@ func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) 
 	if err != nil {
 		return apparmor.Review{}, err
 	}
-	rv, err := apparmor.ReviewLogs(inputs, f.dir(), apparmor.ReviewOptions{
+	o := apparmor.ReviewOptions{
 		Since: since, Until: until, Now: now, MinComplain: now.Sub(minStart),
 		Profiles: f.profiles, Normalize: f.normalize,
-	})
+	}
+	if isTerminal(a.stderr) {
+		o.Progress = func(name string, n int64) { fmt.Fprintf(a.stderr, "\rreading %s: %d MB ", name, n>>20) }
+		defer fmt.Fprint(a.stderr, "\r\033[K")
+	}
+	rv, err := apparmor.ReviewLogs(inputs, f.dir(), o)
 	if cerr := closeLogs(); err == nil && cerr != nil {
 		err = cerr
 	}

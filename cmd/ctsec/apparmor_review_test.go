@@ -171,3 +171,31 @@ func TestApparmorReviewJournal(t *testing.T) {
 		t.Errorf("exit %d, review %+v", code, d)
 	}
 }
+
+func TestApparmorPromoteReadyCLI(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	os.MkdirAll(dir, 0o755)
+	src := "../../apparmor/testdata/review/profiles"
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(src, e.Name()))
+		os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
+	}
+	args := []string{"apparmor", "promote", "--ready", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"),
+		"--since", "2026-11-18", "--log", "../../apparmor/testdata/review/activity.log"}
+	out, errOut, code := ctsec(t, args...)
+	if code != 0 || strings.Count(out, "now enforce") != 1 || !strings.Contains(out, "containers/ctsec-ready: now enforce") {
+		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ctsec-web"))
+	if !strings.Contains(string(b), "complain") {
+		t.Error("a profile that is not ready was promoted")
+	}
+	// Nothing left ready: the second run says so and changes nothing.
+	out, _, code = ctsec(t, args...)
+	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+}
