@@ -116,3 +116,7 @@ func TestLibapparmorConformance(t *testing.T) {
 			pass, len(ins), minConformance, strings.Join(failed, " "))
 	}
 }
+
+func testenvShared(t *testing.T) string {
+	return testenv.Shared(t, "conformance", "libapparmor-test_multi")
+}

@@ -49,6 +49,10 @@ type Reader struct {
 	stats  Stats
 	err    error
 	next   int64 // when to report progress next
+	// held is a line read ahead to look for a continuation (see joinSplit);
+	// it is returned by the next call of line.
+	held, joined []byte
+	hasHeld      bool
 	ev     Event // reused: an event is valid until the next call of Next
 }
 
@@ -91,6 +95,10 @@ func (r *Reader) Next() (*Event, error) {
 
 // line returns the next line without its newline, skipping oversized ones.
 func (r *Reader) line() ([]byte, error) {
+	if r.hasHeld {
+		r.hasHeld = false
+		return r.held, nil
+	}
 	for {
 		line, err := r.br.ReadSlice('\n')
 		r.stats.Bytes += int64(len(line))
@@ -169,8 +177,43 @@ func (r *Reader) handle(line []byte) *Event {
 	return nil
 }
 
+// joinSplit handles a USER_AVC whose msg='…' a relay split over two lines
+// (libapparmor's testcase_dbus_09): when the quote is still open at the end
+// of the line and the next line does not start a record of its own, the two
+// are joined, within MaxLine.
+func (r *Reader) joinSplit(line []byte) []byte {
+	i := bytes.Index(line, []byte("msg='"))
+	if i < 0 || bytes.IndexByte(line[i+5:], '\'') >= 0 {
+		return line
+	}
+	r.joined = append(r.joined[:0], line...)
+	next, err := r.line()
+	if err != nil {
+		return r.joined // EOF: the record stays cut short
+	}
+	if startsRecord(next) || len(r.joined)+1+len(next) > r.opts.MaxLine {
+		r.held, r.hasHeld = append(r.held[:0], next...), true
+		return r.joined
+	}
+	r.stats.Lines-- // two physical lines, one record
+	r.joined = append(append(r.joined, ' '), next...)
+	return r.joined
+}
+
+// startsRecord recognises the first line of a record in any supported format.
+func startsRecord(line []byte) bool {
+	if len(line) == 0 {
+		return true
+	}
+	if _, ok := auditdType(line); ok || line[0] == '[' || line[0] == '{' || bytes.HasPrefix(line, []byte("audit")) {
+		return true
+	}
+	return looksLikeTimestamp(string(line[:min(len(line), 5)]))
+}
+
 // event parses a line that may hold an AppArmor record.
 func (r *Reader) event(line []byte) *Event {
+	line = r.joinSplit(line)
 	ev := &r.ev
 	if len(line) > 0 && line[0] == '{' {
 		var ok bool

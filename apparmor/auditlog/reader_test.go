@@ -138,3 +138,29 @@ func TestDedupWindowIsBounded(t *testing.T) {
 		t.Errorf("events %d, keys held %d (want ≤ 4 for a 2 min window)", n, len(m.seen))
 	}
 }
+
+func TestSplitUserAVCIsJoined(t *testing.T) {
+	dir := testenvShared(t)
+	data, err := os.ReadFile(filepath.Join(dir, "testcase_dbus_09.in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The split record, then an ordinary one that must not be swallowed.
+	in := string(data) + "\n" + `type=AVC msg=audit(1795500000.100:7): apparmor="DENIED" operation="open" profile="p" name="/x" requested_mask="r" denied_mask="r"` + "\n"
+	r := NewReader(strings.NewReader(in), Options{})
+	var got []string
+	for {
+		ev, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ev.Operation+" "+ev.Command+" "+ev.AuditID())
+	}
+	want := "dbus_method_call /usr/bin/dbus-daemon 1561053426.749:186|open  1795500000.100:7"
+	if strings.Join(got, "|") != want {
+		t.Errorf("events %q, want %q", strings.Join(got, "|"), want)
+	}
+}
