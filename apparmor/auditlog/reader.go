@@ -53,7 +53,7 @@ type Reader struct {
 	// it is returned by the next call of line.
 	held, joined []byte
 	hasHeld      bool
-	ev     Event // reused: an event is valid until the next call of Next
+	ev           Event // reused: an event is valid until the next call of Next
 }
 
 var (
