@@ -27,7 +27,7 @@ func Parse(file string, r io.Reader) ([]*Profile, error) {
 		return nil, err
 	}
 	p := &parser{file: file, toks: toks, src: string(data)}
-	return p.file_()
+	return p.parseFile()
 }
 
 // ParseProfile parses a file that must define exactly one profile.
@@ -93,7 +93,7 @@ func (p *parser) errf(t token, format string, args ...any) error {
 	return &SyntaxError{File: p.file, Line: t.line, Col: t.col, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (p *parser) file_() ([]*Profile, error) {
+func (p *parser) parseFile() ([]*Profile, error) {
 	var profiles []*Profile
 	cur := &Profile{}
 	for !p.eof() {

@@ -91,7 +91,7 @@ func checkGlob(s string) error {
 		case c == '"':
 			return fmt.Errorf("pattern %q contains a double quote", s)
 		case c == '\\':
-			if i+2 >= len(s) {
+			if i+1 == len(s) || (s[i+1] == '\\' && i+2 == len(s)) {
 				// `\\"` is an escaped quote to apparmor_parser's lexer, so
 				// no pattern may end in a backslash, escaped or not.
 				return fmt.Errorf("pattern %q ends in a backslash", s)
@@ -103,8 +103,11 @@ func checkGlob(s string) error {
 			brackets--
 		case c == ']':
 			return fmt.Errorf("pattern %q has an unmatched ]", s)
+		case brackets > 0 && (c == '{' || c == '}'):
+			// apparmor_parser's lexer does not know about classes when it
+			// looks for the end of a word: an escaped brace says the same.
+			return fmt.Errorf("pattern %q has a brace inside [...] (write \\{ or \\})", s)
 		case brackets > 0:
-			// inside a character class braces are ordinary characters
 		case c == '{':
 			braces++
 		case c == '}':

@@ -48,8 +48,8 @@ func (v Variable) Validate() error {
 		return fmt.Errorf("variable @{%s} has no value", v.Name)
 	}
 	for _, val := range v.Values {
-		if val == "" || strings.ContainsAny(val, " \t\"#,\\") {
-			return fmt.Errorf("variable @{%s} value %q needs quoting", v.Name, val)
+		if val == "" || strings.ContainsAny(val, " \t\"#,\\()=<>") || !isValueStart(val[0]) {
+			return fmt.Errorf("variable @{%s} value %q is not a plain path or word", v.Name, val)
 		}
 		for _, c := range []byte(val) {
 			if c < 0x20 || c == 0x7f {
@@ -61,6 +61,11 @@ func (v Variable) Validate() error {
 		}
 	}
 	return nil
+}
+
+// isValueStart keeps a value from starting like a block, a list or an operator.
+func isValueStart(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("/@._~-", c) >= 0
 }
 
 // Flags known to apparmor_parser 3.x; others are refused rather than passed on.
@@ -111,13 +116,30 @@ func (p *Profile) Has(r Rule) bool {
 	return false
 }
 
+// RuleSet is the canonical text of every policy rule, for de-duplicating
+// many candidate rules (e.g. from a week of logs) in one pass.
+func (p *Profile) RuleSet() map[string]bool {
+	set := make(map[string]bool, len(p.Rules))
+	for _, x := range p.Rules {
+		if IsPolicy(x) {
+			set[x.String()] = true
+		}
+	}
+	return set
+}
+
 // Add appends the rules the profile does not hold yet and returns how many
 // were added.
 func (p *Profile) Add(rules ...Rule) int {
+	set := p.RuleSet()
 	n := 0
 	for _, r := range rules {
-		if IsPolicy(r) && p.Has(r) {
-			continue
+		if IsPolicy(r) {
+			key := r.String()
+			if set[key] {
+				continue
+			}
+			set[key] = true
 		}
 		p.Rules = append(p.Rules, r)
 		n++

@@ -234,7 +234,7 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 	if err != nil {
 		return res, fmt.Errorf("rendering %s: %w", pf.Path, err)
 	}
-	res.Diff = UnifiedDiff(pf.Path, pf.Path, pf.Data, newText)
+	res.Diff = unifiedDiff(pf.Path, pf.Path, string(pf.Data), string(newText))
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}

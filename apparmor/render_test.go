@@ -38,7 +38,7 @@ func TestPathValidate(t *testing.T) {
 			t.Errorf("%#v accepted", p)
 		}
 	}
-	for _, g := range []string{"/**", "@{PROC}/sys/[^k]** ", "/{a,b}/c", `/x\{y`, "/[{]x"} {
+	for _, g := range []string{"/**", "@{PROC}/sys/[^k]** ", "/{a,b}/c", `/x\{y`, "/[\\{]x"} {
 		if _, err := ParseGlob(g); err != nil {
 			t.Errorf("ParseGlob(%q): %v", g, err)
 		}

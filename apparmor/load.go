@@ -1,0 +1,262 @@
+package apparmor
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/ctsec/ctsec/internal/execx"
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
+)
+
+// LoadOptions control Load.
+type LoadOptions struct {
+	Root     string // host root; "/" loads into the running kernel
+	Mode     string // "", "complain" or "enforce": rewrite the profiles' flags
+	StateDir string // where backups of replaced files go
+	Write    bool   // false: plan only, change nothing
+	NoLoad   bool   // install the files only (e.g. into a mounted image)
+	Checker  Checker
+	Runner   execx.Runner
+}
+
+// LoadAction is what Load does (or would do) with one file.
+type LoadAction struct {
+	Source  string   `json:"source"`
+	Target  string   `json:"target"`
+	Names   []string `json:"profiles"`
+	Mode    string   `json:"mode"`
+	Changed bool     `json:"changed"`
+	Diff    string   `json:"diff,omitempty"`
+	Loaded  bool     `json:"loaded"`
+}
+
+// LoadResult is the plan or its outcome.
+type LoadResult struct {
+	Actions  []LoadAction `json:"actions"`
+	Written  bool         `json:"written"`
+	BackupID string       `json:"backup_id,omitempty"`
+	Note     string       `json:"note,omitempty"`
+}
+
+// ValidationError says a file failed validation; nothing was changed.
+type ValidationError struct {
+	File     string
+	Findings []report.Finding
+}
+
+func (e *ValidationError) Error() string {
+	f := e.Findings[0]
+	return fmt.Sprintf("%s: %s (%s); nothing was changed", f.Where(), f.Message, f.Rule)
+}
+
+var safeFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// Load installs profile files into ROOT/etc/apparmor.d/containers/ and loads
+// them with `apparmor_parser -r -W` (which also refreshes the cache, so they
+// return after an AppArmor reload). Every file is validated first; a
+// replaced file is backed up under StateDir; when the kernel refuses a
+// profile, the files and the kernel are put back as they were.
+//
+// Without Write it only plans: the target, the mode and a diff per file.
+// When the kernel under Root has no AppArmor it fails with ErrNoAppArmor
+// before changing anything (unless NoLoad). For a Root other than "/" the
+// files are installed and checked with apparmor_parser -QK but not loaded:
+// the running kernel is not that root's kernel.
+func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error) {
+	if o.Root == "" {
+		o.Root = "/"
+	}
+	switch o.Mode {
+	case "", "complain", "enforce":
+	default:
+		return LoadResult{}, fmt.Errorf("mode %q: want complain or enforce", o.Mode)
+	}
+	if !o.NoLoad {
+		if sup := DetectSupport(ctx, o.Root); !sup.KernelEnabled || !sup.SecurityFS {
+			return LoadResult{}, fmt.Errorf("%w under %s (%s is not Y or securityfs is not mounted); nothing was changed (--no-load installs the files only)",
+				ErrNoAppArmor, o.Root, filepath.Join(o.Root, "sys/module/apparmor/parameters/enabled"))
+		}
+	}
+	dir := filepath.Join(o.Root, ProfileDir)
+	var res LoadResult
+	contents := map[string][]byte{}
+	for _, f := range files {
+		act, content, err := planOne(ctx, f, dir, o)
+		if err != nil {
+			return LoadResult{}, err
+		}
+		for _, prev := range res.Actions {
+			if prev.Target == act.Target {
+				return LoadResult{}, fmt.Errorf("%s and %s would both be installed as %s", prev.Source, act.Source, act.Target)
+			}
+		}
+		res.Actions = append(res.Actions, act)
+		contents[act.Target] = content
+	}
+	if !o.Write {
+		res.Note = "dry run: nothing was changed (add --write to install and load)"
+		return res, nil
+	}
+	store := safefile.Store{Dir: o.StateDir}
+	change, err := store.NewChange("apparmor load")
+	if err != nil {
+		return res, err
+	}
+	res.BackupID = change.ID()
+	existed := map[string]bool{}
+	for _, a := range res.Actions {
+		_, err := os.Stat(a.Target)
+		existed[a.Target] = err == nil
+		if err := change.Save(a.Target); err != nil {
+			return res, err
+		}
+	}
+	for _, a := range res.Actions {
+		if !a.Changed {
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(a.Target), 0o755); err != nil {
+			return res, fmt.Errorf("creating %s: %w", filepath.Dir(a.Target), err)
+		}
+		if err := safefile.WriteFile(a.Target, contents[a.Target], 0o644); err != nil {
+			_, _ = store.Restore(change.ID())
+			return res, fmt.Errorf("installing %s: %w (restored)", a.Target, err)
+		}
+	}
+	res.Written = true
+	if o.NoLoad {
+		res.Note = "installed; not loaded (--no-load)"
+		return res, nil
+	}
+	if filepath.Clean(o.Root) != "/" {
+		for i, a := range res.Actions {
+			probs, err := o.Checker.Check(ctx, contents[a.Target])
+			if err == nil && len(probs) > 0 {
+				err = fmt.Errorf("%s", probs[0])
+			}
+			if err != nil {
+				_, _ = store.Restore(change.ID())
+				return res, fmt.Errorf("verifying %s: %w (restored)", a.Target, err)
+			}
+			res.Actions[i].Loaded = false
+		}
+		res.Note = fmt.Sprintf("installed under %s and verified with apparmor_parser -QK; not loaded (the running kernel is not that root's)", o.Root)
+		return res, nil
+	}
+	for i, a := range res.Actions {
+		if err := kernelLoad(ctx, o.Runner, "-r", a.Target); err != nil {
+			rollbackLoad(ctx, o.Runner, &store, change.ID(), res.Actions[:i], existed)
+			return res, fmt.Errorf("loading %s: %w; files and kernel restored (backup %s)", a.Target, err, change.ID())
+		}
+		res.Actions[i].Loaded = true
+	}
+	return res, nil
+}
+
+// planOne validates a source file, applies the mode and compares it with
+// what is installed.
+func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, []byte, error) {
+	data, err := ReadFile(src)
+	if err != nil {
+		return LoadAction{}, nil, err
+	}
+	findings, err := Validate(ctx, src, data, ValidateOptions{Checker: o.Checker})
+	if err != nil {
+		return LoadAction{}, nil, err
+	}
+	var bad []report.Finding
+	for _, f := range findings {
+		if f.Severity >= report.High {
+			bad = append(bad, f)
+		}
+	}
+	if len(bad) > 0 {
+		return LoadAction{}, nil, &ValidationError{File: src, Findings: bad}
+	}
+	p, err := ParseProfile(src, data)
+	if err != nil {
+		return LoadAction{}, nil, err
+	}
+	content := data
+	if o.Mode != "" && p.Mode() != o.Mode {
+		if err := p.SetMode(o.Mode); err != nil {
+			return LoadAction{}, nil, err
+		}
+		if content, err = p.Bytes(); err != nil {
+			return LoadAction{}, nil, fmt.Errorf("rewriting %s for %s mode: %w", src, o.Mode, err)
+		}
+	}
+	base := p.Name
+	if !safeFileName.MatchString(base) {
+		base = strings.TrimSuffix(filepath.Base(src), ".apparmor")
+		if !safeFileName.MatchString(base) {
+			return LoadAction{}, nil, fmt.Errorf("%s: neither profile name %q nor the file name is a safe file name", src, p.Name)
+		}
+	}
+	act := LoadAction{Source: src, Target: filepath.Join(dir, base), Names: []string{p.Name}, Mode: p.Mode()}
+	old, err := os.ReadFile(act.Target)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return act, nil, fmt.Errorf("reading installed %s: %w", act.Target, err)
+	}
+	act.Changed = err != nil || !bytes.Equal(old, content)
+	act.Diff = unifiedDiff(act.Target, act.Target+" (new)", string(old), string(content))
+	return act, content, nil
+}
+
+// ReadFile reads a profile file, refusing files larger than MaxProfileSize.
+func ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading profile: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxProfileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading profile %s: %w", path, err)
+	}
+	if len(data) > MaxProfileSize {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, MaxProfileSize)
+	}
+	return data, nil
+}
+
+// kernelLoad runs apparmor_parser -r -W (replace, write cache) or -R (remove).
+func kernelLoad(ctx context.Context, r execx.Runner, op, file string) error {
+	args := []string{op, file}
+	if op == "-r" {
+		args = []string{"-r", "-W", file}
+	}
+	res, err := r.Run(ctx, "apparmor_parser", args...)
+	if err != nil {
+		return err
+	}
+	if res.ExitCode != 0 {
+		return fmt.Errorf("apparmor_parser %s: %s", strings.Join(args, " "), execx.FirstLine(res.Stderr))
+	}
+	return nil
+}
+
+// rollbackLoad undoes the profiles loaded before a failure: new ones are
+// removed from the kernel, replaced ones are reloaded from their backups.
+func rollbackLoad(ctx context.Context, r execx.Runner, store *safefile.Store, id string, done []LoadAction, existed map[string]bool) {
+	for _, a := range done {
+		if !existed[a.Target] {
+			_ = kernelLoad(ctx, r, "-R", a.Target)
+		}
+	}
+	_, _ = store.Restore(id)
+	for _, a := range done {
+		if existed[a.Target] {
+			_ = kernelLoad(ctx, r, "-r", a.Target)
+		}
+	}
+}
