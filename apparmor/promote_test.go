@@ -151,3 +151,51 @@ func TestPromoteUnknownProfile(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestGeneratedProfileLifecycle: a profile from `ctsec profile gen` runs in
+// complain mode, the review proposes rules from its logs, promote adds them
+// and enforces, and apparmor_parser accepts the result.
+func TestGeneratedProfileLifecycle(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	caps := []string{"net_bind_service"}
+	p, err := Generate(&Spec{Name: "web", Template: "strict", Capabilities: SpecCaps{Allow: &caps}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := p.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, dir := tempRoot(t, map[string]string{"ctsec-web": string(text)})
+	log := `type=AVC msg=audit(1795500000.100:101): apparmor="ALLOWED" operation="open" class="file" profile="ctsec-web" name=` +
+		hexName("/srv/app/data \" rw,\n/** rwlkmix,") + ` pid=7 comm="web" requested_mask="r" denied_mask="r" fsuid=0 ouid=1` + "\n" +
+		`type=AVC msg=audit(1795500001.100:102): apparmor="ALLOWED" operation="capable" class="cap" profile="ctsec-web" pid=7 comm="web" capability=0 capname="chown"` + "\n" +
+		`type=AVC msg=audit(1795500002.100:103): apparmor="ALLOWED" operation="ptrace" class="ptrace" profile="ctsec-web" pid=7 comm="strace" requested_mask="trace" denied_mask="trace" peer="ctsec-web"` + "\n"
+	rv, err := ReviewLogs([]Input{{Name: "audit.log", Reader: strings.NewReader(log)}}, dir,
+		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Now: reviewNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, ok := rv.Profile("ctsec-web")
+	// The generated profile has `file,`: the file event is already allowed.
+	if !ok || pr.Mode != "complain" || pr.Verdict != VerdictNeedsRules || len(pr.Proposed) != 2 || pr.AlreadyAllowed != 1 ||
+		pr.Proposed[0].Text != "capability chown," || pr.Proposed[1].Text != `ptrace (trace) peer="ctsec-web",` {
+		t.Fatalf("review of the generated profile: %+v", pr)
+	}
+	res, err := SetMode(context.Background(), []string{"ctsec-web"}, "enforce", ChangeOptions{
+		Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true, Rules: rv.ProposedRules()})
+	if err != nil {
+		t.Fatalf("promote: %v\n%s", err, res[0].Diff)
+	}
+	if !res[0].Validated || res[0].RulesAdded != len(pr.Proposed) {
+		t.Errorf("result %+v", res[0])
+	}
+	pf, err := LoadProfileFile(filepath.Join(dir, "ctsec-web"))
+	if err != nil || pf.Profiles[0].Mode() != "enforce" {
+		t.Fatalf("promoted file: %v", err)
+	}
+	got, _ := os.ReadFile(filepath.Join(dir, "ctsec-web"))
+	if strings.Contains(string(got), "\n/** rwlkmix,") {
+		t.Errorf("log path injected a rule:\n%s", got)
+	}
+}
