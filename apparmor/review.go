@@ -296,6 +296,14 @@ func verdict(rv *Review, pr *ProfileReview, known bool, minComplain time.Duratio
 		return VerdictNeedsRules, fmt.Sprintf("%d rule(s) missing for events in the window; no file in the profiles directory defines this profile", len(pr.Proposed))
 	case len(pr.Proposed) > 0:
 		return VerdictNeedsRules, fmt.Sprintf("%d rule(s) missing for events in the window", len(pr.Proposed))
+	case len(pr.Skipped) > 0:
+		// Events ctsec cannot turn into a rule (mqueue, io_uring, userns…)
+		// still mean enforce mode would deny something.
+		n := 0
+		for _, c := range pr.Skipped {
+			n += c
+		}
+		return VerdictNeedsRules, fmt.Sprintf("%d event(s) need rules ctsec does not write (see below): add them by hand", n)
 	case pr.Events == 0:
 		return VerdictIdle, "no events in the window: the profile was not exercised (or the service did not run); do not promote blindly"
 	case !known:

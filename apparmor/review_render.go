@@ -3,6 +3,8 @@ package apparmor
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,8 +57,8 @@ func (rv *Review) WriteText(w io.Writer) error {
 		if p.AlreadyAllowed > 0 {
 			fmt.Fprintf(w, "  (%d rule(s) learnt from events are already in the profile)\n", p.AlreadyAllowed)
 		}
-		for k, n := range p.Skipped {
-			fmt.Fprintf(w, "  ! no rule proposed for %d event(s): %s\n", n, safeText(k))
+		for _, k := range slices.Sorted(maps.Keys(p.Skipped)) {
+			fmt.Fprintf(w, "  ! no rule proposed for %d event(s): %s\n", p.Skipped[k], safeText(k))
 		}
 	}
 	c := rv.Counts()

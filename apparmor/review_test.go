@@ -119,3 +119,17 @@ func TestReviewRenderings(t *testing.T) {
 		t.Errorf("json %s %v", b, err)
 	}
 }
+
+func TestReviewUnmodelledEventsAreNotReady(t *testing.T) {
+	log := `type=AVC msg=audit(1795500100.000:301): apparmor="ALLOWED" operation="open" class="posix_mqueue" profile="ctsec-ready" name="/queue" pid=7 comm="app" requested="read" denied="read"` + "\n" +
+		`type=AVC msg=audit(1795500101.000:302): apparmor="ALLOWED" operation="open" class="file" profile="ctsec-ready" name="/srv/app/data" pid=7 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=1` + "\n"
+	rv, err := ReviewLogs([]Input{{Name: "l", Reader: strings.NewReader(log)}}, filepath.Join("testdata", "review", "profiles"),
+		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Now: reviewNow, Profiles: []string{"ctsec-ready"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := rv.Profiles[0]
+	if p.Verdict != VerdictNeedsRules || p.Skipped["posix_mqueue/open: not modelled"] != 1 || len(p.Proposed) != 0 {
+		t.Errorf("%+v", p)
+	}
+}
