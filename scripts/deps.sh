@@ -5,7 +5,8 @@ build_pkgs=(gcc libc6-dev libseccomp-dev pkg-config)
 # Packages the tests drive for real: the parsers, daemons and tools ctsec
 # verifies its work with.
 test_pkgs=(apparmor docker.io runc busybox-static file strace openssh-server
-	fail2ban nftables ufw iptables iproute2 procps util-linux patch python3-systemd systemd)
+	fail2ban nftables ufw iptables iproute2 procps util-linux patch python3-systemd systemd
+	systemd-journal-remote)
 
 install_deps() {
 	local want=("${build_pkgs[@]}")

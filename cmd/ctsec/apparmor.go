@@ -21,6 +21,9 @@ are checked, names are validated.`,
 		newApparmorStatusCmd(a),
 		newApparmorGenCmd(a),
 		newApparmorTemplateCmd(a),
+		newApparmorReviewCmd(a),
+		newApparmorPromoteCmd(a),
+		newApparmorDemoteCmd(a),
 	)
 	return cmd
 }

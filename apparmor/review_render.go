@@ -1,0 +1,182 @@
+package apparmor
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ctsec/ctsec/internal/report"
+)
+
+// Findings are the review's actionable results: profiles that need rules
+// and profiles whose logs lost events. Ready and idle profiles are in the
+// data, not findings.
+func (rv *Review) Findings() []report.Finding {
+	var out []report.Finding
+	for _, p := range rv.Profiles {
+		switch p.Verdict {
+		case VerdictNeedsRules:
+			out = append(out, report.Finding{
+				Rule: "apparmor-review-needs-rules", Severity: report.Medium, Target: p.Profile, File: p.File,
+				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
+				Fix:     "review the proposed rules, then: ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules",
+			})
+		case VerdictBlocked:
+			out = append(out, report.Finding{
+				Rule: "apparmor-review-blocked", Severity: report.High, Target: p.Profile, File: p.File,
+				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
+				Fix:     "raise the audit backlog (auditctl -b 8192) or disable printk rate limiting, then review a new window",
+			})
+		}
+	}
+	return out
+}
+
+// WriteText writes the review for a person at a terminal.
+func (rv *Review) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "AppArmor review %s\n", rv.window())
+	for _, warn := range rv.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", safeText(warn))
+	}
+	rv.writeSources(w, "")
+	for _, p := range rv.Profiles {
+		fmt.Fprintf(w, "\n%s  %s\n", strings.ToUpper(p.Verdict), safeText(p.Profile))
+		fmt.Fprintf(w, "  %s\n", p.Reason)
+		fmt.Fprintf(w, "  mode %s, %s, events %d (allowed %d, denied %d, audit %d), last activity %s\n",
+			orDash(p.Mode), complainText(p), p.Events, p.Allowed, p.Denied, p.Audited, timeText(p.LastActivity))
+		if p.File != "" {
+			fmt.Fprintf(w, "  file %s\n", safeText(p.File))
+		}
+		for _, r := range p.Proposed {
+			fmt.Fprintf(w, "  + %s   # %d event(s)\n", r.Text, r.Events)
+		}
+		if p.AlreadyAllowed > 0 {
+			fmt.Fprintf(w, "  (%d rule(s) learnt from events are already in the profile)\n", p.AlreadyAllowed)
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Skipped)) {
+			fmt.Fprintf(w, "  ! no rule proposed for %d event(s): %s\n", p.Skipped[k], safeText(k))
+		}
+	}
+	c := rv.Counts()
+	_, err := fmt.Fprintf(w, "\n%d profile(s): %d ready, %d needs-rules, %d idle, %d blocked\n",
+		len(rv.Profiles), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
+	return err
+}
+
+// WriteMarkdown writes the review for a weekly ticket.
+func (rv *Review) WriteMarkdown(w io.Writer) error {
+	fmt.Fprintf(w, "## AppArmor review %s\n\n", rv.window())
+	c := rv.Counts()
+	fmt.Fprintf(w, "%d profile(s): **%d ready**, %d needs-rules, %d idle, %d blocked\n\n",
+		len(rv.Profiles), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
+	rv.writeSources(w, "- ")
+	for _, warn := range rv.Warnings {
+		fmt.Fprintf(w, "- warning: %s\n", mdText(warn))
+	}
+	fmt.Fprintln(w)
+	if len(rv.Profiles) > 0 {
+		fmt.Fprintln(w, "| profile | verdict | mode | days in complain | events | proposed rules | last activity |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		for _, p := range rv.Profiles {
+			fmt.Fprintf(w, "| `%s` | %s | %s | %s | %d | %d | %s |\n", mdText(p.Profile), p.Verdict, orDash(p.Mode),
+				complainDays(p), p.Events, len(p.Proposed), timeText(p.LastActivity))
+		}
+	}
+	for _, p := range rv.Profiles {
+		fmt.Fprintf(w, "\n### `%s` — %s\n\n%s\n", mdText(p.Profile), p.Verdict, p.Reason)
+		if len(p.Proposed) > 0 {
+			fmt.Fprintln(w, "\n```")
+			for _, r := range p.Proposed {
+				// Rule text is escaped by the renderer and holds no newline;
+				// a backtick run cannot close the fence on its own line.
+				fmt.Fprintf(w, "%s  # %d event(s)\n", r.Text, r.Events)
+			}
+			fmt.Fprintln(w, "```")
+		}
+	}
+	return nil
+}
+
+func (rv *Review) writeSources(w io.Writer, bullet string) {
+	for _, s := range rv.Sources {
+		fmt.Fprintf(w, "%s%s: %d lines, %d AppArmor events", bullet, safeText(s.Name), s.Lines, s.Events)
+		if s.Malformed > 0 || s.Oversized > 0 {
+			fmt.Fprintf(w, ", %d malformed, %d oversized", s.Malformed, s.Oversized)
+		}
+		fmt.Fprintln(w)
+	}
+	if rv.Duplicates > 0 {
+		fmt.Fprintf(w, "%s%d duplicate event(s) seen through a second transport were dropped\n", bullet, rv.Duplicates)
+	}
+	if rv.LostEvents {
+		fmt.Fprintf(w, "%sWARNING: events were lost: %s\n", bullet, lossSummary(rv.Loss))
+	}
+	if rv.Loss.Unrelated > 0 {
+		fmt.Fprintf(w, "%s%d messages rate-limited outside audit (not blocking)\n", bullet, rv.Loss.Unrelated)
+	}
+}
+
+func (rv *Review) window() string {
+	if rv.Since.IsZero() {
+		return "up to " + rv.Until.UTC().Format(time.RFC3339)
+	}
+	return rv.Since.UTC().Format(time.RFC3339) + " – " + rv.Until.UTC().Format(time.RFC3339)
+}
+
+func complainText(p ProfileReview) string {
+	if p.Mode != "complain" {
+		return "not in complain mode"
+	}
+	return complainDays(p) + " day(s) in complain mode"
+}
+
+func complainDays(p ProfileReview) string {
+	if p.Mode != "complain" {
+		return "-"
+	}
+	if p.ComplainSince.IsZero() {
+		return "unknown"
+	}
+	return strconv.Itoa(p.DaysInComplain)
+}
+
+func timeText(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// safeText keeps names that came from logs from writing control sequences
+// to a terminal: anything unprintable is shown quoted.
+func safeText(s string) string {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\ufffd' {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+func mdText(s string) string {
+	return strings.NewReplacer("`", "'", "|", `\|`, "<", "&lt;", ">", "&gt;").Replace(safeText(s))
+}
+
+// shellWord quotes a profile name for a copy-pasted command.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,201 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18",
+	"--log", "../../apparmor/auditlog/testdata/mixed/audit.log",
+	"--log", "../../apparmor/testdata/review/journal.json",
+	"--log", "../../apparmor/testdata/review/activity.log",
+	"--profiles-dir", "../../apparmor/testdata/review/profiles"}
+
+func TestApparmorReviewCLI(t *testing.T) {
+	out, errOut, code := ctsec(t, reviewArgs...)
+	if code != 0 || !strings.Contains(out, "READY  ctsec-ready") || !strings.Contains(out, `+ owner "/var/log/nginx/my access.log" w,`) {
+		t.Errorf("text: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	out, _, code = ctsec(t, append(reviewArgs, "--format", "markdown")...)
+	if code != 0 || !strings.Contains(out, "| `ctsec-web` | needs-rules |") {
+		t.Errorf("markdown: exit %d\n%s", code, out)
+	}
+	out, _, code = ctsec(t, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
+	var rep struct {
+		Findings []struct{ Rule, Severity, Target string }
+		Data     struct {
+			Profiles []struct{ Profile, Verdict string }
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
+		t.Errorf("json: exit %d %+v", code, rep)
+	}
+	// Lost events make every profile blocked: a high finding, exit 1.
+	out, _, code = ctsec(t, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
+	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(out, "WARNING: events were lost") {
+		t.Errorf("blocked: exit %d\n%s", code, out)
+	}
+}
+
+func TestApparmorReviewBadInput(t *testing.T) {
+	for _, args := range [][]string{
+		{"apparmor", "review", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
+		{"apparmor", "review", "--log", "/nonexistent/audit.log"},
+		{"apparmor", "promote"},
+		{"apparmor", "promote", "x", "--ready"},
+	} {
+		_, errOut, code := ctsec(t, args...)
+		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "ctsec: ") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
+		}
+	}
+}
+
+func TestApparmorPromoteDemoteCLI(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	os.MkdirAll(dir, 0o755)
+	src, _ := os.ReadFile("../../apparmor/testdata/review/profiles/ctsec-web")
+	path := filepath.Join(dir, "ctsec-web")
+	os.WriteFile(path, src, 0o644)
+	state := filepath.Join(root, "state")
+	base := []string{"--root", root, "--state-dir", state, "--since", "2026-11-18",
+		"--log", "../../apparmor/auditlog/testdata/mixed/audit.log", "--log", "../../apparmor/testdata/review/journal.json"}
+
+	out, errOut, code := ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules"}, base...)...)
+	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(out, "dry run, nothing changed (4 rule(s) to add)") {
+		t.Fatalf("dry run: exit %d %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(src) {
+		t.Fatal("dry run changed the file")
+	}
+	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
+		t.Fatalf("write: exit %d %q\n%s", code, errOut, out)
+	}
+	out, _, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(out, "already enforce, nothing to change") {
+		t.Errorf("second promote: exit %d\n%s", code, out)
+	}
+	out, _, code = ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", state, "--format", "json")
+	var rep struct {
+		Data struct {
+			DryRun  bool `json:"dry_run"`
+			Results []struct {
+				Profiles  []string
+				Written   bool
+				Validated bool
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Data.Results) != 1 || !rep.Data.Results[0].Written || !rep.Data.Results[0].Validated {
+		t.Errorf("demote: exit %d %v %+v\n%s", code, err, rep, out)
+	}
+
+	// A profile apparmor_parser rejects: exit 1, file untouched.
+	broken := strings.Replace(string(src), `"/etc/nginx/**" r,`, `"/etc/@{NOPE}" r,`, 1)
+	os.WriteFile(path, []byte(broken), 0o644)
+	out, errOut, code = ctsec(t, "apparmor", "promote", "ctsec-web", "--write", "--root", root, "--state-dir", state)
+	if code != 1 || !strings.Contains(out, "NOT changed") || !strings.Contains(errOut, "validation failed") {
+		t.Errorf("broken: exit %d stderr %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != broken {
+		t.Errorf("broken profile changed:\n%s", got)
+	}
+}
+
+// TestApparmorReviewJournal writes a real journal (systemd-journal-remote)
+// holding one AppArmor event through both the kernel and the audit
+// transport, plus journald's own loss notice, and reviews it with --journal.
+func TestApparmorReviewJournal(t *testing.T) {
+	testenv.Tool(t, "journalctl")
+	remote := "/lib/systemd/systemd-journal-remote"
+	if _, err := os.Stat(remote); err != nil {
+		testenv.Unavailable(t, "%s is not installed (Debian package systemd-journal-remote)", remote)
+	}
+	const avc = `apparmor="ALLOWED" operation="open" class="file" profile="ctsec-web" name=2F7661722F6C6F672F6D7920616363657373206C6F67 pid=4242 comm="nginx" requested_mask="r" denied_mask="r" fsuid=0 ouid=1`
+	entry := func(fields ...string) string {
+		return strings.Join(append([]string{"_BOOT_ID=0123456789abcdef0123456789abcdef", "_HOSTNAME=host"}, fields...), "\n") + "\n\n"
+	}
+	export := entry("__REALTIME_TIMESTAMP=1795500001000500", "__MONOTONIC_TIMESTAMP=1000000", "_TRANSPORT=kernel",
+		"MESSAGE=audit: type=1400 audit(1795500001.200:102): "+avc) +
+		entry("__REALTIME_TIMESTAMP=1795500001000900", "__MONOTONIC_TIMESTAMP=1000400", "_TRANSPORT=audit",
+			"_AUDIT_ID=102", "_AUDIT_TYPE=1400", "_SOURCE_REALTIME_TIMESTAMP=1795500001200000", "MESSAGE=AVC "+avc) +
+		entry("__REALTIME_TIMESTAMP=1795500002000000", "__MONOTONIC_TIMESTAMP=2000000", "_TRANSPORT=driver",
+			"MESSAGE=Missed 4 kernel messages") +
+		entry("__REALTIME_TIMESTAMP=1795500003000000", "__MONOTONIC_TIMESTAMP=3000000", "_TRANSPORT=syslog",
+			"MESSAGE=Accepted publickey for root")
+	dir := t.TempDir()
+	cmd := exec.Command(remote, "-o", filepath.Join(dir, "remote.journal"), "-")
+	cmd.Stdin = strings.NewReader(export)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
+	}
+	out, errOut, code := ctsec(t, "apparmor", "review", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
+		"--profiles-dir", t.TempDir(), "--format", "json")
+	var rep struct {
+		Data struct {
+			Sources []struct {
+				Name   string
+				Events int
+				Loss   struct {
+					JournalMissed int `json:"journal_missed"`
+				}
+			}
+			Duplicates int
+			Profiles   []struct {
+				Profile, Verdict string
+				Events           int
+				Proposed         []struct{ Rule string }
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d stderr %q: %v\n%s", code, errOut, err, out)
+	}
+	d := rep.Data
+	if code != 1 || len(d.Sources) != 1 || d.Sources[0].Name != "journal" || d.Sources[0].Events != 2 ||
+		d.Duplicates != 1 || d.Sources[0].Loss.JournalMissed != 4 || len(d.Profiles) != 1 ||
+		d.Profiles[0].Events != 1 || d.Profiles[0].Verdict != "blocked" ||
+		len(d.Profiles[0].Proposed) != 1 || d.Profiles[0].Proposed[0].Rule != `"/var/log/my access log" r,` {
+		t.Errorf("exit %d, review %+v", code, d)
+	}
+}
+
+func TestApparmorPromoteReadyCLI(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	os.MkdirAll(dir, 0o755)
+	src := "../../apparmor/testdata/review/profiles"
+	entries, _ := os.ReadDir(src)
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(src, e.Name()))
+		os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644)
+	}
+	args := []string{"apparmor", "promote", "--ready", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"),
+		"--since", "2026-11-18", "--log", "../../apparmor/testdata/review/activity.log"}
+	out, errOut, code := ctsec(t, args...)
+	if code != 0 || strings.Count(out, "now enforce") != 1 || !strings.Contains(out, "containers/ctsec-ready: now enforce") {
+		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "ctsec-web"))
+	if !strings.Contains(string(b), "complain") {
+		t.Error("a profile that is not ready was promoted")
+	}
+	// Nothing left ready: the second run says so and changes nothing.
+	out, _, code = ctsec(t, args...)
+	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
+		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+}
