@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
@@ -143,17 +144,40 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("corpus file does not parse: %v", err)
 			}
-			if fs := Audit(d); len(fs) == 0 {
+			before := Audit(d)
+			if len(before) == 0 {
 				t.Error("audit found nothing in an unhardened corpus file")
 			}
 			for _, pol := range []Policy{Baseline, Strict} {
-				if res := checkHarden(t, f, src, Options{Policy: pol}); res.Changed() {
+				res := checkHarden(t, f, src, Options{Policy: pol})
+				if res.Changed() {
 					changed++
 				}
+				checkNoNewFindings(t, f, before, res.Output)
 			}
 		})
 	}
 	t.Logf("%d corpus files, %d hardened runs changed the file", len(files), changed)
+}
+
+// checkNoNewFindings: harden must never make the audit worse; no rule may
+// fire more often on the output than on the input (it once added
+// DAC_READ_SEARCH to every postgres service).
+func checkNoNewFindings(t *testing.T, name string, before []report.Finding, out []byte) {
+	t.Helper()
+	d, err := Parse(name, out)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	count := map[string]int{}
+	for _, f := range before {
+		count[f.Rule]++
+	}
+	for _, f := range Audit(d) {
+		if count[f.Rule]--; count[f.Rule] < 0 {
+			t.Errorf("harden introduced %s: %s", f.Rule, f.Message)
+		}
+	}
 }
 
 func TestHardenOnly(t *testing.T) {
