@@ -91,7 +91,11 @@ func newPortainerStacksCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stacks",
 		Short: "List stacks (of one environment with --endpoint)",
-		Args:  cobra.NoArgs,
+		Long: `List the stacks Portainer manages: id, name, compose or swarm, environment
+(endpoint) and whether the stack is deployed from Git (harden --push refuses those).`,
+		Example: `  ctsec portainer stacks --url https://portainer:9443
+  ctsec portainer stacks --url https://portainer:9443 --endpoint 2 --format json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := pf.client()
 			if err != nil {
@@ -130,7 +134,9 @@ func newPortainerPullCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull STACK_ID",
 		Short: "Print (or save with -o) a stack's compose file",
-		Args:  cobra.ExactArgs(1),
+		Example: `  ctsec portainer pull 7 --url https://portainer:9443 -o shop.yml
+  ctsec compose audit shop.yml`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
@@ -159,7 +165,11 @@ func newPortainerAuditCmd(a *app, pf *portainerFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "audit STACK_ID...",
 		Short: "Audit stacks' compose files",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Fetch each stack's compose file and report the same findings as ctsec compose
+audit, with the stack named in each finding's file. Exit 1 at --fail-on.`,
+		Example: `  ctsec portainer audit 7 8 --url https://portainer:9443
+  ctsec portainer audit 7 --url https://portainer:9443 --format sarif --fail-on medium`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := pf.client()
 			if err != nil {
@@ -188,7 +198,13 @@ func newPortainerHardenCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "harden STACK_ID",
 		Short: "Show (and with --push apply) hardening edits to a stack",
-		Args:  cobra.ExactArgs(1),
+		Long: `Fetch a stack's compose file, harden it as ctsec compose harden does and print
+the unified diff. Nothing changes without --push; with it the previous file and
+settings are backed up under --state-dir, then the stack is updated with its own
+environment variables (restore with ctsec portainer push STACK_ID BACKUP --write).`,
+		Example: `  ctsec portainer harden 7 --url https://portainer:9443
+  ctsec portainer harden 7 --url https://portainer:9443 --policy strict --push`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
@@ -255,7 +271,9 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push STACK_ID FILE",
 		Short: "Replace a stack's file with FILE (diff first; --write to update), e.g. to restore a backup",
-		Args:  cobra.ExactArgs(2),
+		Example: `  ctsec portainer push 7 /var/lib/ctsec/portainer/<host>/stack-7-<time>/stack.yml --url https://portainer:9443
+  ctsec portainer push 7 shop.yml --url https://portainer:9443 --write`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
