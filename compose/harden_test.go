@@ -279,3 +279,35 @@ func TestCommentInjection(t *testing.T) {
 		}
 	}
 }
+
+// TestSwarmPidsNeedsSchema39: docker stack deploy validates against the
+// schema of the declared version, and deploy.resources.limits.pids only
+// exists from 3.9; adding it to a "3.2" file would make the deploy fail.
+func TestSwarmPidsNeedsSchema39(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		pids    bool
+	}{
+		{"version: '3.2'\n", false},
+		{"version: \"3.8\"\n", false},
+		{"version: '3.9'\n", true},
+		{"version: '3'\n", true},
+		{"", true},
+	} {
+		src := []byte(tt.version + "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      mode: global\n")
+		res := checkHarden(t, "stack.yml", src, Options{})
+		if got := bytes.Contains(res.Output, []byte("pids:")); got != tt.pids {
+			t.Errorf("%q: pids added = %v, want %v\n%s", tt.version, got, tt.pids, res.Output)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || (w.Rule == RulePidsLimit && strings.Contains(w.Message, "3.9"))
+		}
+		if warned == tt.pids {
+			t.Errorf("%q: warning about the 3.9 schema = %v, want %v", tt.version, warned, !tt.pids)
+		}
+		if !bytes.Contains(res.Output, []byte("memory: 256m")) {
+			t.Errorf("%q: memory limit missing", tt.version)
+		}
+	}
+}
