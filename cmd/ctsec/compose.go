@@ -42,10 +42,16 @@ again with compose-go to prove only the intended fields changed.`,
 // tuneGC trades memory for time in the short-lived compose commands:
 // compose-go allocates heavily while loading, and at Go's default GOGC=100 a
 // third of a large stack's load time goes to garbage collection. A GOGC set
-// by the user wins.
+// by the user wins. The soft memory limit keeps that trade for ordinary
+// stacks but stops a file near the size bound from growing the heap to five
+// times its live size (6 GB for an 8 MiB file); GOMEMLIMIT set by the user
+// wins too.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(compose.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(compose.MemoryLimit)
 	}
 }
 
