@@ -35,7 +35,7 @@ harden prints a unified diff of the edits it would make and changes nothing unle
 lines, anchors, merge keys, ${VAR} and CRLF stay as they are, and the result is loaded
 again with compose-go to prove only the intended fields changed.`,
 	}
-	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a))
+	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a), newComposeRollbackCmd(a))
 	return cmd
 }
 
@@ -258,7 +258,7 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 	case !res.Changed():
 		fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", d.Name)
 	case data.Written != "":
-		fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes; backup %s in %s)\n", data.Written, len(res.Changes), data.Backup, fl.stateDir)
+		fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes; undo with: ctsec compose rollback --state-dir %s %s)\n", data.Written, len(res.Changes), fl.stateDir, data.Backup)
 	default:
 		fmt.Fprint(a.stdout, data.Diff)
 	}
