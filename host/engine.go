@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
 
@@ -87,10 +88,14 @@ func (e *Engine) module(name string) Module {
 	return nil
 }
 
-// Plan asks every module for its plan.
+// Plan asks every module the policy configures for its plan.
 func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 	p := &Plan{}
 	for _, m := range e.Modules {
+		if !pol.Manages(m.Name()) {
+			p.Modules = append(p.Modules, &ModulePlan{Module: m.Name(), Notes: []string{notManaged(m.Name())}})
+			continue
+		}
 		mp, err := m.Plan(ctx, e.Env, pol)
 		if err != nil {
 			return nil, fmt.Errorf("planning %s: %w", m.Name(), err)
@@ -99,6 +104,29 @@ func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 		p.Modules = append(p.Modules, mp)
 	}
 	return p, nil
+}
+
+// Audit asks every module the policy configures for its findings; a module
+// the policy leaves out is reported once, as info, so its absence is visible.
+func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, error) {
+	var out []report.Finding
+	for _, m := range e.Modules {
+		if !pol.Manages(m.Name()) {
+			out = append(out, report.Finding{Rule: "host." + m.Name() + ".unmanaged", Severity: report.Info,
+				Target: m.Name(), Message: notManaged(m.Name())})
+			continue
+		}
+		fs, err := m.Audit(ctx, e.Env, pol)
+		if err != nil {
+			return nil, fmt.Errorf("auditing %s: %w", m.Name(), err)
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+func notManaged(module string) string {
+	return "the policy has no " + module + " section: ctsec leaves " + module + " alone"
 }
 
 // ApplyOptions changes how apply behaves.
