@@ -167,3 +167,12 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 		t.Errorf("injected ignoreip: exit %d %q", code, errOut)
 	}
 }
+
+// pflag turns a `quoted` word in a flag's usage into the flag's value name;
+// the help must show "--confirm-within duration", not "--confirm-within ctsec host confirm".
+func TestHostFlagHelp(t *testing.T) {
+	out, _, code := ctsec(t, "host", "apply", "--help")
+	if code != 0 || !strings.Contains(out, "--confirm-within duration") || !strings.Contains(out, "--policy string") {
+		t.Errorf("apply --help: %d\n%s", code, out)
+	}
+}
