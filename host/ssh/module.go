@@ -379,6 +379,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		}
 	}
 	mp.Refusals = append(mp.Refusals, lockoutGuard(env, eff)...)
+	// The drop-in sets global values; a Match block elsewhere still applies
+	// its own to the connections it matches, so say which ones stay weak
+	// after this change rather than let apply look complete.
+	for _, f := range m.auditMatches(ctx, env, cfg, st.main, mp.Data.(planData).Want) {
+		if f.Severity != report.Info {
+			mp.Notes = append(mp.Notes, fmt.Sprintf("%s; ctsec does not edit Match blocks: change %s:%d by hand", f.Message, f.File, f.Line))
+		}
+	}
 	return mp, nil
 }
 
