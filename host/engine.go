@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -205,6 +206,7 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 			if err := change.Save(e.Env.Path(ed.Path)); err != nil {
 				return nil, err
 			}
+			j.CreatedDirs = append(j.CreatedDirs, e.missingDirs(ed.Path, j.CreatedDirs)...)
 		}
 		st, err := e.module(mp.Module).Capture(ctx, e.Env, mp)
 		if err != nil {
@@ -264,6 +266,31 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 		return res, err
 	}
 	return res, nil
+}
+
+// missingDirs lists the directories that writing host path p would create,
+// deepest first, leaving out those already in known.
+func (e *Engine) missingDirs(p string, known []string) []string {
+	var out []string
+	for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
+		if e.Env.Exists(d) {
+			break
+		}
+		if !slices.Contains(known, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// removeCreatedDirs removes the directories an apply created, deepest
+// first; one that holds anything now (a file put there since) stays.
+func removeCreatedDirs(env *Env, dirs []string) {
+	sorted := slices.Clone(dirs)
+	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range sorted {
+		os.Remove(env.Path(d)) // fails, harmlessly, when not empty
+	}
 }
 
 func (e *Engine) write(ed Edit) error {
@@ -333,6 +360,7 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 	}
 	env := *e.Env
 	env.Root = j.Root
+	removeCreatedDirs(&env, j.CreatedDirs)
 	var errs []error
 	for i := len(j.Modules) - 1; i >= 0; i-- {
 		m := e.module(j.Modules[i])

@@ -239,3 +239,43 @@ func TestConfirmKeepsChange(t *testing.T) {
 		t.Error("second rollback of the only change succeeded")
 	}
 }
+
+// Rollback removes the directories apply created for new drop-ins, so the
+// root is as it was; a directory someone has put a file in since stays.
+func TestRollbackRemovesCreatedDirs(t *testing.T) {
+	ctx := context.Background()
+	env := updatesRoot(t)
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}}
+	pol, _ := host.BaselinePolicy()
+	apply := func() {
+		t.Helper()
+		plan, err := e.Plan(ctx, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Apply(ctx, plan, host.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !env.Exists("/etc/systemd/system/apt-daily-upgrade.timer.d/ctsec.conf") {
+			t.Fatal("apply did not write the timer drop-in")
+		}
+	}
+	apply()
+	if _, err := e.Rollback(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if env.Exists("/etc/systemd") {
+		t.Error("rollback left /etc/systemd, which apply created")
+	}
+	if !env.Exists("/etc/apt/apt.conf.d/50unattended-upgrades") {
+		t.Error("rollback removed a file it did not create")
+	}
+	apply()
+	hosttest.Write(t, env, "/etc/systemd/system/apt-daily.timer.d/local.conf", "[Timer]\n")
+	if _, err := e.Rollback(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if hosttest.Read(t, env, "/etc/systemd/system/apt-daily.timer.d/local.conf") != "[Timer]\n" || env.Exists("/etc/systemd/system/apt-daily-upgrade.timer.d") {
+		t.Error("rollback removed a directory holding someone else's file, or kept an empty one")
+	}
+}
