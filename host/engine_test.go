@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(helperRollback(os.Args[1:]))
 	case "apply-kill":
 		helperApplyKill()
+	case "ssh-connection":
+		fmt.Println(host.NewEnv("/").SSHConnection)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -277,5 +281,25 @@ func TestRollbackRemovesCreatedDirs(t *testing.T) {
 	}
 	if hosttest.Read(t, env, "/etc/systemd/system/apt-daily.timer.d/local.conf") != "[Timer]\n" || env.Exists("/etc/systemd/system/apt-daily-upgrade.timer.d") {
 		t.Error("rollback removed a directory holding someone else's file, or kept an empty one")
+	}
+}
+
+// sudo's env_reset drops SSH_CONNECTION; the lockout guards and confirm
+// still need it, so it is read from the nearest ancestor (sudo itself, the
+// login shell). Here a shell stands in for sudo: it holds SSH_CONNECTION and
+// starts ctsec with an empty environment, as env_reset does.
+func TestSSHConnectionSurvivesEnvReset(t *testing.T) {
+	const conn = "198.51.100.7 50022 192.0.2.1 22"
+	cmd := exec.Command("sh", "-c", `env -i CTSEC_HOST_HELPER=ssh-connection "$0"; true`, os.Args[0])
+	cmd.Env = []string{"SSH_CONNECTION=" + conn, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != conn {
+		t.Errorf("through an environment reset: %q, %v; want %q", out, err, conn)
+	}
+	// Its own variable wins over an ancestor's.
+	cmd = exec.Command("sh", "-c", `env -i CTSEC_HOST_HELPER=ssh-connection SSH_CONNECTION="$1" "$0"; true`, os.Args[0], "203.0.113.9 1 192.0.2.1 22")
+	cmd.Env = []string{"SSH_CONNECTION=" + conn, "PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != "203.0.113.9 1 192.0.2.1 22" {
+		t.Errorf("own SSH_CONNECTION: %q, %v", out, err)
 	}
 }
