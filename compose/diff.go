@@ -20,14 +20,8 @@ func (p *patcher) Diff(oldName, newName string) string {
 	var ops []textdiff.Op
 	k := 0
 	addLines := func(kind textdiff.Kind, s string) {
-		for s != "" {
-			i := strings.IndexByte(s, '\n')
-			if i < 0 {
-				ops = append(ops, textdiff.Op{Kind: kind, Text: s})
-				return
-			}
-			ops = append(ops, textdiff.Op{Kind: kind, Text: s[:i+1]})
-			s = s[i+1:]
+		for _, l := range textdiff.Lines(s) {
+			ops = append(ops, textdiff.Op{Kind: kind, Text: l})
 		}
 	}
 	n := p.d.lineCount()

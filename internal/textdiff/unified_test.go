@@ -349,3 +349,16 @@ func parseRange(s string) (start, n int) {
 	}
 	return start, n
 }
+
+// TestRender covers ops built by a caller that knows its alignment, as
+// compose's insertion-only patcher does.
+func TestRender(t *testing.T) {
+	if got := Render("a", "b", []Op{{Equal, "x\n"}, {Equal, "y"}}); got != "" {
+		t.Errorf("no change rendered as %q", got)
+	}
+	ops := []Op{{Equal, "services:\n"}, {Insert, "  # note\n"}, {Equal, "  web:"}}
+	want := "--- a\n+++ b\n@@ -1,2 +1,3 @@\n services:\n+  # note\n   web:\n\\ No newline at end of file\n"
+	if got := Render("a", "b", ops); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
