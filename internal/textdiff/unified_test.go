@@ -6,11 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/testenv"
+	"github.com/ctsec/ctsec/internal/textdiff/difftest"
 )
 
 // cases are checked three ways: the exact text wanted (what `diff -u`
@@ -62,7 +62,7 @@ func TestUnified(t *testing.T) {
 			if out := patchFile(t, tt.old, got); out != tt.new {
 				t.Errorf("patch gives %q, want %q", out, tt.new)
 			}
-			if out, err := apply(tt.old, got); err != nil || out != tt.new {
+			if out, err := difftest.Apply(tt.old, got); err != nil || out != tt.new {
 				t.Errorf("apply gives %q, %v; want %q", out, err, tt.new)
 			}
 		})
@@ -139,7 +139,7 @@ func FuzzUnified(f *testing.F) {
 		if (d == "") != (old == new) {
 			t.Fatalf("diff %q for %q → %q", d, old, new)
 		}
-		if got, err := apply(old, d); err != nil || got != new {
+		if got, err := difftest.Apply(old, d); err != nil || got != new {
 			t.Fatalf("applying gives %q, %v; want %q\n%s", got, err, new, d)
 		}
 	})
@@ -264,90 +264,6 @@ func patchFile(t *testing.T, old, diff string) string {
 		t.Fatal(err) // patch removes a file that ends up empty
 	}
 	return string(got)
-}
-
-// apply is a strict unified-diff applier: every context and removed line
-// must match old exactly, hunks must be in order and their counts right.
-func apply(old, diff string) (string, error) {
-	if diff == "" {
-		return old, nil
-	}
-	src := Lines(old)
-	dl := strings.SplitAfter(diff, "\n")
-	if len(dl) < 2 || !strings.HasPrefix(dl[0], "--- ") || !strings.HasPrefix(dl[1], "+++ ") {
-		return "", fmt.Errorf("no header")
-	}
-	var out []string
-	at := 0 // lines of src consumed
-	for k := 2; k < len(dl) && dl[k] != ""; {
-		var oStart, oc, ns, nc int
-		h := strings.TrimSuffix(dl[k], "\n")
-		if !strings.HasPrefix(h, "@@ -") || !strings.HasSuffix(h, " @@") {
-			return "", fmt.Errorf("line %d: not a hunk header: %q", k+1, h)
-		}
-		f := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(h, "@@ "), " @@"))
-		if len(f) != 2 {
-			return "", fmt.Errorf("bad header %q", h)
-		}
-		oStart, oc = parseRange(f[0][1:])
-		ns, nc = parseRange(f[1][1:])
-		first := oStart - 1
-		if oc == 0 {
-			first = oStart
-		}
-		if first < at || first > len(src) {
-			return "", fmt.Errorf("hunk %q out of order", h)
-		}
-		out = append(out, src[at:first]...)
-		at = first
-		if want := len(out) + 1; (nc > 0 && ns != want) || (nc == 0 && ns != want-1) {
-			return "", fmt.Errorf("hunk %q: new start %d, want %d", h, ns, want)
-		}
-		k++
-		var gotOld, gotNew int
-		for ; k < len(dl) && dl[k] != "" && !strings.HasPrefix(dl[k], "@@"); k++ {
-			line := dl[k]
-			if k+1 < len(dl) && dl[k+1] == "\\ No newline at end of file\n" {
-				line = strings.TrimSuffix(line, "\n")
-				k++
-			} else if !strings.HasSuffix(line, "\n") {
-				return "", fmt.Errorf("line %d unterminated", k+1)
-			}
-			text := line[1:]
-			switch line[0] {
-			case ' ', '-':
-				if at >= len(src) || src[at] != text {
-					return "", fmt.Errorf("line %d: %q does not match old line %d", k+1, line, at+1)
-				}
-				at++
-				gotOld++
-				if line[0] == ' ' {
-					out = append(out, text)
-					gotNew++
-				}
-			case '+':
-				out = append(out, text)
-				gotNew++
-			default:
-				return "", fmt.Errorf("line %d: %q", k+1, line)
-			}
-		}
-		if gotOld != oc || gotNew != nc {
-			return "", fmt.Errorf("hunk %q has %d/%d lines", h, gotOld, gotNew)
-		}
-	}
-	out = append(out, src[at:]...)
-	return strings.Join(out, ""), nil
-}
-
-func parseRange(s string) (start, n int) {
-	a, b, ok := strings.Cut(s, ",")
-	start, _ = strconv.Atoi(a)
-	n = 1
-	if ok {
-		n, _ = strconv.Atoi(b)
-	}
-	return start, n
 }
 
 // TestRender covers ops built by a caller that knows its alignment, as
