@@ -213,7 +213,7 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	if err != nil {
 		oldName = "/dev/null" // as diff -N shows a file that is not there yet
 	}
-	act.Diff = textdiff.Unified(oldName, act.Target+" (new)", old, content)
+	act.Diff = textdiff.Unified(oldName, act.Target, old, content)
 	return act, content, nil
 }
 

@@ -88,7 +88,7 @@ func Render(oldName, newName string, ops []Op) string {
 		}
 		start, stop := max(k-Context, 0), min(last+Context+1, len(ops))
 		if out.Len() == 0 {
-			out.WriteString("--- " + oldName + "\n+++ " + newName + "\n")
+			out.WriteString("--- " + quoteName(oldName) + "\n+++ " + quoteName(newName) + "\n")
 		}
 		out.WriteString("@@ -" + hunkRange(oldAt[start], oldAt[stop]-oldAt[start]) +
 			" +" + hunkRange(newAt[start], newAt[stop]-newAt[start]) + " @@\n")
@@ -115,4 +115,47 @@ func hunkRange(before, n int) string {
 		return strconv.Itoa(before + 1)
 	}
 	return strconv.Itoa(before+1) + "," + strconv.Itoa(n)
+}
+
+// quoteName writes a file name that holds a control character, a quote, a
+// backslash or a space in double quotes with C escapes, as GNU diff and git
+// do for the first three; GNU patch reads the name back. Names can come from
+// untrusted places (a Portainer stack name): unquoted, a newline in one
+// would forge diff lines that a reviewer takes for real, and patch would
+// cut a name at its first space (diff and git hide that behind a tab).
+func quoteName(name string) string {
+	if !strings.ContainsFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '"' || r == '\\' }) {
+		return name
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\a':
+			b.WriteString(`\a`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\v':
+			b.WriteString(`\v`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				b.WriteString(`\` + string('0'+c>>6) + string('0'+c>>3&7) + string('0'+c&7))
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }

@@ -278,3 +278,39 @@ func TestRender(t *testing.T) {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 }
+
+// TestQuotedNames: a name with a newline, tab, space, quote or backslash
+// is written in C quotes, so that it cannot forge diff lines, and GNU patch
+// still finds the file by it.
+func TestQuotedNames(t *testing.T) {
+	patch := testenv.Tool(t, "patch")
+	for _, tt := range []struct{ name, header string }{
+		{"plain.yml", "plain.yml"},
+		{"my stack.yml", `"my stack.yml"`},
+		{"new\nline", `"new\nline"`},
+		{"tab\there", `"tab\there"`},
+		{`quote"d`, `"quote\"d"`},
+		{`back\slash`, `"back\\slash"`},
+		{"bell\a", `"bell\a"`},
+		{"esc\x1b", `"esc\033"`},
+	} {
+		d := Unified(tt.name, tt.name, []byte("x\n"), []byte("y\n"))
+		want := "--- " + tt.header + "\n+++ " + tt.header + "\n@@ -1 +1 @@\n-x\n+y\n"
+		if d != want {
+			t.Errorf("%q: got\n%s\nwant\n%s", tt.name, d, want)
+			continue
+		}
+		dir := t.TempDir()
+		file := filepath.Join(dir, tt.name)
+		os.WriteFile(file, []byte("x\n"), 0o644)
+		cmd := exec.Command(patch, "--batch", "--silent", "-p0", "-d", dir)
+		cmd.Stdin = strings.NewReader(d)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%q: patch: %v: %s", tt.name, err, out)
+			continue
+		}
+		if got, _ := os.ReadFile(file); string(got) != "y\n" {
+			t.Errorf("%q: patched file holds %q", tt.name, got)
+		}
+	}
+}
