@@ -6,8 +6,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 	"github.com/ctsec/ctsec/internal/textdiff/difftest"
@@ -313,4 +315,24 @@ func TestQuotedNames(t *testing.T) {
 			t.Errorf("%q: patched file holds %q", tt.name, got)
 		}
 	}
+}
+
+// FuzzQuoteName: a quoted name is one line, and reads back (Go's string
+// syntax includes the C escapes used) to the name.
+func FuzzQuoteName(f *testing.F) {
+	for _, s := range []string{"a/b.yml", "x\n+++ y", "t\tz", `q"\`, "\x00\x7f", "é ü"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		q := quoteName(name)
+		if strings.ContainsAny(q, "\n\r") {
+			t.Fatalf("%q quoted as %q", name, q)
+		}
+		if q == name || !utf8.ValidString(name) {
+			return
+		}
+		if back, err := strconv.Unquote(q); err != nil || back != name {
+			t.Fatalf("%q quoted as %q reads back as %q, %v", name, q, back, err)
+		}
+	})
 }
