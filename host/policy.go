@@ -161,10 +161,19 @@ func (p *Policy) validate() error {
 	if p.Version != 1 {
 		bad("version: want 1, got %d", p.Version)
 	}
-	for _, ip := range p.Operator.TrustedIPs {
-		if _, err := ParseAddrOrPrefix(ip); err != nil {
-			bad("operator.trusted_ips: %v", err)
+	// Trusted addresses go into fail2ban's ignoreip: a /0 there would
+	// switch off banning for everyone, silently.
+	whitelist := func(field, ip string) {
+		pfx, err := ParseAddrOrPrefix(ip)
+		switch {
+		case err != nil:
+			bad("%s: %v", field, err)
+		case pfx.Bits() == 0:
+			bad("%s: %q trusts every address, so fail2ban would ban nobody", field, ip)
 		}
+	}
+	for _, ip := range p.Operator.TrustedIPs {
+		whitelist("operator.trusted_ips", ip)
 	}
 	for _, d := range []struct{ name, v string }{{"firewall.default_incoming", p.Firewall.DefaultIncoming}, {"firewall.default_outgoing", p.Firewall.DefaultOutgoing}} {
 		switch d.v {
@@ -212,9 +221,7 @@ func (p *Policy) validate() error {
 	}
 	f := p.Fail2ban
 	for _, ip := range f.IgnoreIP {
-		if _, err := ParseAddrOrPrefix(ip); err != nil {
-			bad("fail2ban.ignoreip: %v", err)
-		}
+		whitelist("fail2ban.ignoreip", ip)
 	}
 	if p.Manages("fail2ban") {
 		if !jailName.MatchString(f.Jail) {

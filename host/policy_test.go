@@ -49,6 +49,8 @@ func TestParsePolicyErrors(t *testing.T) {
 		// Every fail2ban value is checked even when the section lacks the
 		// jail, so a newline cannot add a directive to jail.d/ctsec.local.
 		{"ignoreip injection", "version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n", "fail2ban.ignoreip"},
+		{"trust everyone", strings.Replace(base, "203.0.113.10", "0.0.0.0/0", 1), `operator.trusted_ips: "0.0.0.0/0" trusts every address`},
+		{"ignore everyone", strings.Replace(base, `ignoreip: [127.0.0.1/8, "::1"]`, `ignoreip: ["::/0"]`, 1), `fail2ban.ignoreip: "::/0" trusts every address`},
 		{"fail2ban without jail", "version: 1\nfail2ban:\n  ignoreip: [1.2.3.4]\n", `fail2ban.jail: "" is not a jail name`},
 	}
 	for _, tt := range tests {
