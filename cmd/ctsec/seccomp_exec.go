@@ -12,12 +12,18 @@ func newSeccompExecCmd(a *app) *cobra.Command {
 	var caps []string
 	cmd := &cobra.Command{
 		Use:   "exec --profile PROFILE [--caps CAPS] -- CMD [ARGS...]",
-		Short: "Run a command under a profile, as runc would apply it",
+		Short: "Run a command under a profile, loaded the way runc loads it",
 		Long: `exec tries a profile without a container: it compiles the profile for this host
 (includes/excludes judged for --caps, default Docker's 14, and this kernel),
-starts a fresh ctsec process that sets no_new_privs, loads the filter on all
-its threads and execs CMD — the order runc uses. A syscall the profile denies
-fails with the profile's errno; KILL actions end the command with SIGSYS.
+starts a fresh ctsec process that sets no_new_privs, loads the filter on the
+thread that will exec (as runc does: no TSYNC, execve ends the other threads)
+and execs CMD at once. A syscall the profile denies fails with the profile's
+errno; KILL actions end the command with SIGSYS.
+
+It tests CMD alone. In a container runc itself still runs under the filter
+after loading it (its sync pipe, exec fifo and Go runtime), so a container
+profile also needs the runtime set: profile gen --base runtime or
+profile record --base runtime.
 
 --caps only decides which conditional rules apply; the command keeps the
 capabilities it is started with. The exit code is CMD's (128+signal when it
