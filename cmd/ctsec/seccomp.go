@@ -250,16 +250,21 @@ func newSeccompDiffCmd(a *app) *cobra.Command {
 		Long: `diff compares two profiles rule by rule: the default action, architectures and
 flags, then each syscall's treatment (action, errno, argument conditions and
 includes/excludes). Syscalls only in B are "added", only in A "removed".
-Text for people; --format json gives {"findings":[],"data":{added,removed,changed…}}.`,
+Text for people; --format json gives {"findings":[],"data":{added,removed,changed…}}.
+A profile that does not validate (errors, not warnings) is refused: what Docker
+would make of it is not what it says.`,
 		Example: `  ctsec seccomp diff default strict
   ctsec seccomp diff old.json new.json --format json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pa, _, err := loadProfile(args[0])
+			// A profile with schema errors means something else to Docker
+			// than it says (an ignored misspelt key, a bogus action), so a
+			// diff of it would mislead: refuse it as compile and exec do.
+			pa, err := loadValid(args[0])
 			if err != nil {
 				return err
 			}
-			pb, _, err := loadProfile(args[1])
+			pb, err := loadValid(args[1])
 			if err != nil {
 				return err
 			}
