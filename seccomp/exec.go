@@ -52,16 +52,8 @@ func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (Exe
 	if len(argv) == 0 {
 		return ExecResult{}, errors.New("no command to run")
 	}
-	switch c.execve {
-	case ActAllow, ActLog, "":
-	case ActTrace, ActNotify:
-		// Without a tracer or a listener the kernel fails such a call with
-		// ENOSYS, so the helper could only report a failed exec.
-		return ExecResult{}, fmt.Errorf("the profile answers execve with %s: with no tracer or seccomp agent attached the kernel fails it with ENOSYS, so no command can be started under it", c.execve)
-	default:
-		// A killed execve would leave the helper's other threads waiting
-		// forever (KILL_THREAD), and any other answer means no command.
-		return ExecResult{}, fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	if err := c.canExec(); err != nil {
+		return ExecResult{}, err
 	}
 	// Resolve the command before the filter exists, as runc does, so a
 	// missing binary is a clear error and not a denied syscall.
@@ -101,6 +93,42 @@ func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (Exe
 	default:
 		return ExecResult{}, fmt.Errorf("running %s: %w", argv[0], err)
 	}
+}
+
+// canExec refuses a filter under which no command could start.
+func (c *Compiled) canExec() error {
+	switch c.execve {
+	case ActAllow, ActLog, "":
+		return nil
+	case ActTrace, ActNotify:
+		// Without a tracer or a listener the kernel fails such a call with
+		// ENOSYS, so the helper could only report a failed exec.
+		return fmt.Errorf("the profile answers execve with %s: with no tracer or seccomp agent attached the kernel fails it with ENOSYS, so no command can be started under it", c.execve)
+	default:
+		// A killed execve would leave the helper's other threads waiting
+		// forever (KILL_THREAD), and any other answer means no command.
+		return fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	}
+}
+
+// ExecHere replaces the calling process with argv under the filter, loaded
+// exactly as Exec's helper loads it. It returns only on failure. The caller
+// must have locked its goroutine to its thread (runtime.LockOSThread) and
+// should be a process made for this (a helper or a test's child): its other
+// threads end at execve.
+func ExecHere(c *Compiled, argv, env []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command to run")
+	}
+	if err := c.canExec(); err != nil {
+		return err
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("finding command %q: %w", argv[0], err)
+	}
+	what, err := loadAndExec(c.BPF, c.Flags, path, argv, env)
+	return fmt.Errorf("%s: %w", what, err)
 }
 
 // childSpec is what the helper needs besides the filter: the resolved
