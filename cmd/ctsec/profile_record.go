@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ctsec/ctsec/internal/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -225,7 +226,8 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 	s := summarize(&res.Observation, f.output, obsPath)
 	s.ExitCode, s.Signal, s.Leftover = &res.ExitCode, res.Signal, res.Leftover
 	if a.jsonOutput() {
-		return writeJSON(a.stdout, s)
+		// The one JSON shape of every command: findings (none) and data.
+		return a.emit(report.New("profile record", nil, s))
 	}
 	status := fmt.Sprintf("exit %d", res.ExitCode)
 	if res.Signal != "" {
@@ -306,14 +308,17 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 		return err
 	}
 	if a.jsonOutput() {
-		if err := writeJSON(a.stdout, struct {
-			RecordingProfile string          `json:"recording_profile"`
-			Containers       []recordSummary `json:"containers"`
-		}{recPath, done}); err != nil {
+		if err := a.emit(report.New("profile record", nil, listenSummary{recPath, done})); err != nil {
 			return err
 		}
 	}
 	return writeErr
+}
+
+// listenSummary is the JSON data of a container recording session.
+type listenSummary struct {
+	RecordingProfile string          `json:"recording_profile"`
+	Containers       []recordSummary `json:"containers"`
 }
 
 // rescue prints a recording that could not be saved to stderr: a long

@@ -78,7 +78,8 @@ func TestProfileRecordJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var s recordSummary
-	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+	r := decodeReport(t, stdout)
+	if err := json.Unmarshal(r.Data, &s); err != nil || r.Findings == nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
 	if s.Profile != out || s.Syscalls == 0 || s.ExitCode == nil || *s.ExitCode != 0 {
@@ -164,11 +165,8 @@ func TestProfileRecordListen(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	var sum struct {
-		RecordingProfile string          `json:"recording_profile"`
-		Containers       []recordSummary `json:"containers"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || len(sum.Containers) != 1 {
+	var sum listenSummary
+	if err := json.Unmarshal(decodeReport(t, r.stdout).Data, &sum); err != nil || len(sum.Containers) != 1 {
 		t.Fatalf("summary %v: %s", err, r.stdout)
 	}
 	want := filepath.Join(dir, "web-ctsec-cli.json")

@@ -289,12 +289,25 @@ func newSeccompShowCmd(a *app) *cobra.Command {
            ENOSYS whatever the capabilities
   runtime  only what runc needs to start a container; a base for allow-lists
 
-Without an argument it lists them.`,
+Without an argument it lists them (--format json: a report whose data is the
+list). With a name it prints the profile itself, whatever --format says: the
+profile is the output.`,
 		Example:   "  ctsec seccomp show strict > strict.json\n  docker run --security-opt seccomp=strict.json …",
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: profiles.SeccompNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
+				if a.jsonOutput() {
+					type builtin struct {
+						Name        string `json:"name"`
+						Description string `json:"description"`
+					}
+					var list []builtin
+					for _, n := range profiles.SeccompNames() {
+						list = append(list, builtin{n, profiles.SeccompDoc(n)})
+					}
+					return a.emit(report.New("seccomp show", nil, list))
+				}
 				for _, n := range profiles.SeccompNames() {
 					fmt.Fprintf(a.stdout, "%-8s %s\n", n, profiles.SeccompDoc(n))
 				}

@@ -413,3 +413,18 @@ func TestSeccompDiffInvalid(t *testing.T) {
 		t.Errorf("exit %d stdout %q stderr %q", code, out, errOut)
 	}
 }
+
+// TestSeccompShowJSON: the listing is a report like every command's JSON;
+// a named profile is printed as itself.
+func TestSeccompShowJSON(t *testing.T) {
+	out, _, code := ctsec(t, "seccomp", "show", "--format", "json")
+	r := decodeReport(t, out)
+	var list []struct{ Name, Description string }
+	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list) != len(profiles.SeccompNames()) {
+		t.Errorf("exit %d %v %s", code, err, out)
+	}
+	out, _, _ = ctsec(t, "seccomp", "show", "strict", "--format", "json")
+	if want, _ := profiles.Seccomp("strict"); strings.TrimSpace(out) != strings.TrimSpace(string(want)) {
+		t.Error("show strict --format json is not the profile")
+	}
+}
