@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"syscall"
 
 	"github.com/ctsec/ctsec/seccomp"
 	"github.com/spf13/cobra"
@@ -52,8 +53,12 @@ was killed).`,
 			if err != nil {
 				return err
 			}
+			if res.Signal == syscall.SIGSYS {
+				return &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by SIGSYS: the profile kills or traps a syscall it made", args[0])}
+			}
 			if res.Signal != 0 {
-				return &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by signal %v (the profile kills or traps a syscall it made)", args[0], res.Signal)}
+				// Not the filter's doing: a user's kill, a crash, an OOM kill.
+				return &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by signal %v", args[0], res.Signal)}
 			}
 			if res.Code != 0 {
 				return &exitErr{code: res.Code}

@@ -248,6 +248,15 @@ func TestSeccompExecCLI(t *testing.T) {
 	if _, errOut, code := ctsec(t, "seccomp", "exec", "--", bb, "true"); code != 2 || !strings.Contains(errOut, "--profile is required") {
 		t.Errorf("no profile: %d %q", code, errOut)
 	}
+	// A kill by the filter is named as such; any other signal is not blamed on it.
+	kill := filepath.Join(dir, "killmkdir.json")
+	os.WriteFile(kill, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_KILL_PROCESS"}]}`), 0o644)
+	if _, errOut, code := ctsec(t, "seccomp", "exec", "--profile", kill, "--", bb, "mkdir", filepath.Join(dir, "k")); code != 128+31 || !strings.Contains(errOut, "SIGSYS: the profile kills") {
+		t.Errorf("killed by the filter: %d %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "seccomp", "exec", "--profile", p, "--", bb, "sh", "-c", "kill -TERM $$"); code != 128+15 || strings.Contains(errOut, "profile") || !strings.Contains(errOut, "killed by signal terminated") {
+		t.Errorf("killed by SIGTERM: %d %q", code, errOut)
+	}
 }
 
 func TestProfileGen(t *testing.T) {
