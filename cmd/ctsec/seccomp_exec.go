@@ -24,7 +24,8 @@ errno; KILL actions end the command with SIGSYS.
 It tests CMD alone. In a container runc itself still runs under the filter
 after loading it (its sync pipe, exec fifo and Go runtime), so a container
 profile also needs the runtime set: profile gen --base runtime or
-profile record --base runtime.
+profile record --base runtime. runc's ENOSYS stub for syscalls newer than
+the profile is not added (see compile).
 
 --caps only decides which conditional rules apply; the command keeps the
 capabilities it is started with. The exit code is CMD's (128+signal when it
