@@ -13,6 +13,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // DefaultProfilesDir is where ctsec keeps container profiles (relative to
@@ -234,7 +235,7 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 	if err != nil {
 		return res, fmt.Errorf("rendering %s: %w", pf.Path, err)
 	}
-	res.Diff = unifiedDiff(pf.Path, pf.Path, string(pf.Data), string(newText))
+	res.Diff = textdiff.Unified(pf.Path, pf.Path, pf.Data, newText)
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}
