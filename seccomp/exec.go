@@ -212,7 +212,10 @@ func loadAndExec(prog []byte, flags []string, path string, argv, env []string) (
 			fl |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		}
 	}
-	// RawSyscall, not Syscall: no scheduler hooks around the calls.
+	// RawSyscall, not Syscall: no scheduler hooks around the calls. What
+	// remains is a signal landing on this thread between the two: its
+	// handler returns through rt_sigreturn, which every profile a program
+	// can live under allows (ctsec's recordings always do).
 	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, fl, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
 		return "loading the filter with seccomp(2)", errno
