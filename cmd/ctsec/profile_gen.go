@@ -97,7 +97,9 @@ replaced without --force; with it, the file is first backed up under
 			if err != nil {
 				return err
 			}
-			if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			if st, err := os.Stat(abs); err != nil {
+				return usageError(fmt.Errorf("-o %s: %w (create the directory first)", dir, errors.Unwrap(err)))
+			} else if !st.IsDir() {
 				return usageError(fmt.Errorf("-o %s: not a directory", dir))
 			}
 			res := genResult{Written: []string{}}
@@ -188,14 +190,14 @@ func (g *seccompGenerator) addFlags(fs *pflag.FlagSet) {
 
 func (g *seccompGenerator) generate(name string) (generatedFile, error) {
 	allow := append([]string(nil), g.allow...)
+	res := seccomp.NewResolver()
 	for _, path := range g.syscallsFrom {
-		names, err := seccomp.ReadSyscalls(path)
+		names, err := seccomp.ReadSyscalls(path, res)
 		if err != nil {
 			return generatedFile{}, fmt.Errorf("--syscalls-from: %w", err)
 		}
 		allow = append(allow, names...)
 	}
-	res := seccomp.NewResolver()
 	p, err := seccomp.Generate(seccomp.GenOptions{Base: g.base, Allow: allow, Deny: g.deny}, res)
 	if err != nil {
 		return generatedFile{}, usageError(fmt.Errorf("generating seccomp profile: %w", err))
