@@ -19,10 +19,6 @@ import (
 // the host root): loaded from files, they survive AppArmor reloads.
 const DefaultProfilesDir = "etc/apparmor.d/containers"
 
-// complainMarker is the header comment ctsec writes when it puts a profile
-// into complain mode, so the review knows for how long it has been there.
-const complainMarker = "ctsec: complain since "
-
 // ProfileFile is one file of a profiles directory.
 type ProfileFile struct {
 	Path     string
@@ -88,12 +84,8 @@ func LoadProfileFile(path string) (ProfileFile, error) {
 func (pf ProfileFile) Infos() []ProfileInfo {
 	since := pf.ModTime
 	if len(pf.Profiles) > 0 {
-		for _, h := range pf.Profiles[0].Header {
-			if t, ok := strings.CutPrefix(h, complainMarker); ok {
-				if ts, err := time.Parse(time.RFC3339, strings.TrimSpace(t)); err == nil {
-					since = ts
-				}
-			}
+		if t, ok := complainSinceHeader(pf.Profiles[0]); ok {
+			since = t
 		}
 	}
 	var out []ProfileInfo
@@ -317,27 +309,6 @@ func reload(ctx context.Context, o ChangeOptions, path string) (string, error) {
 		return "failed: " + msg, fmt.Errorf("apparmor_parser -r %s: %s", path, msg)
 	}
 	return "reloaded", nil
-}
-
-// setComplainMarker records when a file's profiles entered complain mode,
-// and removes the record when they leave it.
-func setComplainMarker(p *Profile, mode string, now time.Time) {
-	var kept []string
-	had := false
-	for _, h := range p.Header {
-		if strings.HasPrefix(h, complainMarker) {
-			had = true
-			if mode == "complain" {
-				kept = append(kept, h) // keep the original start
-			}
-			continue
-		}
-		kept = append(kept, h)
-	}
-	if mode == "complain" && !had {
-		kept = append(kept, complainMarker+now.UTC().Format(time.RFC3339))
-	}
-	p.Header = kept
 }
 
 // renderFile renders every profile of a file, the preamble with the first.

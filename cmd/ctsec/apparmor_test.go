@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -167,5 +168,54 @@ func TestProfileGenAppArmor(t *testing.T) {
 	oneLineErr(t, errOut, "bad.yaml:2: filesystem.writable[0]")
 	if _, err := os.Stat(filepath.Join(dir, "other.seccomp.json")); err == nil {
 		t.Error("a refused gen wrote the seccomp file")
+	}
+}
+
+// TestApparmorGenComplainSince: generated complain-mode profiles carry the
+// date the review counts days in complain mode from; regenerating keeps it
+// (no change, no --force needed), and a file with other content is not
+// replaced without --force.
+func TestApparmorGenComplainSince(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	dir := t.TempDir()
+	state := t.TempDir()
+	out, errOut, code := ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("profile gen: %d %q", code, errOut)
+	}
+	path := filepath.Join(dir, "web.apparmor")
+	gen, _ := os.ReadFile(path)
+	marker := regexp.MustCompile(`# ctsec: complain since \S+`)
+	if !marker.Match(gen) {
+		t.Fatalf("no complain-since header:\n%s", gen)
+	}
+	// As if generated weeks ago: a rerun keeps that date.
+	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since 2026-11-01T00:00:00Z"))
+	writeFile(t, path, string(first))
+	out, errOut, code = ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"unchanged"`) {
+		t.Fatalf("profile gen again: %d %q\n%s", code, errOut, out)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
+		t.Errorf("rerun changed the profile:\n%s", again)
+	}
+	out, _, code = ctsec(t, "apparmor", "gen", "web", "-o", path)
+	if code != 0 || !strings.HasPrefix(out, "unchanged ") {
+		t.Errorf("apparmor gen over the same profile: %d\n%s", code, out)
+	}
+	_, errOut, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path)
+	if code != 1 {
+		t.Errorf("apparmor gen over a different profile: exit %d", code)
+	}
+	oneLineErr(t, errOut, "--force")
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
+		t.Error("a refused gen changed the file")
+	}
+	out, _, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path, "--force", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "backed up as change") {
+		t.Errorf("apparmor gen --force: %d\n%s", code, out)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) == 0 {
+		t.Error("no backup of the replaced profile")
 	}
 }
