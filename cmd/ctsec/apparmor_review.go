@@ -148,8 +148,8 @@ func (f *changeFlags) add(cmd *cobra.Command) {
 	f.logFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.stateDir, "state-dir", safefile.DefaultStateDir, "where backups are kept")
-	fl.BoolVar(&f.write, "write", false, "change the files (default: show the diff only)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "show the diff and change nothing (the default; overrides --write)")
+	fl.BoolVar(&f.write, "write", false, "change the files: back up, write, validate, reload (default: show the diff only)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show the diff and change nothing: the default, and it wins over --write")
 }
 
 func (f *changeFlags) options() apparmor.ChangeOptions {
@@ -167,14 +167,16 @@ profiles directory. --add-rules first adds the rules the review proposes for
 them (from the same log flags as review); --ready promotes every profile the
 review finds ready.
 
-It shows the unified diff first and changes nothing unless --write is given.
-With --write it backs each file up under --state-dir, writes it atomically,
-validates it with apparmor_parser -QK against the pinned AppArmor 3.0 ABI and
-reloads it (apparmor_parser -r) when --root is / and the kernel has AppArmor;
+It is a dry run by default: it shows the unified diff and changes nothing.
+--dry-run says so explicitly and wins over --write, so a script can force a
+preview whatever else it passes. With --write it backs each file up under
+--state-dir, writes it atomically, validates it with apparmor_parser -QK
+against the pinned AppArmor 3.0 ABI and reloads it (apparmor_parser -r) when --root is / and the kernel has AppArmor;
 otherwise it says that the reload was skipped and why. A failed validation or
 reload restores the previous file (and the previously loaded policy) and
 exits 1. Running it twice changes nothing the second time.`,
-		Example: `  ctsec apparmor promote ctsec-web                       # show the diff
+		Example: `  ctsec apparmor promote ctsec-web                       # dry run: show the diff
+  ctsec apparmor promote --ready --add-rules --dry-run     # what the weekly run would change
   ctsec apparmor promote ctsec-web --add-rules --write     # add learnt rules, enforce
   ctsec apparmor promote --ready --write --since 14d
   ctsec apparmor promote ctsec-web --root /mnt/image --write`,
@@ -200,8 +202,7 @@ exits 1. Running it twice changes nothing the second time.`,
 				}
 			}
 			if len(names) == 0 {
-				fmt.Fprintln(a.stdout, "no profile is ready to promote")
-				return nil
+				return nothingToChange(a, "apparmor promote", o, "no profile is ready to promote")
 			}
 			return runSetMode(cmd.Context(), a, "apparmor promote", names, "enforce", o)
 		},
@@ -221,7 +222,7 @@ func newApparmorDemoteCmd(a *app) *cobra.Command {
 		Long: `demote switches profiles back to complain mode in their files (--all: every
 enforce-mode profile in the profiles directory) and records when, so the next
 review counts the days in complain mode from now. Like promote it shows the
-diff, changes nothing without --write, keeps a backup, validates with
+diff and changes nothing without --write (--dry-run wins over --write), keeps a backup, validates with
 apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 		Example: `  ctsec apparmor demote ctsec-web --write
   ctsec apparmor demote --all --write`,
@@ -247,8 +248,7 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 				}
 			}
 			if len(names) == 0 {
-				fmt.Fprintln(a.stdout, "no profile in enforce mode")
-				return nil
+				return nothingToChange(a, "apparmor demote", f.options(), "no profile in enforce mode")
 			}
 			return runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
 		},
@@ -261,6 +261,16 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 type changeReport struct {
 	DryRun  bool                    `json:"dry_run"`
 	Results []apparmor.ChangeResult `json:"results"`
+}
+
+// nothingToChange reports a promote or demote that found no profile to
+// change: a line of text, or the usual report with no results.
+func nothingToChange(a *app, command string, o apparmor.ChangeOptions, msg string) error {
+	if a.format == report.Text {
+		fmt.Fprintln(a.stdout, msg)
+		return nil
+	}
+	return a.emit(report.New(command, nil, changeReport{DryRun: !o.Write, Results: []apparmor.ChangeResult{}}))
 }
 
 func runSetMode(ctx context.Context, a *app, command string, names []string, mode string, o apparmor.ChangeOptions) error {

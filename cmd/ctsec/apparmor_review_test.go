@@ -28,7 +28,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	}
 	out, _, code = ctsec(t, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
 	var rep struct {
-		Findings []struct{ Rule, Severity, Target string }
+		Findings []struct{ Rule, Severity, Target, Fix string }
 		Data     struct {
 			Profiles []struct{ Profile, Verdict string }
 		}
@@ -38,6 +38,12 @@ func TestApparmorReviewCLI(t *testing.T) {
 	}
 	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
 		t.Errorf("json: exit %d %+v", code, rep)
+	}
+	// promote cannot edit a profile that has no file here: the fix says so.
+	for _, f := range rep.Findings {
+		if f.Target == "ghost" && strings.Contains(f.Fix, "promote") {
+			t.Errorf("fix for a profile without a file: %q", f.Fix)
+		}
 	}
 	// Lost events make every profile blocked: a high finding, exit 1.
 	out, _, code = ctsec(t, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
@@ -78,6 +84,17 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
 		t.Fatal("dry run changed the file")
+	}
+	// --dry-run wins over --write.
+	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
+	if code != 0 || !strings.Contains(out, "dry run, nothing changed") {
+		t.Fatalf("--dry-run --write: exit %d %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(src) {
+		t.Fatal("--dry-run --write changed the file")
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Fatal("--dry-run --write made a backup")
 	}
 	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
 	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
@@ -197,5 +214,14 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 	out, _, code = ctsec(t, args...)
 	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
 		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	// … and in JSON it is still the one report object.
+	out, _, code = ctsec(t, append(args, "--format", "json")...)
+	var rep struct {
+		Findings []any
+		Data     struct{ Results []any }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Findings == nil || rep.Data.Results == nil {
+		t.Errorf("second run, json: exit %d %v\n%s", code, err, out)
 	}
 }
