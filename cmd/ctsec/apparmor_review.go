@@ -230,14 +230,20 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 			if all == (len(args) > 0) {
 				return usageError(errors.New("name profiles or give --all, not both or neither"))
 			}
+			var err error
 			names := args
+			var problems []error
 			if all {
-				files, problems, err := apparmor.LoadProfileDir(f.dir())
+				files, probs, err := apparmor.LoadProfileDir(f.dir())
 				if err != nil {
 					return err
 				}
-				if len(problems) > 0 {
-					return problems[0]
+				// In an emergency one file ctsec cannot parse must not stop
+				// the others from going back to complain: it is named, and
+				// the exit status says not everything was done.
+				problems = probs
+				for _, p := range problems {
+					fmt.Fprintf(a.stderr, "ctsec: skipped: %v\n", p)
 				}
 				for _, pf := range files {
 					for _, p := range pf.Profiles {
@@ -248,9 +254,14 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 				}
 			}
 			if len(names) == 0 {
-				return nothingToChange(a, "apparmor demote", f.options(), "no profile in enforce mode")
+				err = nothingToChange(a, "apparmor demote", f.options(), "no profile in enforce mode")
+			} else {
+				err = runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
 			}
-			return runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
+			if err == nil && len(problems) > 0 {
+				return failed("%d profile file(s) could not be parsed and were not demoted (first: %v)", len(problems), problems[0])
+			}
+			return err
 		},
 	}
 	f.add(cmd)

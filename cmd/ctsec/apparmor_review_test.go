@@ -225,3 +225,24 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 		t.Errorf("second run, json: exit %d %v\n%s", code, err, out)
 	}
 }
+
+// TestApparmorDemoteAllSkipsBrokenFile: the emergency way back does not stop
+// at a file it cannot parse; it demotes the rest, names the file, exits 1.
+func TestApparmorDemoteAllSkipsBrokenFile(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	enforced, _ := os.ReadFile("../../apparmor/testdata/review/profiles/ctsec-enforced")
+	writeFile(t, filepath.Join(dir, "ctsec-enforced"), string(enforced))
+	broken := writeFile(t, filepath.Join(dir, "zz-broken"), "profile broken {\n  /x r\n")
+	out, errOut, code := ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"))
+	if code != 1 || !strings.Contains(out, "now complain") || !strings.Contains(errOut, "zz-broken") {
+		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ctsec-enforced")); !strings.Contains(string(b), "complain") {
+		t.Errorf("the parseable profile was not demoted:\n%s", b)
+	}
+	if b, _ := os.ReadFile(broken); string(b) != "profile broken {\n  /x r\n" {
+		t.Error("the broken file was changed")
+	}
+}
