@@ -16,6 +16,7 @@ import (
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // LoadOptions control Load.
@@ -211,7 +212,11 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	}
 	content = complainSinceForInstall(content, old, act.Mode, o.Now)
 	act.Changed = err != nil || !bytes.Equal(old, content)
-	act.Diff = unifiedDiff(act.Target, act.Target+" (new)", string(old), string(content))
+	oldName := act.Target
+	if err != nil {
+		oldName = "/dev/null" // as diff -N shows a file that is not there yet
+	}
+	act.Diff = textdiff.Unified(oldName, act.Target, old, content)
 	return act, content, nil
 }
 

@@ -80,6 +80,9 @@ func TestLoadIntoRoot(t *testing.T) {
 	if plan.Written || len(plan.Actions) != 1 || plan.Actions[0].Target != target || !plan.Actions[0].Changed || !strings.Contains(plan.Actions[0].Diff, "+profile \"ctsec-web\"") {
 		t.Fatalf("plan: %+v", plan)
 	}
+	if !strings.HasPrefix(plan.Actions[0].Diff, "--- /dev/null\n+++ "+target+"\n@@ -0,0 +1,") {
+		t.Errorf("a new profile's diff is not against /dev/null:\n%s", plan.Actions[0].Diff)
+	}
 	if _, err := os.Stat(target); err == nil {
 		t.Fatal("dry run installed the file")
 	}

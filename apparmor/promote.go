@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // DefaultProfilesDir is where ctsec keeps container profiles (relative to
@@ -246,7 +247,7 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 		}
 		newText = WithComplainSince(newText, since)
 	}
-	res.Diff = unifiedDiff(pf.Path, pf.Path, string(pf.Data), string(newText))
+	res.Diff = textdiff.Unified(pf.Path, pf.Path, pf.Data, newText)
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/testenv"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -215,7 +216,7 @@ func TestDiffAgreesWithLCS(t *testing.T) {
 			return
 		}
 		p1, m1 := count(res.Diff("a", "b"))
-		p2, m2 := count(UnifiedDiff("a", "b", src, res.Output))
+		p2, m2 := count(textdiff.Unified("a", "b", src, res.Output))
 		if p1 != p2 || m1 != m2 {
 			t.Errorf("%s: insertion diff +%d -%d, LCS diff +%d -%d", f, p1, m1, p2, m2)
 		}

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,22 +53,6 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 }
 
-func TestUnifiedDiff(t *testing.T) {
-	old := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nl\n"
-	new := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nl\nk\n"
-	got := UnifiedDiff("x", "x", []byte(old), []byte(new))
-	want := "--- x\n+++ x\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n@@ -9,3 +9,4 @@\n i\n j\n l\n+k\n"
-	if got != want {
-		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
-	}
-	if UnifiedDiff("x", "x", []byte(old), []byte(old)) != "" {
-		t.Error("diff of equal content is not empty")
-	}
-	if got := UnifiedDiff("/dev/null", "n", nil, []byte("x\n")); got != "--- /dev/null\n+++ n\n@@ -0,0 +1,1 @@\n+x\n" {
-		t.Errorf("new file diff = %q", got)
-	}
-}
-
 func FuzzParsePolicy(f *testing.F) {
 	f.Add(string(profile.Baseline()))
 	f.Add("version: 1\nssh:\n  settings:\n    A: b\n")
@@ -100,18 +83,3 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
-
-func FuzzUnifiedDiff(f *testing.F) {
-	f.Add("a\nb\n", "a\nc\n")
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if len(a) > 2000 || len(b) > 2000 {
-			return
-		}
-		d := UnifiedDiff("a", "b", []byte(a), []byte(b))
-		if (d == "") != splitEq(a, b) {
-			t.Fatalf("diff %q for %q → %q", d, a, b)
-		}
-	})
-}
-
-func splitEq(a, b string) bool { return slices.Equal(splitLines(a), splitLines(b)) }

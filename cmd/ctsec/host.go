@@ -33,12 +33,18 @@ func (o *hostOpts) engine(names []string) (*host.Engine, error) {
 	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods}, nil
 }
 
-func (o *hostOpts) loadPolicy() (*host.Policy, error) {
-	p, err := host.LoadPolicy(o.policy)
+// setup is what audit, plan and apply all start with: the engine for the
+// named modules and the policy to hold them to.
+func (o *hostOpts) setup(names []string) (*host.Engine, *host.Policy, error) {
+	e, err := o.engine(names)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, nil, err
 	}
-	return p, nil
+	pol, err := host.LoadPolicy(o.policy)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return e, pol, nil
 }
 
 func newHostCmd(a *app) *cobra.Command {

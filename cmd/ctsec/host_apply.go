@@ -41,11 +41,7 @@ Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
   ctsec host apply --root /mnt/image --state-dir /mnt/image/var/lib/ctsec`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := o.engine(args)
-			if err != nil {
-				return err
-			}
-			pol, err := o.loadPolicy()
+			e, pol, err := o.setup(args)
 			if err != nil {
 				return err
 			}

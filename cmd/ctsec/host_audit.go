@@ -28,11 +28,7 @@ Findings use the common model: --format text|json|sarif|junit|markdown,
   ctsec host audit --root /mnt/image --fail-on medium`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := o.engine(args)
-			if err != nil {
-				return err
-			}
-			pol, err := o.loadPolicy()
+			e, pol, err := o.setup(args)
 			if err != nil {
 				return err
 			}

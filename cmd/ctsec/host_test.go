@@ -124,3 +124,40 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 		t.Errorf("--force: exit %d %q", code, errOut)
 	}
 }
+
+// TestHostSetupErrors holds audit, plan and apply, which share their setup,
+// to the contract for bad input: one line on stderr, exit 2, nothing written.
+func TestHostSetupErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "pol.yaml")
+	os.WriteFile(bad, []byte("version: 1\nbogus: true\n"), 0o644)
+	for _, verb := range []string{"audit", "plan", "apply"} {
+		for _, tt := range []struct {
+			name, want string
+			args       []string
+		}{
+			{"unknown module", "nosuch", []string{"nosuch"}},
+			{"bad policy", bad + ": line 2: field bogus not found", []string{"sysctl", "--policy", bad}},
+		} {
+			t.Run(verb+" "+tt.name, func(t *testing.T) {
+				root, state := hostRoot(t), t.TempDir()
+				args := append([]string{"host", verb, "--root", root}, tt.args...)
+				if verb == "apply" {
+					args = append(args, "--state-dir", state)
+				}
+				out, errOut, code := ctsec(t, args...)
+				if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.want) {
+					t.Errorf("exit %d, stderr %q, want one line with %q", code, errOut, tt.want)
+				}
+				if out != "" {
+					t.Errorf("stdout %q", out)
+				}
+				if entries, _ := os.ReadDir(state); len(entries) != 0 {
+					t.Errorf("state dir written: %v", entries)
+				}
+				if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); err == nil {
+					t.Error("apply wrote the drop-in")
+				}
+			})
+		}
+	}
+}
