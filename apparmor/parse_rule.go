@@ -141,6 +141,19 @@ func (c *cursor) value(t token, key string) ([]string, bool) {
 	return nil, false
 }
 
+// target reads an optional `-> NAME`; false means the rule is malformed.
+func (c *cursor) target() (string, bool) {
+	if c.peek().kind != tokArrow {
+		return "", true
+	}
+	c.next()
+	n := c.next()
+	if n.kind != tokWord && n.kind != tokString {
+		return "", false
+	}
+	return n.text, true
+}
+
 // keyOf returns the key of a `key=` word.
 func keyOf(t token) string {
 	if t.kind != tokWord {
@@ -215,15 +228,8 @@ func fileRule(c *cursor, q Qualifiers, owner bool) Rule {
 	if r.Perms, r.Exec, err = SplitPerms(permWord); err != nil {
 		return nil
 	}
-	if c.peek().kind == tokArrow {
-		c.next()
-		n := c.next()
-		if n.kind != tokWord && n.kind != tokString {
-			return nil
-		}
-		r.Target = n.text
-	}
-	if !c.done() {
+	var ok bool
+	if r.Target, ok = c.target(); !ok || !c.done() {
 		return nil
 	}
 	return r
@@ -520,15 +526,8 @@ func changeProfileRule(c *cursor, q Qualifiers) Rule {
 	if t := c.peek(); t.kind == tokString || t.kind == tokWord && isPathWord(t.text) {
 		r.Exec, _ = c.path()
 	}
-	if c.peek().kind == tokArrow {
-		c.next()
-		n := c.next()
-		if n.kind != tokWord && n.kind != tokString {
-			return nil
-		}
-		r.Target = n.text
-	}
-	if !c.done() {
+	var ok bool
+	if r.Target, ok = c.target(); !ok || !c.done() {
 		return nil
 	}
 	return r
