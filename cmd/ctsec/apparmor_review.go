@@ -199,6 +199,11 @@ exits 1. Running it twice changes nothing the second time.`,
 				}
 				if addRules {
 					o.Rules = rv.ProposedRules()
+					if rv.LostEvents {
+						// the rules come from an incomplete record: enforcing
+						// them may block what the lost events would have shown
+						fmt.Fprintln(a.stderr, "ctsec: warning: the logs show lost events in the window, so the rules to add may be incomplete (see 'ctsec apparmor review')")
+					}
 				}
 			}
 			if len(names) == 0 {

@@ -85,6 +85,11 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
 		t.Fatal("dry run changed the file")
 	}
+	// Rules learnt from logs that lost events come with a warning.
+	_, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--log", "../../apparmor/testdata/review/loss.log"}, base...)...)
+	if code != 0 || !strings.Contains(errOut, "lost events") {
+		t.Errorf("promote with lost events: exit %d, stderr %q", code, errOut)
+	}
 	// --dry-run wins over --write.
 	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
 	if code != 0 || !strings.Contains(out, "dry run, nothing changed") {
