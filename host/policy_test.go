@@ -44,11 +44,37 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad ip", strings.Replace(base, "203.0.113.10", "203.0.113.300", 1), "operator.trusted_ips"},
 		{"bad time", strings.Replace(base, `time: "02:00"`, `time: "2am"`, 1), "updates.time"},
 		{"bad yaml", "version: [\n", "p.yaml: "},
+		{"empty", "", "the policy is empty"},
+		{"two documents", "version: 1\n---\nversion: 1\n", "line 2: a second YAML document"},
+		// Every fail2ban value is checked even when the section lacks the
+		// jail, so a newline cannot add a directive to jail.d/ctsec.local.
+		{"ignoreip injection", "version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n", "fail2ban.ignoreip"},
+		{"trust everyone", strings.Replace(base, "203.0.113.10", "0.0.0.0/0", 1), `operator.trusted_ips: "0.0.0.0/0" trusts every address`},
+		{"ignore everyone", strings.Replace(base, `ignoreip: [127.0.0.1/8, "::1"]`, `ignoreip: ["::/0"]`, 1), `fail2ban.ignoreip: "::/0" trusts every address`},
+		{"fail2ban without jail", "version: 1\nfail2ban:\n  ignoreip: [1.2.3.4]\n", `fail2ban.jail: "" is not a jail name`},
 	}
 	for _, tt := range tests {
 		_, err := ParsePolicy("p.yaml", []byte(tt.yaml))
 		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "p.yaml: ") {
 			t.Errorf("%s: error = %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestPolicySectionsLeftOut(t *testing.T) {
+	p, err := ParsePolicy("p.yaml", []byte("version: 1\nsysctl:\n  settings: {kernel.kptr_restrict: \"2\"}\nfirewall:\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m, want := range map[string]bool{"sysctl": true, "firewall": false, "ssh": false, "fail2ban": false, "updates": false} {
+		if p.Manages(m) != want {
+			t.Errorf("Manages(%q) = %v, want %v", m, !want, want)
+		}
+	}
+	base, _ := BaselinePolicy()
+	for _, m := range moduleSections {
+		if !base.Manages(m) {
+			t.Errorf("the baseline does not manage %s", m)
 		}
 	}
 }

@@ -17,7 +17,7 @@ type hostOpts struct {
 func (o *hostOpts) addFlags(cmd *cobra.Command, withPolicy, withState bool) {
 	cmd.Flags().StringVar(&o.root, "root", "/", "root directory of the host (a mounted image or a test tree); services are only reloaded when it is /")
 	if withPolicy {
-		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; `ctsec host init` writes a copy)")
+		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; 'ctsec host init' writes a copy)")
 	}
 	if withState {
 		cmd.Flags().StringVar(&o.stateDir, "state-dir", safefile.DefaultStateDir, "where backups and the change journal are kept")

@@ -32,13 +32,9 @@ Findings use the common model: --format text|json|sarif|junit|markdown,
 			if err != nil {
 				return err
 			}
-			var findings []report.Finding
-			for _, m := range e.Modules {
-				fs, err := m.Audit(cmd.Context(), e.Env, pol)
-				if err != nil {
-					return err
-				}
-				findings = append(findings, fs...)
+			findings, err := e.Audit(cmd.Context(), pol)
+			if err != nil {
+				return err
 			}
 			return a.emit(report.New("host audit", findings, nil))
 		},
