@@ -124,6 +124,18 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "1 profiles loaded") || !strings.Contains(out, "ctsec-web") || !strings.Contains(out, "NOT LOADED") {
 		t.Errorf("status: %d\n%s", code, out)
 	}
+	// JSON: the report object, the installed-but-not-loaded file a low finding.
+	out, _, code = ctsec(t, "apparmor", "status", "--root", root, "--no-docker", "--format", "json", "--fail-on", "low")
+	var st struct {
+		Findings []struct{ Rule, Severity, File string }
+		Data     struct {
+			OnDisk []struct{ File string } `json:"on_disk"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 || len(st.Findings) != 1 ||
+		st.Findings[0].Rule != "apparmor-profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
+		t.Errorf("status json: exit %d %v %+v\n%s", code, err, st, out)
+	}
 	_, errOut, code := ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
 	if code != 2 {
 		t.Errorf("--complain --enforce: exit %d", code)
