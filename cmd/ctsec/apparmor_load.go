@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -74,10 +73,8 @@ and verified with apparmor_parser -QK but not loaded into this kernel.`,
 }
 
 func printLoad(a *app, res apparmor.LoadResult) error {
-	if a.jsonOutput() {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+	if a.format != report.Text {
+		return a.emit(report.New("apparmor load", nil, res))
 	}
 	for _, act := range res.Actions {
 		verb := "unchanged"

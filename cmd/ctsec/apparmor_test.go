@@ -106,15 +106,19 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	out, _, code = ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, "--write", "--enforce", "--format", "json", src)
-	var res struct {
-		Written  bool   `json:"written"`
-		BackupID string `json:"backup_id"`
-		Actions  []struct {
-			Target string `json:"target"`
-			Mode   string `json:"mode"`
-		} `json:"actions"`
+	var rep struct {
+		Findings []any `json:"findings"`
+		Data     struct {
+			Written  bool   `json:"written"`
+			BackupID string `json:"backup_id"`
+			Actions  []struct {
+				Target string `json:"target"`
+				Mode   string `json:"mode"`
+			} `json:"actions"`
+		} `json:"data"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || !res.Written || res.Actions[0].Mode != "enforce" || res.BackupID == "" {
+	res := &rep.Data
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Findings == nil || !res.Written || res.Actions[0].Mode != "enforce" || res.BackupID == "" {
 		t.Fatalf("write: %d %s", code, out)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "etc/apparmor.d/containers/ctsec-web")); err != nil || strings.Contains(string(b), "complain") {
