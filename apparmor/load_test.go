@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/engine"
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -184,6 +185,13 @@ func TestStatusUnderRoot(t *testing.T) {
 	if d := byName["broken"]; d.Problem == "" {
 		t.Errorf("broken: %+v", d)
 	}
+	sev := map[string]string{}
+	for _, f := range st.Findings() {
+		sev[filepath.Base(f.File)] = f.Rule + "/" + f.Severity.String()
+	}
+	if len(sev) != 2 || sev["broken"] != "apparmor-profile-unreadable/medium" || sev["api.apparmor"] != "apparmor-profile-not-loaded/low" {
+		t.Errorf("findings: %v", sev)
+	}
 	empty, err := ReadStatus(context.Background(), t.TempDir(), nil)
 	if err != nil || empty.KernelEnabled || len(empty.Loaded) != 0 {
 		t.Errorf("empty root: %+v %v", empty, err)
@@ -196,11 +204,14 @@ func TestStatusContainers(t *testing.T) {
 	docker := testenv.Docker(t)
 	image := testenv.Busybox(t)
 	name := "ctsec-aa-status-" + filepath.Base(t.TempDir())
-	out, err := exec.Command(docker, "create", "--name", name, "--security-opt", "apparmor=ctsec-web", image, "true").CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker create: %v: %s", err, out)
+	missing := name + "-missing"
+	for n, profile := range map[string]string{name: "ctsec-web", missing: "ctsec-not-loaded"} {
+		out, err := exec.Command(docker, "create", "--name", n, "--security-opt", "apparmor="+profile, image, "true").CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker create: %v: %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command(docker, "rm", "-f", n).Run() })
 	}
-	t.Cleanup(func() { exec.Command(docker, "rm", "-f", name).Run() })
 	cli, err := engine.Connect("")
 	if err != nil {
 		t.Fatal(err)
@@ -210,6 +221,16 @@ func TestStatusContainers(t *testing.T) {
 	st, err := ReadStatus(context.Background(), root, cli)
 	if err != nil || st.DockerError != "" {
 		t.Fatalf("%v %s", err, st.DockerError)
+	}
+	// Only the container whose profile the kernel lacks is a finding.
+	high := map[string]bool{}
+	for _, f := range st.Findings() {
+		if f.Severity == report.High {
+			high[f.Target] = true
+		}
+	}
+	if !high[missing] || high[name] {
+		t.Errorf("high findings for %v, want %s only", high, missing)
 	}
 	for _, c := range st.Containers {
 		if c.Container == name {

@@ -38,6 +38,9 @@ type generatedFile struct {
 	// final (absolute) path.
 	securityOpt func(path string) string
 	data        []byte
+	// refresh, when set, carries state over from the file being replaced
+	// (the AppArmor complain-since date), so a rerun is idempotent.
+	refresh func(old []byte) []byte
 }
 
 func profileGenerators() []profileGenerator {
@@ -111,9 +114,13 @@ replaced without --force; with it, the file is first backed up under
 				res.Files = append(res.Files, f)
 			}
 			// Check every target before writing any, so a refusal leaves nothing half-done.
-			for _, f := range res.Files {
+			for i, f := range res.Files {
 				path := filepath.Join(abs, f.File)
 				old, err := os.ReadFile(path)
+				if err == nil && f.refresh != nil {
+					f.data = f.refresh(old)
+					res.Files[i].data = f.data
+				}
 				if err == nil && !bytes.Equal(old, f.data) && !force {
 					return failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
 				}
