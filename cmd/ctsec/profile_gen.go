@@ -100,8 +100,13 @@ replaced without --force; with it, the file is first backed up under
 			if err != nil {
 				return err
 			}
-			if st, err := os.Stat(abs); err != nil {
-				return usageError(fmt.Errorf("-o %s: %w (create the directory first)", dir, errors.Unwrap(err)))
+			// A missing output directory is made, but only once every check
+			// has passed, so a refused gen leaves nothing behind.
+			mkdir := false
+			if st, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+				mkdir = true
+			} else if err != nil {
+				return usageError(fmt.Errorf("-o %s: %w", dir, errors.Unwrap(err)))
 			} else if !st.IsDir() {
 				return usageError(fmt.Errorf("-o %s: not a directory", dir))
 			}
@@ -126,6 +131,11 @@ replaced without --force; with it, the file is first backed up under
 				}
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("reading %s: %w", path, err)
+				}
+			}
+			if mkdir {
+				if err := os.MkdirAll(abs, 0o755); err != nil {
+					return fmt.Errorf("creating -o %s: %w", dir, err)
 				}
 			}
 			var change *safefile.Change

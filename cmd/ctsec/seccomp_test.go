@@ -302,11 +302,15 @@ func TestProfileGen(t *testing.T) {
 	} else if b, _ := os.ReadFile(backups[0]); !bytes.Equal(b, data) {
 		t.Error("backup differs from the replaced file")
 	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(plain, nil, 0o644)
 	for _, bad := range [][]string{
 		{"profile", "gen", "../evil", "-o", dir},
 		{"profile", "gen", "x", "--allow", "opnat", "-o", dir},
 		{"profile", "gen", "x", "--base", "lax", "-o", dir},
-		{"profile", "gen", "x", "-o", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "--allow", "opnat", "-o", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "-o", filepath.Join(plain, "sub")},
+		{"profile", "gen", "x", "-o", plain},
 	} {
 		if _, errOut, code := ctsec(t, bad...); code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d %q", bad, code, errOut)
@@ -314,6 +318,17 @@ func TestProfileGen(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.seccomp.json")); err == nil {
 		t.Error("a refused gen wrote a file")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a refused gen made its output directory")
+	}
+	// A missing output directory is made when the gen goes through.
+	nested := filepath.Join(dir, "new", "profiles")
+	if _, errOut, code := ctsec(t, "profile", "gen", "x", "-o", nested, "--state-dir", t.TempDir()); code != 0 {
+		t.Fatalf("gen into a new directory: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(nested, "x.seccomp.json")); err != nil {
+		t.Errorf("gen into a new directory: %v", err)
 	}
 }
 
