@@ -1,6 +1,7 @@
 package apparmor
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -259,10 +260,13 @@ func RuleKind(r Rule) string {
 }
 
 // Covered reports whether p already allows r: the same rule, a bare rule for
-// the whole class (file, capability, network), or for files the same path —
-// or a profile pattern matching the literal path — with at least the same
-// permissions. Patterns using variables are not expanded: a rule they cover
-// is still proposed, and apparmor_parser merges the overlap.
+// the whole class (`file,`, `capability,`, `network,`, `unix,`, `signal,`,
+// `dbus,`, …), or for files the same path — or a profile pattern matching
+// the literal path — with at least the same permissions. Patterns using
+// variables are not expanded: a rule they cover is still proposed, and
+// apparmor_parser merges the overlap. When in doubt it answers no: a rule
+// proposed twice costs a line, a rule wrongly taken as present breaks the
+// service once the profile enforces.
 func Covered(p *Profile, r Rule) bool {
 	if p.Has(r) {
 		return true
@@ -271,14 +275,14 @@ func Covered(p *Profile, r Rule) bool {
 		if !IsPolicy(x) || ruleDenies(x) {
 			continue
 		}
+		if bareClass(x) && reflect.TypeOf(x) == reflect.TypeOf(r) {
+			return true
+		}
 		switch have := x.(type) {
 		case File:
 			want, ok := r.(File)
 			if !ok {
 				continue
-			}
-			if have.Path.IsZero() && have.Perms == "" && have.Exec == "" {
-				return true // file,
 			}
 			samePath := have.Path.String() == want.Path.String() ||
 				have.Path.IsGlob() && !want.Path.IsGlob() && globMatches(have.Path.Text(), want.Path.Text())
@@ -288,12 +292,11 @@ func Covered(p *Profile, r Rule) bool {
 			}
 		case Capability:
 			want, ok := r.(Capability)
-			if ok && (len(have.Names) == 0 || containsWords(have.Names, want.Names)) {
+			if ok && containsWords(have.Names, want.Names) {
 				return true
 			}
 		case Network:
-			want, ok := r.(Network)
-			if ok && (have.Family == "" || have.Family == want.Family && (have.Type == "" || have.Type == want.Type)) {
+			if want, ok := r.(Network); ok && networkCovers(have, want) {
 				return true
 			}
 		}
@@ -301,16 +304,42 @@ func Covered(p *Profile, r Rule) bool {
 	return false
 }
 
-func ruleDenies(r Rule) bool {
-	switch x := r.(type) {
-	case File:
-		return x.Deny
-	case Capability:
-		return x.Deny
-	case Network:
-		return x.Deny
+// bareClass reports a rule that allows its whole class: its keyword alone.
+func bareClass(r Rule) bool {
+	q, ok := r.(interface{ qualifiers() Qualifiers })
+	if !ok {
+		return false
 	}
-	return false
+	s := strings.TrimPrefix(r.String(), q.qualifiers().prefix())
+	return !strings.ContainsAny(strings.TrimSuffix(s, ","), " (\"")
+}
+
+// protocolType is the socket type apparmor_parser gives a network rule
+// that names a protocol instead (parser/network.c): `network inet tcp,`
+// allows inet stream sockets, not datagrams.
+var protocolType = map[string]string{"tcp": "stream", "udp": "dgram", "icmp": "raw"}
+
+// networkCovers reports whether the network rule have allows what want asks.
+func networkCovers(have, want Network) bool {
+	if have.Family != "" && have.Family != want.Family {
+		return false
+	}
+	haveType, wantType := have.Type, want.Type
+	if haveType == "" {
+		haveType = protocolType[have.Protocol]
+	}
+	if wantType == "" {
+		wantType = protocolType[want.Protocol]
+	}
+	if haveType != "" && haveType != wantType {
+		return false
+	}
+	return have.Protocol == "" || have.Protocol == want.Protocol || want.Protocol == "" && protocolType[have.Protocol] == wantType
+}
+
+func ruleDenies(r Rule) bool {
+	q, ok := r.(interface{ qualifiers() Qualifiers })
+	return ok && q.qualifiers().Deny
 }
 
 func containsAll(have, want string) bool {

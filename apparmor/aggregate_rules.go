@@ -45,7 +45,7 @@ func ruleFor(ev *auditlog.Event, o RuleOptions) (Rule, error) {
 		}
 		return Capability{Names: []string{ev.Name}}, nil
 	case strings.HasPrefix(op, "dbus_"):
-		return dbusRule(ev)
+		return eventDBusRule(ev)
 	case op == "signal":
 		return eventSignalRule(ev), nil
 	case op == "ptrace":
@@ -191,4 +191,27 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
+}
+
+func eventDBusRule(ev *auditlog.Event) (Rule, error) {
+	d := DBus{
+		Perms:     maskWords(ev),
+		Bus:       ev.DBusBus,
+		Path:      ev.DBusPath,
+		Interface: ev.DBusInterface,
+		Member:    ev.DBusMember,
+		Name:      ev.Name,
+		PeerLabel: peerName(ev.PeerProfile),
+	}
+	if len(d.Perms) == 0 {
+		return nil, fmt.Errorf("dbus event without a mask")
+	}
+	switch {
+	case slices.Contains(d.Perms, "eavesdrop"):
+		// apparmor_parser: eavesdrop "can only contain a bus conditional".
+		return DBus{Perms: []string{"eavesdrop"}, Bus: d.Bus}, nil
+	case slices.Contains(d.Perms, "bind"):
+		return DBus{Perms: []string{"bind"}, Bus: d.Bus, Name: d.Name}, nil
+	}
+	return d, nil
 }

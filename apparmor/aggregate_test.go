@@ -175,6 +175,47 @@ func TestCovered(t *testing.T) {
 	}
 }
 
+// TestCoveredClasses: bare class rules cover their class (and only it);
+// rules narrowed by protocol, qualifier or peer cover only what they name.
+// The profile is what 'apparmor gen' writes for a service limited to TCP.
+func TestCoveredClasses(t *testing.T) {
+	spec := &Spec{Name: "web", Network: SpecNetwork{Protocols: []string{"tcp"}}}
+	p, err := Generate(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Rules = append(p.Rules, DBus{}, Raw{Text: "userns,"})
+	yes := []Rule{
+		Network{Family: "inet", Type: "stream"}, Network{Family: "inet6", Type: "stream"}, Network{Family: "inet", Protocol: "tcp"},
+		Unix{Perms: []string{"connect"}, Type: "stream", Addr: "@/tmp/x"},
+		DBus{Perms: []string{"send"}, Bus: "system", Member: "Hello"},
+		Umount{Point: Literal("/mnt/x/")},
+		Capability{Names: []string{"sys_admin"}}, // the template's `capability,`
+	}
+	no := []Rule{
+		// DNS over UDP is not allowed by `network inet tcp,`: taking it as
+		// covered would make the review call the profile ready and break
+		// name resolution once it enforces.
+		Network{Family: "inet", Type: "dgram"}, Network{Family: "inet", Protocol: "udp"}, Network{Family: "inet"},
+		Network{Family: "netlink", Type: "raw"},
+		Mount{FSTypes: []string{"tmpfs"}, Point: Literal("/mnt/")},
+		PivotRoot{NewRoot: Literal("/new/")},
+		Signal{Perms: []string{"send"}, Set: []string{"kill"}, Peer: "unconfined"},
+		Ptrace{Perms: []string{"read"}, Peer: "unconfined"},
+		ChangeProfile{Target: "other"},
+	}
+	for _, r := range yes {
+		if !Covered(p, r) {
+			t.Errorf("%s not covered", r)
+		}
+	}
+	for _, r := range no {
+		if Covered(p, r) {
+			t.Errorf("%s covered", r)
+		}
+	}
+}
+
 // TestProposalsCompile turns every libapparmor test vector and the mixed log
 // into proposals, renders one profile per confined profile and has
 // apparmor_parser compile each.

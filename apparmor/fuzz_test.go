@@ -139,6 +139,7 @@ func FuzzParse(f *testing.F) {
 		f.Add("profile x {\n  \"/" + s + "\" r,\n}\n")
 	}
 	f.Add("abi <abi/3.0>,\n#include <tunables/global>\n@{X}=/a /b\nprofile \"a b\" /x flags=(complain) {\n  /x r, # c\n  ^hat {\n    /y w,\n  }\n  dbus bus=system,\n}\n")
+	f.Add("profile a flags=(complain) { /x r, }\nprofile b {\n  dbus (send) bus=system peer=(name=\"org.a\", label=\"x\"),\n  }")
 	f.Fuzz(func(t *testing.T, src string) {
 		ps, err := Parse("fuzz", strings.NewReader(src))
 		if err != nil {
@@ -163,6 +164,22 @@ func FuzzParse(f *testing.F) {
 			if ps[i].RuleCount() != again[i].RuleCount() || ps[i].Name != again[i].Name {
 				t.Fatalf("profile %d changed:\n%s", i, out)
 			}
+		}
+		// promote's in-place edit: enforce everything, add a rule to the
+		// first profile; whatever it returns parses to the model.
+		pf := ProfileFile{Path: "fuzz", Data: []byte(src), Profiles: ps}
+		newRule := File{Path: Literal("/new"), Perms: "r"}
+		for _, p := range ps {
+			p.SetMode("enforce")
+		}
+		ps[0].Rules = append(ps[0].Rules, Blank{}, Comment{Text: "learnt"}, newRule)
+		edited, err := editFile(pf, ps, map[*Profile][]Rule{ps[0]: {newRule}}, "learnt")
+		if err != nil {
+			return
+		}
+		got, err := Parse("edited", bytes.NewReader(edited))
+		if err != nil || len(got) != len(ps) || got[0].Mode() != "enforce" || !got[0].Has(newRule) {
+			t.Fatalf("edit gave %v:\n%s", err, edited)
 		}
 	})
 }

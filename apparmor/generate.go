@@ -2,6 +2,7 @@ package apparmor
 
 import (
 	"fmt"
+	"time"
 )
 
 // Generate builds the profile for a service from its spec: the template
@@ -43,6 +44,11 @@ func Generate(spec *Spec) (*Profile, error) {
 	if err := p.SetMode(mode); err != nil {
 		return nil, err
 	}
+	created := spec.Created
+	if created.IsZero() {
+		created = time.Now()
+	}
+	setComplainMarker(p, mode, created)
 
 	fs := spec.Filesystem
 	var added []Rule

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -21,6 +22,7 @@ func TestGenerateGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		spec.Created = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 		p, err := Generate(spec)
 		if err != nil {
 			t.Fatal(err)

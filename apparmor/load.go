@@ -11,10 +11,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // LoadOptions control Load.
@@ -26,6 +28,7 @@ type LoadOptions struct {
 	NoLoad   bool   // install the files only (e.g. into a mounted image)
 	Checker  Checker
 	Runner   execx.Runner
+	Now      time.Time // dates the complain-since marker; zero = time.Now()
 }
 
 // LoadAction is what Load does (or would do) with one file.
@@ -207,9 +210,32 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return act, nil, fmt.Errorf("reading installed %s: %w", act.Target, err)
 	}
+	content = complainSinceForInstall(content, old, act.Mode, o.Now)
 	act.Changed = err != nil || !bytes.Equal(old, content)
-	act.Diff = unifiedDiff(act.Target, act.Target+" (new)", string(old), string(content))
+	oldName := act.Target
+	if err != nil {
+		oldName = "/dev/null" // as diff -N shows a file that is not there yet
+	}
+	act.Diff = textdiff.Unified(oldName, act.Target, old, content)
 	return act, content, nil
+}
+
+// complainSinceForInstall dates the complain-since marker of a profile being
+// installed: an installed profile already in complain mode keeps its date,
+// one that enters complain mode now (new, or coming from enforce) gets now —
+// not the date gen wrote, which would count days before it was loaded — and
+// an enforcing profile carries none.
+func complainSinceForInstall(content, installed []byte, mode string, now time.Time) []byte {
+	if mode != "complain" {
+		return WithComplainSince(content, time.Time{})
+	}
+	if since, ok := ComplainSince(installed); ok && inComplain(installed) {
+		return WithComplainSince(content, since)
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return WithComplainSince(content, now)
 }
 
 // ReadFile reads a profile file, refusing files larger than MaxProfileSize.

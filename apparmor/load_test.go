@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/engine"
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -79,6 +80,9 @@ func TestLoadIntoRoot(t *testing.T) {
 	}
 	if plan.Written || len(plan.Actions) != 1 || plan.Actions[0].Target != target || !plan.Actions[0].Changed || !strings.Contains(plan.Actions[0].Diff, "+profile \"ctsec-web\"") {
 		t.Fatalf("plan: %+v", plan)
+	}
+	if !strings.HasPrefix(plan.Actions[0].Diff, "--- /dev/null\n+++ "+target+"\n@@ -0,0 +1,") {
+		t.Errorf("a new profile's diff is not against /dev/null:\n%s", plan.Actions[0].Diff)
 	}
 	if _, err := os.Stat(target); err == nil {
 		t.Fatal("dry run installed the file")
@@ -181,6 +185,13 @@ func TestStatusUnderRoot(t *testing.T) {
 	if d := byName["broken"]; d.Problem == "" {
 		t.Errorf("broken: %+v", d)
 	}
+	sev := map[string]string{}
+	for _, f := range st.Findings() {
+		sev[filepath.Base(f.File)] = f.Rule + "/" + f.Severity.String()
+	}
+	if len(sev) != 2 || sev["broken"] != "apparmor-profile-unreadable/medium" || sev["api.apparmor"] != "apparmor-profile-not-loaded/low" {
+		t.Errorf("findings: %v", sev)
+	}
 	empty, err := ReadStatus(context.Background(), t.TempDir(), nil)
 	if err != nil || empty.KernelEnabled || len(empty.Loaded) != 0 {
 		t.Errorf("empty root: %+v %v", empty, err)
@@ -193,11 +204,14 @@ func TestStatusContainers(t *testing.T) {
 	docker := testenv.Docker(t)
 	image := testenv.Busybox(t)
 	name := "ctsec-aa-status-" + filepath.Base(t.TempDir())
-	out, err := exec.Command(docker, "create", "--name", name, "--security-opt", "apparmor=ctsec-web", image, "true").CombinedOutput()
-	if err != nil {
-		t.Fatalf("docker create: %v: %s", err, out)
+	missing := name + "-missing"
+	for n, profile := range map[string]string{name: "ctsec-web", missing: "ctsec-not-loaded"} {
+		out, err := exec.Command(docker, "create", "--name", n, "--security-opt", "apparmor="+profile, image, "true").CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker create: %v: %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command(docker, "rm", "-f", n).Run() })
 	}
-	t.Cleanup(func() { exec.Command(docker, "rm", "-f", name).Run() })
 	cli, err := engine.Connect("")
 	if err != nil {
 		t.Fatal(err)
@@ -207,6 +221,16 @@ func TestStatusContainers(t *testing.T) {
 	st, err := ReadStatus(context.Background(), root, cli)
 	if err != nil || st.DockerError != "" {
 		t.Fatalf("%v %s", err, st.DockerError)
+	}
+	// Only the container whose profile the kernel lacks is a finding.
+	high := map[string]bool{}
+	for _, f := range st.Findings() {
+		if f.Severity == report.High {
+			high[f.Target] = true
+		}
+	}
+	if !high[missing] || high[name] {
+		t.Errorf("high findings for %v, want %s only", high, missing)
 	}
 	for _, c := range st.Containers {
 		if c.Container == name {

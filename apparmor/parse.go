@@ -125,14 +125,17 @@ func (p *parser) parseFile() ([]*Profile, error) {
 			}
 			cur.Variables = append(cur.Variables, v)
 		case t.kind == tokWord && t.text == "profile", t.kind == tokWord && strings.HasPrefix(t.text, "/"), t.kind == tokString:
+			start := t.off
 			if err := p.header(cur); err != nil {
 				return nil, err
 			}
+			headerEnd := p.toks[p.pos-1].end
 			rules, err := p.body(true)
 			if err != nil {
 				return nil, err
 			}
 			cur.Rules = rules
+			cur.span = srcSpan{ok: true, headerStart: start, headerEnd: headerEnd, closeBrace: p.toks[p.pos-1].off}
 			profiles = append(profiles, cur)
 			cur = &Profile{}
 		default:

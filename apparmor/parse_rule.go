@@ -78,6 +78,8 @@ qual:
 			return unixRule(c, q)
 		case "change_profile":
 			return changeProfileRule(c, q)
+		case "dbus":
+			return dbusRule(c, q)
 		}
 	}
 	return fileRule(c, q, owner)
@@ -137,6 +139,19 @@ func (c *cursor) value(t token, key string) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// target reads an optional `-> NAME`; false means the rule is malformed.
+func (c *cursor) target() (string, bool) {
+	if c.peek().kind != tokArrow {
+		return "", true
+	}
+	c.next()
+	n := c.next()
+	if n.kind != tokWord && n.kind != tokString {
+		return "", false
+	}
+	return n.text, true
 }
 
 // keyOf returns the key of a `key=` word.
@@ -213,15 +228,8 @@ func fileRule(c *cursor, q Qualifiers, owner bool) Rule {
 	if r.Perms, r.Exec, err = SplitPerms(permWord); err != nil {
 		return nil
 	}
-	if c.peek().kind == tokArrow {
-		c.next()
-		n := c.next()
-		if n.kind != tokWord && n.kind != tokString {
-			return nil
-		}
-		r.Target = n.text
-	}
-	if !c.done() {
+	var ok bool
+	if r.Target, ok = c.target(); !ok || !c.done() {
 		return nil
 	}
 	return r
@@ -428,21 +436,98 @@ func unixRule(c *cursor, q Qualifiers) Rule {
 	return r
 }
 
+// dbusRule reads the D-Bus rules ctsec writes and their hand-written
+// equivalents; values outside the D-Bus grammar (patterns) leave the rule
+// verbatim, since DBus renders its values unescaped.
+func dbusRule(c *cursor, q Qualifiers) Rule {
+	c.next()
+	r := DBus{Qualifiers: q}
+	var ok, topName bool
+	if r.Perms, ok = c.perms(setOf("send", "receive", "bind", "eavesdrop", "r", "w", "rw")); !ok {
+		return nil
+	}
+	one := func(t token, key string, dst *string) bool {
+		v, ok := c.value(t, key)
+		if !ok || len(v) != 1 || *dst != "" {
+			return false
+		}
+		*dst = v[0]
+		return true
+	}
+	for !c.done() {
+		t := c.next()
+		key := keyOf(t)
+		switch key {
+		case "bus":
+			ok = one(t, key, &r.Bus)
+		case "path":
+			ok = one(t, key, &r.Path)
+		case "interface":
+			ok = one(t, key, &r.Interface)
+		case "member":
+			ok = one(t, key, &r.Member)
+		case "name":
+			ok = one(t, key, &r.Name)
+			topName = true
+		case "peer":
+			ok = t.text == "peer=" && c.peek().kind == tokOpen
+			if ok {
+				c.next()
+				ok = dbusPeer(c, &r)
+			}
+		default:
+			ok = false
+		}
+		if !ok {
+			return nil
+		}
+	}
+	// A bind rule names its own bus name; other rules name the peer's. The
+	// renderer writes the name where its permission puts it, so a rule with
+	// the name in the other place would change meaning: keep it verbatim.
+	if topName != r.isBind() && r.Name != "" || r.Validate() != nil {
+		return nil
+	}
+	return r
+}
+
+// dbusPeer reads `name="N", label="L")` after `peer=(`.
+func dbusPeer(c *cursor, r *DBus) bool {
+	for !c.done() {
+		w := c.next()
+		switch keyOf(w) {
+		case "name":
+			v, ok := c.value(w, "name")
+			if !ok || len(v) != 1 || r.Name != "" {
+				return false
+			}
+			r.Name = v[0]
+		case "label":
+			v, ok := c.value(w, "label")
+			if !ok || len(v) != 1 || r.PeerLabel != "" {
+				return false
+			}
+			r.PeerLabel = v[0]
+		default:
+			if w.kind == tokClose {
+				return true
+			}
+			if w.kind != tokComma {
+				return false
+			}
+		}
+	}
+	return false
+}
+
 func changeProfileRule(c *cursor, q Qualifiers) Rule {
 	c.next()
 	r := ChangeProfile{Qualifiers: q}
 	if t := c.peek(); t.kind == tokString || t.kind == tokWord && isPathWord(t.text) {
 		r.Exec, _ = c.path()
 	}
-	if c.peek().kind == tokArrow {
-		c.next()
-		n := c.next()
-		if n.kind != tokWord && n.kind != tokString {
-			return nil
-		}
-		r.Target = n.text
-	}
-	if !c.done() {
+	var ok bool
+	if r.Target, ok = c.target(); !ok || !c.done() {
 		return nil
 	}
 	return r

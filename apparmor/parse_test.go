@@ -162,6 +162,8 @@ func typeName(r Rule) string {
 		return "Unix"
 	case ChangeProfile:
 		return "ChangeProfile"
+	case DBus:
+		return "DBus"
 	case Include:
 		return "Include"
 	case Child:
@@ -174,6 +176,52 @@ func typeName(r Rule) string {
 		return "Blank"
 	}
 	return "?"
+}
+
+// TestParseDBus: the D-Bus rules ctsec proposes parse back to the same typed
+// rule (so a second review does not propose them again), and rules the
+// model cannot render faithfully stay verbatim.
+func TestParseDBus(t *testing.T) {
+	typed := []DBus{
+		{},
+		{Perms: []string{"send"}, Bus: "system", Path: "/org/freedesktop/DBus", Interface: "org.freedesktop.DBus",
+			Member: "Hello", Name: "org.freedesktop.DBus", PeerLabel: "unconfined"},
+		{Perms: []string{"bind"}, Bus: "session", Name: "org.example.App"},
+		{Perms: []string{"eavesdrop"}, Bus: "system"},
+		{Qualifiers: Qualifiers{Audit: true, Deny: true}, Perms: []string{"receive"}, PeerLabel: "ctsec-web"},
+	}
+	for _, want := range typed {
+		p, err := ParseProfile("dbus", []byte("profile x {\n  "+want.String()+"\n}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", want, err)
+		}
+		if got, ok := p.Rules[0].(DBus); !ok || got.String() != want.String() {
+			t.Errorf("%s parsed as %#v", want, p.Rules[0])
+		}
+	}
+	for text, want := range map[string]string{
+		"dbus send bus=system path=/org/freedesktop/DBus,":         `dbus (send) bus=system path="/org/freedesktop/DBus",`,
+		"dbus (send receive) bus=session peer=(label=unconfined),": `dbus (send,receive) bus=session peer=(label="unconfined"),`,
+		"dbus bind bus=system name=org.example.X,":                 `dbus (bind) bus=system name="org.example.X",`,
+		"dbus send bus=system member={Hello,AddMatch},":            "",
+		"dbus send bus=system path=/org/**,":                       "",
+		"dbus send bus=system name=org.example.X,":                 "", // name belongs in peer=(…)
+		"dbus bind bus=system peer=(name=org.example.X),":          "",
+		`dbus send bus=system interface="a b",`:                    "",
+		"dbus send bus=system path=/a path=/b,":                    "",
+		"dbus send bus=system peer=(name=org.a, name=org.b),":      "",
+		"dbus send bus=system peer=(label=unconfined, addr=x),":    "",
+		"dbus send bus=system flags=x,":                            "",
+	} {
+		p, err := ParseProfile("dbus", []byte("profile x {\n  "+text+"\n}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", text, err)
+		}
+		got := p.Rules[0]
+		if _, raw := got.(Raw); raw != (want == "") || got.String() != want && want != "" {
+			t.Errorf("%s: parsed as %T %s, want %q", text, got, got, want)
+		}
+	}
 }
 
 func TestParseTwoProfiles(t *testing.T) {

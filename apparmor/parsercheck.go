@@ -91,6 +91,15 @@ func (c Checker) Check(ctx context.Context, text []byte) ([]ParserError, error) 
 		}
 		if res.ExitCode != 0 {
 			problems = parseParserErrors(res.Stderr)
+		}
+		if res.ExitCode != 0 && len(problems) == 0 {
+			// A rule the ABI does not enforce fails --Werror without a word
+			// unless that warning is on; it is not on by default because it
+			// also flags rules that are enforced in part (deny network raw).
+			r.Stdin = bytes.NewReader(text)
+			if again, err := r.Run(ctx, "apparmor_parser", c.args(features, "--warn=rule-not-enforced")...); err == nil && again.ExitCode != 0 {
+				problems = parseParserErrors(again.Stderr)
+			}
 			if len(problems) == 0 {
 				problems = []ParserError{{Message: fmt.Sprintf("apparmor_parser exited %d", res.ExitCode)}}
 			}

@@ -21,6 +21,17 @@ type Profile struct {
 	Attach Path     // optional attachment pattern (the executable it confines)
 	Flags  []string // e.g. attach_disconnected, mediate_deleted, complain
 	Rules  []Rule
+
+	// span locates a parsed top-level profile in its file, so a change of
+	// mode or added rules can be edited into the text (see editFile).
+	span srcSpan
+}
+
+// srcSpan holds byte offsets into the parsed source: the header from its
+// first token to the end of its `{`, and the closing `}`.
+type srcSpan struct {
+	ok                                 bool
+	headerStart, headerEnd, closeBrace int
 }
 
 // Variable is a preamble assignment `@{NAME}=VALUE...` (or `+=`).
@@ -246,16 +257,29 @@ func (p *Profile) Bytes() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// writeBody writes ` [ATTACH] [flags=(…)] {`, the rules indented under
-// indent, and the closing brace.
-func (p *Profile) writeBody(b *bytes.Buffer, indent string) {
+// headerLine renders `profile NAME [ATTACH] [flags=(…)] {`.
+func (p *Profile) headerLine() string {
+	var b bytes.Buffer
+	b.WriteString("profile " + quoteName(p.Name))
+	p.writeHeaderTail(&b)
+	return b.String()
+}
+
+func (p *Profile) writeHeaderTail(b *bytes.Buffer) {
 	if !p.Attach.IsZero() {
 		b.WriteString(" " + p.Attach.String())
 	}
 	if len(p.Flags) > 0 {
 		b.WriteString(" flags=(" + strings.Join(p.Flags, ",") + ")")
 	}
-	b.WriteString(" {\n")
+	b.WriteString(" {")
+}
+
+// writeBody writes ` [ATTACH] [flags=(…)] {`, the rules indented under
+// indent, and the closing brace.
+func (p *Profile) writeBody(b *bytes.Buffer, indent string) {
+	p.writeHeaderTail(b)
+	b.WriteString("\n")
 	in := indent + "  "
 	for _, r := range p.Rules {
 		switch r := r.(type) {

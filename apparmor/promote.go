@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,15 +14,12 @@ import (
 
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // DefaultProfilesDir is where ctsec keeps container profiles (relative to
 // the host root): loaded from files, they survive AppArmor reloads.
 const DefaultProfilesDir = "etc/apparmor.d/containers"
-
-// complainMarker is the header comment ctsec writes when it puts a profile
-// into complain mode, so the review knows for how long it has been there.
-const complainMarker = "ctsec: complain since "
 
 // ProfileFile is one file of a profiles directory.
 type ProfileFile struct {
@@ -88,12 +86,8 @@ func LoadProfileFile(path string) (ProfileFile, error) {
 func (pf ProfileFile) Infos() []ProfileInfo {
 	since := pf.ModTime
 	if len(pf.Profiles) > 0 {
-		for _, h := range pf.Profiles[0].Header {
-			if t, ok := strings.CutPrefix(h, complainMarker); ok {
-				if ts, err := time.Parse(time.RFC3339, strings.TrimSpace(t)); err == nil {
-					since = ts
-				}
-			}
+		if t, ok := complainSinceHeader(pf.Profiles[0]); ok {
+			since = t
 		}
 	}
 	var out []ProfileInfo
@@ -209,10 +203,14 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 	if now.IsZero() {
 		now = time.Now()
 	}
+	learnt := "learnt from complain-mode logs by ctsec apparmor promote, " + now.UTC().Format("2006-01-02")
+	added := map[*Profile][]Rule{}
+	var changed []*Profile
 	for _, p := range pf.Profiles {
 		if !slices.Contains(names, p.Name) {
 			continue
 		}
+		changed = append(changed, p)
 		if rules := o.Rules[p.Name]; len(rules) > 0 {
 			var fresh []Rule
 			for _, r := range rules {
@@ -221,20 +219,35 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 				}
 			}
 			if len(fresh) > 0 {
-				p.Rules = append(p.Rules, Blank{}, Comment{Text: "learnt from complain-mode logs by ctsec apparmor promote, " + now.UTC().Format("2006-01-02")})
+				p.Rules = append(p.Rules, Blank{}, Comment{Text: learnt})
+				start := len(p.Rules)
 				res.RulesAdded += p.Add(fresh...)
+				added[p] = p.Rules[start:]
 			}
 		}
 		if err := p.SetMode(mode); err != nil {
 			return res, err
 		}
 	}
-	setComplainMarker(pf.Profiles[0], mode, now)
-	newText, err := renderFile(pf.Profiles)
+	newText, err := editFile(pf, changed, added, learnt)
 	if err != nil {
-		return res, fmt.Errorf("rendering %s: %w", pf.Path, err)
+		// no positions to edit at, or the edit did not give the profiles
+		// the model holds: render the whole file from the model instead
+		setComplainMarker(pf.Profiles[0], mode, now)
+		if newText, err = renderFile(pf.Profiles); err != nil {
+			return res, fmt.Errorf("rendering %s: %w", pf.Path, err)
+		}
+	} else {
+		since := time.Time{}
+		if mode == "complain" {
+			since = now
+			if t, ok := ComplainSince(pf.Data); ok {
+				since = t // keep the original start
+			}
+		}
+		newText = WithComplainSince(newText, since)
 	}
-	res.Diff = unifiedDiff(pf.Path, pf.Path, string(pf.Data), string(newText))
+	res.Diff = textdiff.Unified(pf.Path, pf.Path, pf.Data, newText)
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}
@@ -319,25 +332,63 @@ func reload(ctx context.Context, o ChangeOptions, path string) (string, error) {
 	return "reloaded", nil
 }
 
-// setComplainMarker records when a file's profiles entered complain mode,
-// and removes the record when they leave it.
-func setComplainMarker(p *Profile, mode string, now time.Time) {
-	var kept []string
-	had := false
-	for _, h := range p.Header {
-		if strings.HasPrefix(h, complainMarker) {
-			had = true
-			if mode == "complain" {
-				kept = append(kept, h) // keep the original start
-			}
+// editFile writes the changed profiles' new headers (their mode) and added
+// rules into the file's own text, keeping every other byte, so the diff a
+// reviewer approves shows only the change — not a reformatting of a
+// hand-written profile. The result is parsed again and must hold exactly the
+// profiles, modes and rules of the model; otherwise it is an error and the
+// caller renders the whole file.
+func editFile(pf ProfileFile, changed []*Profile, added map[*Profile][]Rule, comment string) ([]byte, error) {
+	type edit struct {
+		at, end int
+		text    string
+	}
+	var edits []edit
+	data := pf.Data
+	for _, p := range changed {
+		if !p.span.ok || p.span.closeBrace > len(data) {
+			return nil, fmt.Errorf("profile %q: no source positions", p.Name)
+		}
+		edits = append(edits, edit{p.span.headerStart, p.span.headerEnd, p.headerLine()})
+		rules := added[p]
+		if len(rules) == 0 {
 			continue
 		}
-		kept = append(kept, h)
+		var b strings.Builder
+		b.WriteString("\n  " + Comment{Text: comment}.String() + "\n")
+		for _, r := range rules {
+			if err := r.Validate(); err != nil {
+				return nil, err
+			}
+			b.WriteString("  " + r.String() + "\n")
+		}
+		// before the line of the closing brace when it stands alone there,
+		// else right before the brace on a line of its own
+		at := bytes.LastIndexByte(data[:p.span.closeBrace], '\n') + 1
+		text := b.String()
+		if at <= p.span.headerEnd || len(bytes.TrimSpace(data[at:p.span.closeBrace])) > 0 {
+			at, text = p.span.closeBrace, text+"\n"
+		}
+		edits = append(edits, edit{at, at, text})
 	}
-	if mode == "complain" && !had {
-		kept = append(kept, complainMarker+now.UTC().Format(time.RFC3339))
+	slices.SortFunc(edits, func(a, b edit) int { return b.at - a.at })
+	out := slices.Clone(data)
+	for _, e := range edits {
+		out = slices.Concat(out[:e.at], []byte(e.text), out[e.end:])
 	}
-	p.Header = kept
+	got, err := Parse(pf.Path, bytes.NewReader(out))
+	if err != nil {
+		return nil, err
+	}
+	if len(got) != len(pf.Profiles) {
+		return nil, fmt.Errorf("edited text holds %d profiles, want %d", len(got), len(pf.Profiles))
+	}
+	for i, want := range pf.Profiles {
+		if got[i].Name != want.Name || got[i].Mode() != want.Mode() || !maps.Equal(got[i].RuleSet(), want.RuleSet()) {
+			return nil, fmt.Errorf("edited profile %q differs from the model", want.Name)
+		}
+	}
+	return out, nil
 }
 
 // renderFile renders every profile of a file, the preamble with the first.

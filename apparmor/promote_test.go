@@ -199,3 +199,53 @@ func TestGeneratedProfileLifecycle(t *testing.T) {
 		t.Errorf("log path injected a rule:\n%s", got)
 	}
 }
+
+// TestPromoteKeepsHandwrittenText: promote and demote edit a hand-written
+// profile in place — the header line, the learnt rules, the marker — and
+// leave every other byte as the operator wrote it, so the diff shows only
+// the change; the result compiles to the same policy plus the new rule.
+func TestPromoteKeepsHandwrittenText(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	orig, err := os.ReadFile("testdata/parse/handwritten.profile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Made self-contained for the pinned 3.0 ABI: Debian's abstractions and
+	// a bare `deny network raw,` do not compile against it.
+	var lines []string
+	for _, l := range strings.SplitAfter(string(orig), "\n") {
+		if !strings.Contains(l, "include") && !strings.Contains(l, "deny network raw") {
+			lines = append(lines, l)
+		}
+	}
+	hand := "abi <abi/3.0>,\n" + strings.Join(lines, "")
+	root, dir := tempRoot(t, map[string]string{"webapp": hand})
+	path := filepath.Join(dir, "webapp")
+	o := ChangeOptions{Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true,
+		Now:   time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
+		Rules: map[string][]Rule{"/usr/bin/webapp": {File{Path: Literal("/srv/new file"), Perms: "r"}}}}
+	res, err := SetMode(context.Background(), []string{"/usr/bin/webapp"}, "enforce", o)
+	if err != nil || len(res) != 1 || !res[0].Validated {
+		t.Fatalf("promote: %v %+v", err, res)
+	}
+	got, _ := os.ReadFile(path)
+	want := strings.Replace(hand, "/usr/bin/webapp flags=(complain) {", `profile "/usr/bin/webapp" {`, 1)
+	last := strings.LastIndex(want, "}")
+	want = want[:last] + "\n  # learnt from complain-mode logs by ctsec apparmor promote, 2026-11-25\n  \"/srv/new file\" r,\n" + want[last:]
+	if string(got) != want {
+		t.Errorf("promoted file:\n%s\nwant:\n%s\ndiff:\n%s", got, want, res[0].Diff)
+	}
+	if n := strings.Count(res[0].Diff, "\n+") - strings.Count(res[0].Diff, "\n+++"); n != 4 {
+		t.Errorf("diff adds %d lines, want 4 (header, blank, comment, rule):\n%s", n, res[0].Diff)
+	}
+	// Back to complain: again only the header, plus the marker on top.
+	o.Rules = nil
+	if _, err := SetMode(context.Background(), []string{"/usr/bin/webapp"}, "complain", o); err != nil {
+		t.Fatal(err)
+	}
+	back, _ := os.ReadFile(path)
+	wantBack := "# ctsec: complain since 2026-11-25T00:00:00Z\n" + strings.Replace(string(got), `profile "/usr/bin/webapp" {`, `profile "/usr/bin/webapp" flags=(complain) {`, 1)
+	if string(back) != wantBack {
+		t.Errorf("demoted file:\n%s", back)
+	}
+}

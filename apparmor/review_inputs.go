@@ -41,7 +41,8 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%q is neither a duration (7d, 36h) nor a date (2026-11-18, RFC 3339)", s)
 }
 
-// OpenLogs opens the inputs of a review: the named files ("-" is stdin),
+// OpenLogs opens the inputs of a review: the named files ("-" is stdin;
+// gzip-compressed files are read through, binary ones refused),
 // the journal through journalctl, or — when neither is given — the first of
 // DefaultLogs that exists under root. The returned close function releases
 // everything (and reports journalctl's failure).
@@ -76,7 +77,12 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, jou
 	}
 	for _, l := range logs {
 		if l == "-" {
-			inputs = append(inputs, Input{Name: "stdin", Reader: stdin})
+			in, err := auditlog.Decode("stdin", stdin)
+			if err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			inputs = append(inputs, Input{Name: "stdin", Reader: in})
 			continue
 		}
 		f, err := os.Open(l)
@@ -90,7 +96,12 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, jou
 			return nil, nil, fmt.Errorf("opening log %s: is a directory", l)
 		}
 		closers = append(closers, f)
-		inputs = append(inputs, Input{Name: l, Reader: f})
+		in, err := auditlog.Decode(l, f)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		inputs = append(inputs, Input{Name: l, Reader: in})
 	}
 	if journal {
 		if journalDir == "" && filepath.Clean(root) != "/" {

@@ -20,10 +20,15 @@ func (rv *Review) Findings() []report.Finding {
 	for _, p := range rv.Profiles {
 		switch p.Verdict {
 		case VerdictNeedsRules:
+			fix := "review the proposed rules, then: ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules"
+			if p.File == "" {
+				// promote only edits files in the profiles directory
+				fix = "the profile is not defined in the profiles directory: add the proposed rules where it is defined, or name that directory with --profiles-dir"
+			}
 			out = append(out, report.Finding{
 				Rule: "apparmor-review-needs-rules", Severity: report.Medium, Target: p.Profile, File: p.File,
 				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
-				Fix:     "review the proposed rules, then: ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules",
+				Fix:     fix,
 			})
 		case VerdictBlocked:
 			out = append(out, report.Finding{

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -44,8 +45,11 @@ type Spec struct {
 	Capabilities SpecCaps       `yaml:"capabilities" json:"capabilities"`
 	Network      SpecNetwork    `yaml:"network" json:"network"`
 	Rules        string         `yaml:"rules" json:"rules,omitempty"`
-	file         string         // where the spec came from, for messages
-	lines        map[string]int // YAML path → line, for messages
+	// Created dates the complain-since marker of a complain-mode profile
+	// (zero: now); tests pin it.
+	Created time.Time      `yaml:"-" json:"-"`
+	file    string         // where the spec came from, for messages
+	lines   map[string]int // YAML path → line, for messages
 }
 
 // SpecFilesystem lists paths by what the service may do with them.

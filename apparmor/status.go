@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/report"
+
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 )
@@ -211,4 +213,46 @@ func containerProfiles(ctx context.Context, docker *client.Client, loaded map[st
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Container < out[j].Container })
 	return out, nil
+}
+
+// MissingProfile reports a container that asks for a profile the kernel does
+// not have: it fails to start ("apparmor failed to apply profile"). Docker
+// loads docker-default itself on every start, and unconfined is no profile.
+func (c ContainerProfile) MissingProfile() bool {
+	name := c.Profile
+	if name == "" {
+		name = c.Requested
+	}
+	return !c.Loaded && name != "" && name != "unconfined" && name != "docker-default"
+}
+
+// Findings are what an operator has to act on: containers whose profile is
+// not loaded (high: they cannot start), profile files that do not parse
+// (medium) and profile files that are not loaded (low: an AppArmor reload
+// or a reboot will not bring them back until they are).
+func (st Status) Findings() []report.Finding {
+	var out []report.Finding
+	for _, c := range st.Containers {
+		if c.MissingProfile() {
+			name := c.Profile
+			if name == "" {
+				name = c.Requested
+			}
+			out = append(out, report.Finding{Rule: "apparmor-container-profile-not-loaded", Severity: report.High, Target: c.Container,
+				Message: fmt.Sprintf("container %s uses AppArmor profile %q, which is not loaded: it fails to start", c.Container, name),
+				Fix:     "load the profile: ctsec apparmor load --write FILE (files under " + ProfileDir + " come back after a reload)"})
+		}
+	}
+	for _, d := range st.OnDisk {
+		switch {
+		case d.Problem != "":
+			out = append(out, report.Finding{Rule: "apparmor-profile-unreadable", Severity: report.Medium, File: d.File,
+				Message: d.Problem, Fix: "fix the file: ctsec apparmor validate " + d.File})
+		case !d.Loaded:
+			out = append(out, report.Finding{Rule: "apparmor-profile-not-loaded", Severity: report.Low, File: d.File,
+				Message: fmt.Sprintf("profile %s is on disk but not loaded", strings.Join(d.Names, ", ")),
+				Fix:     "ctsec apparmor load --write " + d.File})
+		}
+	}
+	return out
 }

@@ -24,6 +24,9 @@ func TestValidate(t *testing.T) {
 		{"two allowed", "profile a {\n}\nprofile b {\n}\n", true, "", 0},
 		{"parser", "profile a {\n  /x r,\n  network inet6 dgram udp,\n}\n", false, RuleParser, 3},
 		{"undeclared variable", "profile a {\n  @{NOPE}/x r,\n}\n", false, RuleParser, 0},
+		// without `abi <abi/3.0>,` the policy's features are not the pinned
+		// ones and the parser would not enforce the rule
+		{"not enforced", "profile a {\n  dbus (send) bus=system,\n}\n", false, RuleParser, 0},
 	}
 	for _, tt := range tests {
 		fs, err := Validate(context.Background(), tt.name+".profile", []byte(tt.text), ValidateOptions{AllowMultiple: tt.multi})
@@ -38,6 +41,9 @@ func TestValidate(t *testing.T) {
 		}
 		if len(fs) == 0 || fs[0].Rule != tt.rule || fs[0].Line != tt.line || fs[0].File != tt.name+".profile" {
 			t.Errorf("%s: findings %+v, want %s at line %d", tt.name, fs, tt.rule, tt.line)
+		}
+		if strings.Contains(fs[0].Message, "exited") {
+			t.Errorf("%s: the parser's reason is missing: %q", tt.name, fs[0].Message)
 		}
 		if strings.Contains(fs[0].Message, "\n") {
 			t.Errorf("%s: multi-line message %q", tt.name, fs[0].Message)

@@ -5,12 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/ctsec/ctsec/internal/textdiff/difftest"
 )
 
 // FuzzHarden: whatever the input, when it parses as a compose file, harden
 // either refuses a service with a warning or produces output that parses,
 // matches the expected model (Harden verifies that itself, so any error is a
-// failure), keeps every input byte, and is idempotent.
+// failure), keeps every input byte, is idempotent, and is shown by a diff
+// that applies.
 func FuzzHarden(f *testing.F) {
 	seeds, _ := filepath.Glob("testdata/harden/*.yml")
 	for _, s := range seeds {
@@ -52,7 +55,10 @@ func FuzzHarden(f *testing.F) {
 		if res2.Changed() {
 			t.Fatalf("not idempotent:\n%s", res2.Diff("a", "b"))
 		}
-		_ = res.Diff("a", "b")
+		// The insertion-aware diff must say exactly what changed.
+		if got, err := difftest.Apply(string(src), res.Diff("a", "b")); err != nil || got != string(res.Output) {
+			t.Fatalf("diff does not turn the input into the output: %v\n%s", err, res.Diff("a", "b"))
+		}
 	})
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/testenv"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -239,7 +240,7 @@ func TestDiffAgreesWithLCS(t *testing.T) {
 			return
 		}
 		p1, m1 := count(res.Diff("a", "b"))
-		p2, m2 := count(UnifiedDiff("a", "b", src, res.Output))
+		p2, m2 := count(textdiff.Unified("a", "b", src, res.Output))
 		if p1 != p2 || m1 != m2 {
 			t.Errorf("%s: insertion diff +%d -%d, LCS diff +%d -%d", f, p1, m1, p2, m2)
 		}

@@ -25,12 +25,12 @@ func (e *Engine) arm(ctx context.Context, j *Journal, within time.Duration) erro
 		}
 		self = []string{exe}
 	}
+	// The deadline is rounded down and the timer's delay up, so the
+	// rollback never runs before the time printed for the operator.
 	j.Deadline = time.Now().UTC().Add(within).Truncate(time.Second)
 	args := append(append([]string{}, self...), "host", "rollback", "--state-dir", e.StateDir, "--if-unconfirmed", j.ID)
 	if e.Env.Systemd() {
-		unit := "ctsec-rollback-" + strings.ReplaceAll(j.ID, "-", "")
-		runArgs := append([]string{"--unit=" + unit, "--on-active=" + strconv.Itoa(int(within.Seconds())) + "s",
-			"--timer-property=AccuracySec=1s", "--description=ctsec host rollback unless confirmed", "--"}, args...)
+		unit, runArgs := timerArgs(j.ID, within, args)
 		if _, err := e.Env.Runner.Output(ctx, "systemd-run", runArgs...); err != nil {
 			return err
 		}
@@ -59,6 +59,18 @@ func (e *Engine) arm(ctx context.Context, j *Journal, within time.Duration) erro
 	}
 	j.Status = StatusApplying
 	return e.saveJournal(j)
+}
+
+// timerArgs are the systemd-run arguments for a transient timer that runs
+// cmd once, within from now, and the unit's name. The name derives from the
+// change ID, so each apply has its own timer and confirm can stop it by
+// name. The delay is rounded up to whole seconds: a rollback must never run
+// before the deadline the operator was told.
+func timerArgs(id string, within time.Duration, cmd []string) (string, []string) {
+	unit := "ctsec-rollback-" + strings.ReplaceAll(id, "-", "")
+	secs := int64((within + time.Second - 1) / time.Second)
+	return unit, append([]string{"--unit=" + unit, "--on-active=" + strconv.FormatInt(secs, 10) + "s",
+		"--timer-property=AccuracySec=1s", "--description=ctsec host rollback unless confirmed", "--"}, cmd...)
 }
 
 func mustJournalPath(e *Engine, id string) string {

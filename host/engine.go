@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
 
@@ -87,10 +89,14 @@ func (e *Engine) module(name string) Module {
 	return nil
 }
 
-// Plan asks every module for its plan.
+// Plan asks every module the policy configures for its plan.
 func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 	p := &Plan{}
 	for _, m := range e.Modules {
+		if !pol.Manages(m.Name()) {
+			p.Modules = append(p.Modules, &ModulePlan{Module: m.Name(), Notes: []string{notManaged(m.Name())}})
+			continue
+		}
 		mp, err := m.Plan(ctx, e.Env, pol)
 		if err != nil {
 			return nil, fmt.Errorf("planning %s: %w", m.Name(), err)
@@ -99,6 +105,29 @@ func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 		p.Modules = append(p.Modules, mp)
 	}
 	return p, nil
+}
+
+// Audit asks every module the policy configures for its findings; a module
+// the policy leaves out is reported once, as info, so its absence is visible.
+func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, error) {
+	var out []report.Finding
+	for _, m := range e.Modules {
+		if !pol.Manages(m.Name()) {
+			out = append(out, report.Finding{Rule: "host." + m.Name() + ".unmanaged", Severity: report.Info,
+				Target: m.Name(), Message: notManaged(m.Name())})
+			continue
+		}
+		fs, err := m.Audit(ctx, e.Env, pol)
+		if err != nil {
+			return nil, fmt.Errorf("auditing %s: %w", m.Name(), err)
+		}
+		out = append(out, fs...)
+	}
+	return out, nil
+}
+
+func notManaged(module string) string {
+	return "the policy has no " + module + " section: ctsec leaves " + module + " alone"
 }
 
 // ApplyOptions changes how apply behaves.
@@ -177,6 +206,7 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 			if err := change.Save(e.Env.Path(ed.Path)); err != nil {
 				return nil, err
 			}
+			j.CreatedDirs = append(j.CreatedDirs, e.missingDirs(ed.Path, j.CreatedDirs)...)
 		}
 		st, err := e.module(mp.Module).Capture(ctx, e.Env, mp)
 		if err != nil {
@@ -236,6 +266,31 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 		return res, err
 	}
 	return res, nil
+}
+
+// missingDirs lists the directories that writing host path p would create,
+// deepest first, leaving out those already in known.
+func (e *Engine) missingDirs(p string, known []string) []string {
+	var out []string
+	for d := filepath.Dir(p); d != "/" && d != "."; d = filepath.Dir(d) {
+		if e.Env.Exists(d) {
+			break
+		}
+		if !slices.Contains(known, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// removeCreatedDirs removes the directories an apply created, deepest
+// first; one that holds anything now (a file put there since) stays.
+func removeCreatedDirs(env *Env, dirs []string) {
+	sorted := slices.Clone(dirs)
+	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
+	for _, d := range sorted {
+		os.Remove(env.Path(d)) // fails, harmlessly, when not empty
+	}
 }
 
 func (e *Engine) write(ed Edit) error {
@@ -305,6 +360,7 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 	}
 	env := *e.Env
 	env.Root = j.Root
+	removeCreatedDirs(&env, j.CreatedDirs)
 	var errs []error
 	for i := len(j.Modules) - 1; i >= 0; i-- {
 		m := e.module(j.Modules[i])

@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,9 @@ func TestMain(m *testing.M) {
 		os.Exit(helperRollback(os.Args[1:]))
 	case "apply-kill":
 		helperApplyKill()
+	case "ssh-connection":
+		fmt.Println(host.NewEnv("/").SSHConnection)
+		os.Exit(0)
 	}
 	os.Exit(m.Run())
 }
@@ -237,5 +241,65 @@ func TestConfirmKeepsChange(t *testing.T) {
 	}
 	if _, err := e.Rollback(context.Background(), ""); err == nil {
 		t.Error("second rollback of the only change succeeded")
+	}
+}
+
+// Rollback removes the directories apply created for new drop-ins, so the
+// root is as it was; a directory someone has put a file in since stays.
+func TestRollbackRemovesCreatedDirs(t *testing.T) {
+	ctx := context.Background()
+	env := updatesRoot(t)
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}}
+	pol, _ := host.BaselinePolicy()
+	apply := func() {
+		t.Helper()
+		plan, err := e.Plan(ctx, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Apply(ctx, plan, host.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if !env.Exists("/etc/systemd/system/apt-daily-upgrade.timer.d/ctsec.conf") {
+			t.Fatal("apply did not write the timer drop-in")
+		}
+	}
+	apply()
+	if _, err := e.Rollback(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if env.Exists("/etc/systemd") {
+		t.Error("rollback left /etc/systemd, which apply created")
+	}
+	if !env.Exists("/etc/apt/apt.conf.d/50unattended-upgrades") {
+		t.Error("rollback removed a file it did not create")
+	}
+	apply()
+	hosttest.Write(t, env, "/etc/systemd/system/apt-daily.timer.d/local.conf", "[Timer]\n")
+	if _, err := e.Rollback(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if hosttest.Read(t, env, "/etc/systemd/system/apt-daily.timer.d/local.conf") != "[Timer]\n" || env.Exists("/etc/systemd/system/apt-daily-upgrade.timer.d") {
+		t.Error("rollback removed a directory holding someone else's file, or kept an empty one")
+	}
+}
+
+// sudo's env_reset drops SSH_CONNECTION; the lockout guards and confirm
+// still need it, so it is read from the nearest ancestor (sudo itself, the
+// login shell). Here a shell stands in for sudo: it holds SSH_CONNECTION and
+// starts ctsec with an empty environment, as env_reset does.
+func TestSSHConnectionSurvivesEnvReset(t *testing.T) {
+	const conn = "198.51.100.7 50022 192.0.2.1 22"
+	cmd := exec.Command("sh", "-c", `env -i CTSEC_HOST_HELPER=ssh-connection "$0"; true`, os.Args[0])
+	cmd.Env = []string{"SSH_CONNECTION=" + conn, "PATH=" + os.Getenv("PATH")}
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != conn {
+		t.Errorf("through an environment reset: %q, %v; want %q", out, err, conn)
+	}
+	// Its own variable wins over an ancestor's.
+	cmd = exec.Command("sh", "-c", `env -i CTSEC_HOST_HELPER=ssh-connection SSH_CONNECTION="$1" "$0"; true`, os.Args[0], "203.0.113.9 1 192.0.2.1 22")
+	cmd.Env = []string{"SSH_CONNECTION=" + conn, "PATH=" + os.Getenv("PATH")}
+	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != "203.0.113.9 1 192.0.2.1 22" {
+		t.Errorf("own SSH_CONNECTION: %q, %v", out, err)
 	}
 }

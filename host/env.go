@@ -6,6 +6,7 @@
 package host
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/ctsec/ctsec/internal/execx"
@@ -42,7 +44,54 @@ func NewEnv(root string) *Env {
 			op = u.Username
 		}
 	}
-	return &Env{Root: filepath.Clean(root), SSHConnection: os.Getenv("SSH_CONNECTION"), Operator: op}
+	return &Env{Root: filepath.Clean(root), SSHConnection: sshConnection(os.Getpid()), Operator: op}
+}
+
+// sshConnection is $SSH_CONNECTION of the login ctsec runs in. sudo's
+// env_reset drops it, so `sudo ctsec host apply` would lose the client
+// address the lockout guards and confirm depend on; the sudo process (and
+// the login shell above it) still holds it in its initial environment,
+// which root can read from /proc. The nearest ancestor that has it wins.
+func sshConnection(pid int) string {
+	if v := os.Getenv("SSH_CONNECTION"); v != "" {
+		return v
+	}
+	for range 32 {
+		ppid, ok := parentPID(pid)
+		if !ok || ppid <= 1 {
+			return ""
+		}
+		pid = ppid
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if v, ok := strings.CutPrefix(kv, "SSH_CONNECTION="); ok && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// parentPID reads the parent of pid from /proc/PID/stat, whose second field
+// (the command name, in parentheses) may itself hold spaces and ")".
+func parentPID(pid int) (int, bool) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(f[1])
+	return ppid, err == nil
 }
 
 // Live reports whether Env is the running system, so services may be

@@ -38,6 +38,10 @@ type Journal struct {
 	ConfirmedAt   time.Time                  `json:"confirmed_at,omitzero"`
 	RolledBackAt  time.Time                  `json:"rolled_back_at,omitzero"`
 	Reason        string                     `json:"reason,omitempty"`
+	// CreatedDirs are the directories apply had to create for new files
+	// (e.g. apt-daily-upgrade.timer.d), deepest first; rollback removes
+	// them again when they are empty, so the root is as it was.
+	CreatedDirs []string `json:"created_dirs,omitempty"`
 }
 
 func (e *Engine) journalDir() string { return filepath.Join(e.StateDir, "host") }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/textdiff"
 )
 
 // Module is one area of the host (ssh, firewall, sysctl, fail2ban, updates).
@@ -78,7 +79,7 @@ func NewEdit(env *Env, path string, desired []byte, mode fs.FileMode) (*Edit, er
 		return nil, nil
 	}
 	return &Edit{Path: path, Old: old, New: desired, Exists: exists, Mode: mode,
-		Diff: UnifiedDiff(diffName(path, exists), path, old, desired)}, nil
+		Diff: textdiff.Unified(diffName(path, exists), path, old, desired)}, nil
 }
 
 func diffName(path string, exists bool) string {

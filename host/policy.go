@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"regexp"
 	"sort"
@@ -24,7 +25,19 @@ type Policy struct {
 	Fail2ban Fail2banPolicy `yaml:"fail2ban"`
 	Sysctl   SysctlPolicy   `yaml:"sysctl"`
 	Updates  UpdatesPolicy  `yaml:"updates"`
+
+	// omitted holds the module sections the policy file leaves out. An
+	// edited policy that drops a section means "leave that part of the host
+	// alone", not "configure it with empty values" (an empty fail2ban jail,
+	// ufw enabled without rules).
+	omitted map[string]bool
 }
+
+// moduleSections are the top-level keys that configure one module each.
+var moduleSections = []string{"ssh", "fail2ban", "sysctl", "firewall", "updates"}
+
+// Manages reports whether the policy configures the named module.
+func (p *Policy) Manages(module string) bool { return !p.omitted[module] }
 
 type OperatorPolicy struct {
 	TrustedIPs []string `yaml:"trusted_ips"`
@@ -97,11 +110,30 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 	dec.KnownFields(true)
 	var p Policy
 	if err := dec.Decode(&p); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: the policy is empty (want at least \"version: 1\"; ctsec host init writes one)", name)
+		}
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			return nil, fmt.Errorf("%s: %s", name, strings.Join(te.Errors, "; "))
 		}
 		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var more yaml.Node
+	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: line %d: a second YAML document; a policy is one document", name, more.Line)
+	}
+	var top map[string]yaml.Node
+	if err := yaml.Unmarshal(data, &top); err != nil {
+		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	for _, s := range moduleSections {
+		if n, ok := top[s]; !ok || n.Tag == "!!null" {
+			if p.omitted == nil {
+				p.omitted = map[string]bool{}
+			}
+			p.omitted[s] = true
+		}
 	}
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
@@ -129,10 +161,19 @@ func (p *Policy) validate() error {
 	if p.Version != 1 {
 		bad("version: want 1, got %d", p.Version)
 	}
-	for _, ip := range p.Operator.TrustedIPs {
-		if _, err := ParseAddrOrPrefix(ip); err != nil {
-			bad("operator.trusted_ips: %v", err)
+	// Trusted addresses go into fail2ban's ignoreip: a /0 there would
+	// switch off banning for everyone, silently.
+	whitelist := func(field, ip string) {
+		pfx, err := ParseAddrOrPrefix(ip)
+		switch {
+		case err != nil:
+			bad("%s: %v", field, err)
+		case pfx.Bits() == 0:
+			bad("%s: %q trusts every address, so fail2ban would ban nobody", field, ip)
 		}
+	}
+	for _, ip := range p.Operator.TrustedIPs {
+		whitelist("operator.trusted_ips", ip)
 	}
 	for _, d := range []struct{ name, v string }{{"firewall.default_incoming", p.Firewall.DefaultIncoming}, {"firewall.default_outgoing", p.Firewall.DefaultOutgoing}} {
 		switch d.v {
@@ -179,7 +220,10 @@ func (p *Policy) validate() error {
 		}
 	}
 	f := p.Fail2ban
-	if f.Jail != "" || f.MaxRetry != 0 {
+	for _, ip := range f.IgnoreIP {
+		whitelist("fail2ban.ignoreip", ip)
+	}
+	if p.Manages("fail2ban") {
 		if !jailName.MatchString(f.Jail) {
 			bad("fail2ban.jail: %q is not a jail name", f.Jail)
 		}
@@ -195,11 +239,6 @@ func (p *Policy) validate() error {
 		case "auto", "systemd", "polling", "pyinotify":
 		default:
 			bad("fail2ban.backend: want auto, systemd, polling or pyinotify, not %q", f.Backend)
-		}
-		for _, ip := range f.IgnoreIP {
-			if _, err := ParseAddrOrPrefix(ip); err != nil {
-				bad("fail2ban.ignoreip: %v", err)
-			}
 		}
 	}
 	for _, k := range sortedKeys(p.Sysctl.Settings) {

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +44,14 @@ func TestParsePolicyErrors(t *testing.T) {
 		{"bad ip", strings.Replace(base, "203.0.113.10", "203.0.113.300", 1), "operator.trusted_ips"},
 		{"bad time", strings.Replace(base, `time: "02:00"`, `time: "2am"`, 1), "updates.time"},
 		{"bad yaml", "version: [\n", "p.yaml: "},
+		{"empty", "", "the policy is empty"},
+		{"two documents", "version: 1\n---\nversion: 1\n", "line 2: a second YAML document"},
+		// Every fail2ban value is checked even when the section lacks the
+		// jail, so a newline cannot add a directive to jail.d/ctsec.local.
+		{"ignoreip injection", "version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n", "fail2ban.ignoreip"},
+		{"trust everyone", strings.Replace(base, "203.0.113.10", "0.0.0.0/0", 1), `operator.trusted_ips: "0.0.0.0/0" trusts every address`},
+		{"ignore everyone", strings.Replace(base, `ignoreip: [127.0.0.1/8, "::1"]`, `ignoreip: ["::/0"]`, 1), `fail2ban.ignoreip: "::/0" trusts every address`},
+		{"fail2ban without jail", "version: 1\nfail2ban:\n  ignoreip: [1.2.3.4]\n", `fail2ban.jail: "" is not a jail name`},
 	}
 	for _, tt := range tests {
 		_, err := ParsePolicy("p.yaml", []byte(tt.yaml))
@@ -54,19 +61,21 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 }
 
-func TestUnifiedDiff(t *testing.T) {
-	old := "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nl\n"
-	new := "a\nb\nc\nD\ne\nf\ng\nh\ni\nj\nl\nk\n"
-	got := UnifiedDiff("x", "x", []byte(old), []byte(new))
-	want := "--- x\n+++ x\n@@ -1,7 +1,7 @@\n a\n b\n c\n-d\n+D\n e\n f\n g\n@@ -9,3 +9,4 @@\n i\n j\n l\n+k\n"
-	if got != want {
-		t.Errorf("diff:\n%s\nwant:\n%s", got, want)
+func TestPolicySectionsLeftOut(t *testing.T) {
+	p, err := ParsePolicy("p.yaml", []byte("version: 1\nsysctl:\n  settings: {kernel.kptr_restrict: \"2\"}\nfirewall:\n"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if UnifiedDiff("x", "x", []byte(old), []byte(old)) != "" {
-		t.Error("diff of equal content is not empty")
+	for m, want := range map[string]bool{"sysctl": true, "firewall": false, "ssh": false, "fail2ban": false, "updates": false} {
+		if p.Manages(m) != want {
+			t.Errorf("Manages(%q) = %v, want %v", m, !want, want)
+		}
 	}
-	if got := UnifiedDiff("/dev/null", "n", nil, []byte("x\n")); got != "--- /dev/null\n+++ n\n@@ -0,0 +1,1 @@\n+x\n" {
-		t.Errorf("new file diff = %q", got)
+	base, _ := BaselinePolicy()
+	for _, m := range moduleSections {
+		if !base.Manages(m) {
+			t.Errorf("the baseline does not manage %s", m)
+		}
 	}
 }
 
@@ -100,18 +109,3 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
-
-func FuzzUnifiedDiff(f *testing.F) {
-	f.Add("a\nb\n", "a\nc\n")
-	f.Fuzz(func(t *testing.T, a, b string) {
-		if len(a) > 2000 || len(b) > 2000 {
-			return
-		}
-		d := UnifiedDiff("a", "b", []byte(a), []byte(b))
-		if (d == "") != splitEq(a, b) {
-			t.Fatalf("diff %q for %q → %q", d, a, b)
-		}
-	})
-}
-
-func splitEq(a, b string) bool { return slices.Equal(splitLines(a), splitLines(b)) }

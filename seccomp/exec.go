@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -42,19 +41,19 @@ type ExecOptions struct {
 }
 
 // Exec runs argv under the compiled filter the way runc applies a profile:
-// a fresh process (ctsec re-executed) sets no_new_privs, loads the BPF on
-// all its threads with seccomp(2), then execve()s the command, so the
-// filter covers exactly the command and ctsec itself stays unconfined.
+// a fresh process (ctsec re-executed) sets no_new_privs, loads the BPF on the
+// thread that will exec — runc passes no TSYNC either, the other threads end
+// at execve — and then execve()s the command, so the filter covers exactly
+// the command and ctsec itself stays unconfined. Unlike runc, nothing runs
+// between the filter and execve: runc init still finishes its handshake
+// (sync pipe, exec fifo, its Go runtime) under the filter, which is why a
+// container needs the runtime base set and Exec does not.
 func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (ExecResult, error) {
 	if len(argv) == 0 {
 		return ExecResult{}, errors.New("no command to run")
 	}
-	switch c.execve {
-	case ActAllow, ActLog, ActTrace, ActNotify, "":
-	default:
-		// A killed execve would leave the helper's other threads waiting
-		// forever (KILL_THREAD), and any other answer means no command.
-		return ExecResult{}, fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	if err := c.canExec(); err != nil {
+		return ExecResult{}, err
 	}
 	// Resolve the command before the filter exists, as runc does, so a
 	// missing binary is a clear error and not a denied syscall.
@@ -96,6 +95,42 @@ func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (Exe
 	}
 }
 
+// canExec refuses a filter under which no command could start.
+func (c *Compiled) canExec() error {
+	switch c.execve {
+	case ActAllow, ActLog, "":
+		return nil
+	case ActTrace, ActNotify:
+		// Without a tracer or a listener the kernel fails such a call with
+		// ENOSYS, so the helper could only report a failed exec.
+		return fmt.Errorf("the profile answers execve with %s: with no tracer or seccomp agent attached the kernel fails it with ENOSYS, so no command can be started under it", c.execve)
+	default:
+		// A killed execve would leave the helper's other threads waiting
+		// forever (KILL_THREAD), and any other answer means no command.
+		return fmt.Errorf("the profile answers execve with %s: no command can be started under it", c.execve)
+	}
+}
+
+// ExecHere replaces the calling process with argv under the filter, loaded
+// exactly as Exec's helper loads it. It returns only on failure. The caller
+// must have locked its goroutine to its thread (runtime.LockOSThread) and
+// should be a process made for this (a helper or a test's child): its other
+// threads end at execve.
+func ExecHere(c *Compiled, argv, env []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command to run")
+	}
+	if err := c.canExec(); err != nil {
+		return err
+	}
+	path, err := exec.LookPath(argv[0])
+	if err != nil {
+		return fmt.Errorf("finding command %q: %w", argv[0], err)
+	}
+	what, err := loadAndExec(c.BPF, c.Flags, path, argv, env)
+	return fmt.Errorf("%s: %w", what, err)
+}
+
 // childSpec is what the helper needs besides the filter: the resolved
 // command path and the profile's seccomp(2) flags.
 type childSpec struct {
@@ -133,22 +168,33 @@ func execChild(marker string) {
 			env = append(env, kv)
 		}
 	}
-	if err := loadFilter(prog, flags); err != nil {
-		fail(126, "%v", err)
-	}
-	err = unix.Exec(path, os.Args, env)
-	fail(126, "executing %s under the profile: %v (does the profile allow execve?)", path, err)
+	what, err := loadAndExec(prog, flags, path, os.Args, env)
+	fail(126, "%s: %v", what, err)
 }
 
-// loadFilter sets no_new_privs and installs the program on the calling
-// (locked) thread only. runc synchronises the filter to all threads with
-// TSYNC, but here the other threads are this helper's Go runtime, which would
-// crash on a tight profile (no futex, no mmap) before the command ever runs;
-// execve keeps only the calling thread, so the command ends up under exactly
-// the filter runc would give it.
-func loadFilter(prog []byte, flags []string) error {
+// loadAndExec sets no_new_privs, installs the program on the calling
+// (locked) thread only and execs path; it returns only on failure, with
+// what failed. Everything that allocates or may block is done before the
+// filter exists: between the two raw syscalls no Go code runs that could
+// make a syscall (futex, mmap, write) a tight profile denies, so the
+// command starts under exactly the filter runc would give it. The other
+// threads are this helper's Go runtime; execve ends them, which is also
+// why runc loads without TSYNC.
+func loadAndExec(prog []byte, flags []string, path string, argv, env []string) (string, error) {
+	argv0, err := unix.BytePtrFromString(path)
+	if err != nil {
+		return "preparing the command", err
+	}
+	argvp, err := syscall.SlicePtrFromStrings(argv)
+	if err != nil {
+		return "preparing the arguments", err
+	}
+	envp, err := syscall.SlicePtrFromStrings(env)
+	if err != nil {
+		return "preparing the environment", err
+	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("setting no_new_privs: %w", err)
+		return "setting no_new_privs", err
 	}
 	insns := make([]unix.SockFilter, len(prog)/8)
 	for i := range insns {
@@ -166,13 +212,18 @@ func loadFilter(prog []byte, flags []string) error {
 			fl |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		}
 	}
-	r, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, fl, uintptr(unsafe.Pointer(&fprog)))
-	runtime.KeepAlive(insns)
+	// RawSyscall, not Syscall: no scheduler hooks around the calls. What
+	// remains is a signal landing on this thread between the two: its
+	// handler returns through rt_sigreturn, which every profile a program
+	// can live under allows (ctsec's recordings always do).
+	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, fl, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
-		return fmt.Errorf("loading the filter with seccomp(2): %w", errno)
+		return "loading the filter with seccomp(2)", errno
 	}
-	if r != 0 {
-		return fmt.Errorf("loading the filter: thread %s could not be synchronised", strconv.Itoa(int(r)))
-	}
-	return nil
+	_, _, errno = unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(argv0)), uintptr(unsafe.Pointer(&argvp[0])), uintptr(unsafe.Pointer(&envp[0])))
+	runtime.KeepAlive(insns)
+	runtime.KeepAlive(argv0)
+	runtime.KeepAlive(argvp)
+	runtime.KeepAlive(envp)
+	return fmt.Sprintf("executing %s under the profile (does the profile allow execve?)", path), errno
 }

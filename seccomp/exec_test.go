@@ -103,6 +103,9 @@ func TestExecKillAndMissing(t *testing.T) {
 	for _, src := range []string{
 		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ERRNO"}]}`,
 		`{"defaultAction":"SCMP_ACT_KILL"}`,
+		// No tracer and no agent under exec: the kernel would fail execve with ENOSYS.
+		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["execve"],"action":"SCMP_ACT_TRACE"}]}`,
+		`{"defaultAction":"SCMP_ACT_ALLOW","listenerPath":"/run/x.sock","syscalls":[{"names":["execve"],"action":"SCMP_ACT_NOTIFY"}]}`,
 	} {
 		_, err := Exec(context.Background(), compileSrc(t, src, amd64Target), []string{bb, "true"}, ExecOptions{})
 		if err == nil || !strings.Contains(err.Error(), "no command can be started") {
@@ -113,5 +116,26 @@ func TestExecKillAndMissing(t *testing.T) {
 	c = compileSrc(t, `{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["execve"],"action":"SCMP_ACT_ALLOW"}]}`, amd64Target)
 	if res, _ := run(t, c, bb, "true"); res.Signal != syscall.SIGSYS {
 		t.Errorf("kill-process default: %+v", res)
+	}
+}
+
+// TestExecNothingBetweenFilterAndExec: a profile that kills on anything but
+// the syscalls of `busybox true` itself runs it every time, so the helper
+// makes no syscall (futex, mmap, write of its Go runtime) between loading
+// the filter and execve. Repeated because such a call would be timing-bound.
+func TestExecNothingBetweenFilterAndExec(t *testing.T) {
+	bb := testenv.Tool(t, "busybox")
+	// strace -f busybox true (static busybox on Debian 12), plus execve.
+	c := compileSrc(t, `{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["execve","arch_prctl","brk","exit_group","getrandom","getuid","mprotect","prctl","prlimit64","readlink","rseq","set_robust_list","set_tid_address"],"action":"SCMP_ACT_ALLOW"}]}`, amd64Target)
+	for i := range 30 {
+		if res, out := run(t, c, bb, "true"); res.Code != 0 {
+			t.Fatalf("run %d: %+v %q", i, res, out)
+		}
+	}
+	// The same profile without one of the command's syscalls kills it: the
+	// filter is really in force for the command.
+	c = compileSrc(t, `{"defaultAction":"SCMP_ACT_KILL_PROCESS","syscalls":[{"names":["execve","arch_prctl","brk","exit_group","getrandom","getuid","mprotect","prctl","prlimit64","readlink","rseq","set_robust_list"],"action":"SCMP_ACT_ALLOW"}]}`, amd64Target)
+	if res, _ := run(t, c, bb, "true"); res.Signal != syscall.SIGSYS {
+		t.Errorf("without set_tid_address: %+v", res)
 	}
 }

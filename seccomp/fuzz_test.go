@@ -10,7 +10,7 @@ import (
 )
 
 // FuzzParse: whatever the bytes, the loader returns a profile or an error,
-// never panics, and every error and finding names a position on one line.
+// lint reviews what loads, neither panics, and every error and finding names a position on one line.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join(testenv.Shared(f, "conformance", "moby-seccomp"), "*.json"))
 	for _, file := range files {
@@ -37,6 +37,13 @@ func FuzzParse(f *testing.F) {
 		for _, fd := range findings {
 			if fd.Line < 1 || fd.Column < 1 || fd.File != "f.json" || fd.Rule == "" {
 				t.Fatalf("finding without position: %+v", fd)
+			}
+		}
+		// Lint reads whatever loaded (schema findings or not): it must not
+		// panic on it, and each finding has a rule and a severity.
+		for _, fd := range Lint(p, amd64Target) {
+			if fd.Rule == "" || fd.Message == "" {
+				t.Fatalf("lint finding without rule or message: %+v", fd)
 			}
 		}
 		// A profile that loads cleanly survives a round trip.

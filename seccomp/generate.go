@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ctsec/ctsec/profiles"
@@ -115,8 +116,9 @@ func checkNames(names []string, res *Resolver) ([]string, error) {
 // ReadSyscalls reads syscall names from a file in any of three shapes: a
 // seccomp profile (the names its rules allow), the observation JSON of
 // `ctsec profile record` ({"syscalls":[{"name":...}]}), or a plain list, one
-// name per line with # comments.
-func ReadSyscalls(path string) ([]string, error) {
+// name per line with # comments. Every name must be a syscall res knows;
+// the error for one that is not names the file and where it is.
+func ReadSyscalls(path string, res *Resolver) ([]string, error) {
 	data, err := ReadBounded(path, MaxProfileSize)
 	if err != nil {
 		return nil, err
@@ -126,7 +128,7 @@ func ReadSyscalls(path string) ([]string, error) {
 		return nil, fmt.Errorf("%s: no syscalls listed", path)
 	}
 	if trimmed[0] != '{' {
-		return readPlainList(path, data)
+		return readPlainList(path, data, res)
 	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(data, &probe); err != nil {
@@ -147,9 +149,15 @@ func ReadSyscalls(path string) ([]string, error) {
 			}
 		}
 		var names []string
-		for _, r := range p.Syscalls {
-			if allows(r.Action) {
-				names = append(names, r.AllNames()...)
+		for i, r := range p.Syscalls {
+			if !allows(r.Action) {
+				continue
+			}
+			for j, n := range r.AllNames() {
+				if msg := notSyscall(n, res); msg != "" {
+					return nil, fmt.Errorf("%s: %s", p.finding(p.namePath(i, j, r)).Where(), msg)
+				}
+				names = append(names, n)
 			}
 		}
 		return names, nil
@@ -170,12 +178,15 @@ func ReadSyscalls(path string) ([]string, error) {
 		if s.Name == "" {
 			return nil, fmt.Errorf("%s: syscalls[%d] has no name", path, i)
 		}
+		if msg := notSyscall(s.Name, res); msg != "" {
+			return nil, fmt.Errorf("%s: syscalls[%d].name: %s", path, i, msg)
+		}
 		names = append(names, s.Name)
 	}
 	return names, nil
 }
 
-func readPlainList(path string, data []byte) ([]string, error) {
+func readPlainList(path string, data []byte, res *Resolver) ([]string, error) {
 	var names []string
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), 1<<20)
@@ -188,7 +199,10 @@ func readPlainList(path string, data []byte) ([]string, error) {
 		}
 		for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
 			if !nameRE.MatchString(f) {
-				return nil, fmt.Errorf("%s:%d: %q is not a syscall name", path, line, f)
+				return nil, fmt.Errorf("%s:%d: %s is not a syscall name", path, line, quoteShort(f))
+			}
+			if msg := notSyscall(f, res); msg != "" {
+				return nil, fmt.Errorf("%s:%d: %s", path, line, msg)
 			}
 			names = append(names, f)
 		}
@@ -197,4 +211,28 @@ func readPlainList(path string, data []byte) ([]string, error) {
 		return nil, fmt.Errorf("%s:%d: %w", path, line+1, err)
 	}
 	return names, nil
+}
+
+// notSyscall says why name is not a syscall, or "" when it is one.
+func notSyscall(name string, res *Resolver) string {
+	if nameRE.MatchString(name) && res.IsSyscallName(name) {
+		return ""
+	}
+	msg := quoteShort(name) + " is not a syscall"
+	if nameRE.MatchString(name) {
+		if s := res.Suggest(name); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+	}
+	return msg
+}
+
+// quoteShort quotes untrusted text for an error line, cut to a readable
+// length: a junk file's "name" can be a megabyte long.
+func quoteShort(s string) string {
+	const max = 40
+	if len(s) > max {
+		return strconv.Quote(s[:max]) + "…"
+	}
+	return strconv.Quote(s)
 }

@@ -79,15 +79,21 @@ func TestReadSyscalls(t *testing.T) {
 		{"list", "# observed\nread\nwrite, openat # trailing\n\n", []string{"read", "write", "openat"}, ""},
 		{"profile", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"},{"names":["mount"],"action":"SCMP_ACT_ERRNO"}]}`, []string{"read", "write"}, ""},
 		{"observation", `{"syscalls":[{"name":"read","arch":"x86_64","count":12,"first_seen":"2026-01-01T00:00:00Z","last_seen":"2026-01-01T00:00:01Z"},{"name":"futex","arch":"x86_64","count":1}],"command":["x"],"duration":"1s"}`, []string{"read", "futex"}, ""},
-		{"bad name", "read\nrm -rf /\n", nil, ":2: \"-rf\" is not a syscall name"},
+		{"bad name", "read\nrm -rf /\n", nil, `:2: "rm" is not a syscall`},
+		{"bad token", "read\n-rf\n", nil, `:2: "-rf" is not a syscall name`},
 		{"bad json", `{"syscalls":[`, nil, "unexpected end of input"},
 		{"neither", `{"foo":1}`, nil, "not a seccomp profile"},
 		{"empty", "  \n", nil, "no syscalls listed"},
+		{"unknown in list", "read\nopnat\n", nil, `:2: "opnat" is not a syscall (did you mean "openat"?)`},
+		{"prose", "not json at all\n", nil, `:1: "not" is not a syscall`},
+		{"long junk", strings.Repeat("[", 100000) + "\n", nil, `:1: "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["… is not a syscall name`},
+		{"unknown in observation", `{"syscalls":[{"name":"read"},{"name":"nosuchcall"}]}`, nil, `syscalls[1].name: "nosuchcall" is not a syscall`},
+		{"unknown in profile", `{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","opnat"],"action":"SCMP_ACT_ALLOW"}]}`, nil, `:1:64: "opnat" is not a syscall`},
 		{"obs no name", `{"syscalls":[{"arch":"x86_64"}]}`, nil, "syscalls[0] has no name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ReadSyscalls(write(tt.name, tt.src))
+			got, err := ReadSyscalls(write(tt.name, tt.src), NewResolver())
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Errorf("err = %v, want %q", err, tt.err)
@@ -107,12 +113,13 @@ func FuzzReadSyscalls(f *testing.F) {
 	f.Add([]byte(`{"syscalls":[{"name":"read"}]}`))
 	f.Add([]byte(`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`))
 	dir := f.TempDir()
+	res := NewResolver()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(dir, "in")
 		if err := os.WriteFile(p, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ReadSyscalls(p); err != nil && strings.Contains(err.Error(), "\n") {
+		if _, err := ReadSyscalls(p, res); err != nil && strings.Contains(err.Error(), "\n") {
 			t.Fatalf("multi-line error %q", err)
 		}
 	})

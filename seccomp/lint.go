@@ -22,6 +22,7 @@ const (
 	LintNoEffect       = "seccomp/rule-no-effect"
 	LintUnconditional  = "seccomp/allow-overrides-args"
 	LintDefaultErrno38 = "seccomp/default-errno"
+	LintRecording      = "seccomp/recording-profile"
 )
 
 // dangerous are syscalls that widen the kernel's attack surface or cross
@@ -94,8 +95,15 @@ func dockerStances() map[string]dockerStance {
 // Lint reviews a profile's policy for target t.
 func Lint(p *Profile, t Target) []report.Finding {
 	var out []report.Finding
-	out = append(out, p.lintDefault()...)
-	out = append(out, p.lintDangerous()...)
+	if p.recording() {
+		// One precise verdict instead of a list of syscalls the recording
+		// lets through on purpose: the verdict stays high, so recognising
+		// the shape can never hide a deployed recording profile.
+		out = append(out, p.lintRecording())
+	} else {
+		out = append(out, p.lintDefault()...)
+		out = append(out, p.lintDangerous()...)
+	}
 	out = append(out, p.lintClone3(t)...)
 	out = append(out, p.lintSocketcall(t)...)
 	out = append(out, p.lintArches(t)...)
@@ -104,6 +112,38 @@ func Lint(p *Profile, t Target) []report.Finding {
 }
 
 func allows(action string) bool { return action == ActAllow || action == ActLog }
+
+// recording reports whether p has the shape of a recording profile (ctsec
+// profile record --listen writes one): nothing denied by default, and rules
+// that hand syscalls to the agent at listenerPath. Such a profile confines
+// only as much as its agent decides; ctsec's recorder lets every call
+// continue.
+func (p *Profile) recording() bool {
+	if !allows(p.DefaultAction) || p.ListenerPath == "" {
+		return false
+	}
+	for _, r := range p.Syscalls {
+		if r.Action == ActNotify {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Profile) lintRecording() report.Finding {
+	notified := 0
+	for _, r := range p.Syscalls {
+		if r.Action == ActNotify {
+			notified += len(r.AllNames())
+		}
+	}
+	f := p.finding("defaultAction")
+	f.Rule, f.Severity = LintRecording, report.High
+	f.Message = fmt.Sprintf("a recording profile: %d syscalls go to the agent at %s and the rest are allowed (default %s); it confines nothing while a recorder answers \"continue\" — use it only to record, never to run a service",
+		notified, p.ListenerPath, p.DefaultAction)
+	f.Fix = "run the service under the profile the recording produced (ctsec profile record -o FILE), not under this one"
+	return f
+}
 
 func (p *Profile) lintDefault() []report.Finding {
 	if !allows(p.DefaultAction) {
@@ -210,7 +250,9 @@ func (p *Profile) lintClone3(t Target) []report.Finding {
 		if !contains(r.Names, "clone3") {
 			continue
 		}
-		if allows(r.Action) || (r.Action == ActErrno && r.ErrnoRet != nil && *r.ErrnoRet == 38) {
+		// NOTIFY: the agent answers (a recorder lets clone3 run) and runc
+		// fails notified calls with ENOSYS once no agent is left.
+		if allows(r.Action) || r.Action == ActNotify || (r.Action == ActErrno && r.ErrnoRet != nil && *r.ErrnoRet == 38) {
 			return nil
 		}
 		f := p.finding(fmt.Sprintf("syscalls[%d].action", r.Source))

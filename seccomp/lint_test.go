@@ -34,6 +34,7 @@ func TestLintRules(t *testing.T) {
 		{"clone3 rule eperm", `{"defaultAction":"SCMP_ACT_ERRNO",` + archMap + `,"syscalls":[{"names":["clone3"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}`, LintClone3, report.Medium, "without errno 38"},
 		{"socketcall", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,` + archMap + `,"syscalls":[{"names":["socketcall"],"action":"SCMP_ACT_ALLOW"},{"names":["socket"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":38,"op":"SCMP_CMP_NE"}]}]}`, LintSocketcall, report.Medium, "socketcall"},
 		{"compat", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86_64"]}`, LintCompatArch, report.Low, "x86, x32"},
+		{"recording", `{"defaultAction":"SCMP_ACT_LOG","listenerPath":"/run/r.sock",` + archMap + `,"syscalls":[{"names":["write"],"action":"SCMP_ACT_ALLOW"},{"names":["read","clone3","mount"],"action":"SCMP_ACT_NOTIFY"}]}`, LintRecording, report.High, "3 syscalls go to the agent at /run/r.sock"},
 		{"no effect", `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,` + archMap + `,"syscalls":[{"names":["mount"],"action":"SCMP_ACT_ERRNO","errnoRet":38}]}`, LintNoEffect, report.Info, "changes nothing"},
 	}
 	for _, tt := range tests {
@@ -61,5 +62,31 @@ func TestLintBuiltins(t *testing.T) {
 				t.Errorf("%s: %s %s %s", name, f.Severity, f.Rule, f.Message)
 			}
 		}
+	}
+}
+
+// TestLintRecordingShape: a recording profile gets the one recording verdict
+// and not the deny-list, dangerous-syscall or clone3 findings its design
+// implies; the same rules without a listener (or with a denying default)
+// are linted as usual.
+func TestLintRecordingShape(t *testing.T) {
+	archMap := `"archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]}]`
+	rules := `"syscalls":[{"names":["write","clone"],"action":"SCMP_ACT_ALLOW"},{"names":["read","clone3","mount"],"action":"SCMP_ACT_NOTIFY"}]`
+
+	got := map[string]int{}
+	for _, f := range lintSrc(t, `{"defaultAction":"SCMP_ACT_LOG","listenerPath":"/run/r.sock",`+archMap+`,`+rules+`}`) {
+		got[f.Rule]++
+	}
+	if got[LintRecording] != 1 || got[LintDefaultAllow]+got[LintDangerous]+got[LintClone3] != 0 {
+		t.Errorf("recording profile: %v", got)
+	}
+	// A NOTIFY profile that denies by default is a real policy (an agent
+	// emulating a few calls): no recording verdict, dangerous allows reported.
+	got = map[string]int{}
+	for _, f := range lintSrc(t, `{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"listenerPath":"/run/r.sock",`+archMap+`,`+rules+`}`) {
+		got[f.Rule]++
+	}
+	if got[LintRecording] != 0 || got[LintDangerous] == 0 {
+		t.Errorf("denying NOTIFY profile: %v", got)
 	}
 }

@@ -23,7 +23,8 @@ var actions = []string{ActKill, ActKillProcess, ActKillThread, ActTrap, ActErrno
 
 var operators = []string{"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"}
 
-// flags of the runtime-spec; runc accepts all four (TSYNC it always sets).
+// flags of the runtime-spec; runc accepts all four (TSYNC it ignores: it
+// loads the filter on its one init thread and execve ends any other).
 var filterFlags = []string{"SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"}
 
 // arch ties the three spellings of an architecture together: the profile's

@@ -218,6 +218,10 @@ func (r *Reader) event(line []byte) *Event {
 	if len(line) > 0 && line[0] == '{' {
 		var ok bool
 		if *ev, ok = r.journalEvent(line); !ok {
+			// a cut or corrupt journal entry holding an AppArmor record
+			if bytes.Contains(line, needleAppArmor) {
+				r.stats.Malformed++
+			}
 			return nil
 		}
 	} else {

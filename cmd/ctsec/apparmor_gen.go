@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/safefile"
@@ -10,8 +13,8 @@ import (
 )
 
 func newApparmorGenCmd(a *app) *cobra.Command {
-	var specFile, template, output string
-	var enforce bool
+	var specFile, template, output, stateDir string
+	var enforce, force bool
 	cmd := &cobra.Command{
 		Use:   "gen NAME",
 		Short: "Generate the AppArmor profile ctsec-NAME for a service",
@@ -19,7 +22,12 @@ func newApparmorGenCmd(a *app) *cobra.Command {
 renders it, or strict) and, with --spec, a YAML service spec: read-only,
 writable, executable and denied paths, capabilities, network protocols and
 extra rules. The profile is in complain mode (log, do not block) unless
---enforce or the spec says 'mode: enforce'.
+--enforce or the spec says 'mode: enforce'. A complain-mode profile carries
+'# ctsec: complain since DATE', from which 'apparmor review' counts days in
+complain mode; 'apparmor load' sets it to the day it installs the profile
+and keeps it on reinstall, so regenerating or reloading never resets it.
+With -o, an existing file with other content is replaced only with --force,
+after a backup under --state-dir.
 
 A spec looks like:
 
@@ -70,10 +78,15 @@ See docs/apparmor.md for every key.`,
 				_, err = a.stdout.Write(text)
 				return err
 			}
-			if err := safefile.WriteFile(output, text, 0o644); err != nil {
+			verb, backup, err := writeProfileFile(output, text, force, stateDir)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stdout, "wrote %s (profile %s, %s mode)\nsecurity_opt:\n  - %s\n", output, p.Name, p.Mode(), apparmor.SecurityOpt(p.Name))
+			fmt.Fprintf(a.stdout, "%s %s (profile %s, %s mode)\n", verb, output, p.Name, p.Mode())
+			if backup != "" {
+				fmt.Fprintf(a.stdout, "the replaced file is backed up as change %s in %s\n", backup, stateDir)
+			}
+			fmt.Fprintf(a.stdout, "security_opt:\n  - %s\n", apparmor.SecurityOpt(p.Name))
 			return nil
 		},
 	}
@@ -81,7 +94,38 @@ See docs/apparmor.md for every key.`,
 	cmd.Flags().StringVar(&template, "template", "", "base template without a spec: docker-default or strict")
 	cmd.Flags().BoolVar(&enforce, "enforce", false, "start in enforce mode instead of complain")
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write the profile to this file instead of stdout")
+	cmd.Flags().BoolVar(&force, "force", false, "replace an existing -o file with different content (after a backup)")
+	cmd.Flags().StringVar(&stateDir, "state-dir", safefile.DefaultStateDir, "where a replaced -o file is backed up")
 	return cmd
+}
+
+// writeProfileFile writes a generated profile to path the way 'profile gen'
+// does: the complain-since date of the file it replaces is kept (a rerun
+// changes nothing), a file with other content is replaced only with force
+// and after a backup.
+func writeProfileFile(path string, text []byte, force bool, stateDir string) (verb, backup string, err error) {
+	old, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "wrote", "", safefile.WriteFile(path, text, 0o644)
+	case err != nil:
+		return "", "", fmt.Errorf("reading %s: %w", path, err)
+	}
+	text = apparmor.KeepComplainSince(text, old)
+	if bytes.Equal(old, text) {
+		return "unchanged", "", nil
+	}
+	if !force {
+		return "", "", failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
+	}
+	change, err := (&safefile.Store{Dir: stateDir}).NewChange("apparmor gen")
+	if err == nil {
+		err = change.Save(path)
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("backing up %s: %w", path, err)
+	}
+	return "replaced", change.ID(), safefile.WriteFile(path, text, 0o644)
 }
 
 func newApparmorTemplateCmd(a *app) *cobra.Command {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/engine"
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
 )
@@ -73,10 +73,8 @@ and verified with apparmor_parser -QK but not loaded into this kernel.`,
 }
 
 func printLoad(a *app, res apparmor.LoadResult) error {
-	if a.jsonOutput() {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+	if a.format != report.Text {
+		return a.emit(report.New("apparmor load", nil, res))
 	}
 	for _, act := range res.Actions {
 		verb := "unchanged"
@@ -112,6 +110,9 @@ func newApparmorStatusCmd(a *app) *cobra.Command {
 (ROOT/sys/kernel/security/apparmor/profiles), asks the Docker engine (when it
 answers) which profile each container runs under or asked for, and lists the
 files under ROOT/etc/apparmor.d/containers/ with whether they are loaded.
+Findings: a container whose profile is not loaded (high: it cannot start),
+a profile file that does not parse (medium), a file not loaded (low); exit 1
+when one reaches --fail-on. JSON carries the status in .data.
 
 On a host whose kernel has no AppArmor it says so in one line and exits 2.`,
 		Example: `  ctsec apparmor status
@@ -148,11 +149,20 @@ On a host whose kernel has no AppArmor it says so in one line and exits 2.`,
 }
 
 func printStatus(a *app, st apparmor.Status) error {
-	if a.jsonOutput() {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+	r := report.New("apparmor status", st.Findings(), st)
+	if a.format != report.Text {
+		return a.emit(r)
 	}
+	if err := printStatusText(a, st); err != nil {
+		return err
+	}
+	if r.Reaches(a.failOn) {
+		return errFindingsReached
+	}
+	return nil
+}
+
+func printStatusText(a *app, st apparmor.Status) error {
 	modes := map[string]int{}
 	for _, p := range st.Loaded {
 		modes[p.Mode]++
@@ -179,8 +189,11 @@ func printStatus(a *app, st apparmor.Status) error {
 				prof = "(none reported)"
 			}
 			loaded := "loaded"
-			if !c.Loaded {
-				loaded = "NOT LOADED"
+			switch {
+			case c.MissingProfile():
+				loaded = "NOT LOADED: cannot start"
+			case !c.Loaded:
+				loaded = "-"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", c.Container, c.State, prof, loaded)
 		}

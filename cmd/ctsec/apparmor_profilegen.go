@@ -67,5 +67,6 @@ func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
 		data:    data,
 		// The profile is selected by name, not by path.
 		securityOpt: func(string) string { return apparmor.SecurityOpt(p.Name) },
+		refresh:     func(old []byte) []byte { return apparmor.KeepComplainSince(data, old) },
 	}, nil
 }

@@ -148,8 +148,8 @@ func (f *changeFlags) add(cmd *cobra.Command) {
 	f.logFlags.add(cmd)
 	fl := cmd.Flags()
 	fl.StringVar(&f.stateDir, "state-dir", safefile.DefaultStateDir, "where backups are kept")
-	fl.BoolVar(&f.write, "write", false, "change the files (default: show the diff only)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "show the diff and change nothing (the default; overrides --write)")
+	fl.BoolVar(&f.write, "write", false, "change the files: back up, write, validate, reload (default: show the diff only)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "show the diff and change nothing: the default, and it wins over --write")
 }
 
 func (f *changeFlags) options() apparmor.ChangeOptions {
@@ -167,14 +167,16 @@ profiles directory. --add-rules first adds the rules the review proposes for
 them (from the same log flags as review); --ready promotes every profile the
 review finds ready.
 
-It shows the unified diff first and changes nothing unless --write is given.
-With --write it backs each file up under --state-dir, writes it atomically,
-validates it with apparmor_parser -QK against the pinned AppArmor 3.0 ABI and
-reloads it (apparmor_parser -r) when --root is / and the kernel has AppArmor;
+It is a dry run by default: it shows the unified diff and changes nothing.
+--dry-run says so explicitly and wins over --write, so a script can force a
+preview whatever else it passes. With --write it backs each file up under
+--state-dir, writes it atomically, validates it with apparmor_parser -QK
+against the pinned AppArmor 3.0 ABI and reloads it (apparmor_parser -r) when --root is / and the kernel has AppArmor;
 otherwise it says that the reload was skipped and why. A failed validation or
 reload restores the previous file (and the previously loaded policy) and
 exits 1. Running it twice changes nothing the second time.`,
-		Example: `  ctsec apparmor promote ctsec-web                       # show the diff
+		Example: `  ctsec apparmor promote ctsec-web                       # dry run: show the diff
+  ctsec apparmor promote --ready --add-rules --dry-run     # what the weekly run would change
   ctsec apparmor promote ctsec-web --add-rules --write     # add learnt rules, enforce
   ctsec apparmor promote --ready --write --since 14d
   ctsec apparmor promote ctsec-web --root /mnt/image --write`,
@@ -197,11 +199,15 @@ exits 1. Running it twice changes nothing the second time.`,
 				}
 				if addRules {
 					o.Rules = rv.ProposedRules()
+					if rv.LostEvents {
+						// the rules come from an incomplete record: enforcing
+						// them may block what the lost events would have shown
+						fmt.Fprintln(a.stderr, "ctsec: warning: the logs show lost events in the window, so the rules to add may be incomplete (see 'ctsec apparmor review')")
+					}
 				}
 			}
 			if len(names) == 0 {
-				fmt.Fprintln(a.stdout, "no profile is ready to promote")
-				return nil
+				return nothingToChange(a, "apparmor promote", o, "no profile is ready to promote")
 			}
 			return runSetMode(cmd.Context(), a, "apparmor promote", names, "enforce", o)
 		},
@@ -221,7 +227,7 @@ func newApparmorDemoteCmd(a *app) *cobra.Command {
 		Long: `demote switches profiles back to complain mode in their files (--all: every
 enforce-mode profile in the profiles directory) and records when, so the next
 review counts the days in complain mode from now. Like promote it shows the
-diff, changes nothing without --write, keeps a backup, validates with
+diff and changes nothing without --write (--dry-run wins over --write), keeps a backup, validates with
 apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 		Example: `  ctsec apparmor demote ctsec-web --write
   ctsec apparmor demote --all --write`,
@@ -229,14 +235,20 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 			if all == (len(args) > 0) {
 				return usageError(errors.New("name profiles or give --all, not both or neither"))
 			}
+			var err error
 			names := args
+			var problems []error
 			if all {
-				files, problems, err := apparmor.LoadProfileDir(f.dir())
+				files, probs, err := apparmor.LoadProfileDir(f.dir())
 				if err != nil {
 					return err
 				}
-				if len(problems) > 0 {
-					return problems[0]
+				// In an emergency one file ctsec cannot parse must not stop
+				// the others from going back to complain: it is named, and
+				// the exit status says not everything was done.
+				problems = probs
+				for _, p := range problems {
+					fmt.Fprintf(a.stderr, "ctsec: skipped: %v\n", p)
 				}
 				for _, pf := range files {
 					for _, p := range pf.Profiles {
@@ -247,10 +259,14 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 				}
 			}
 			if len(names) == 0 {
-				fmt.Fprintln(a.stdout, "no profile in enforce mode")
-				return nil
+				err = nothingToChange(a, "apparmor demote", f.options(), "no profile in enforce mode")
+			} else {
+				err = runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
 			}
-			return runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
+			if err == nil && len(problems) > 0 {
+				return failed("%d profile file(s) could not be parsed and were not demoted (first: %v)", len(problems), problems[0])
+			}
+			return err
 		},
 	}
 	f.add(cmd)
@@ -261,6 +277,16 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 type changeReport struct {
 	DryRun  bool                    `json:"dry_run"`
 	Results []apparmor.ChangeResult `json:"results"`
+}
+
+// nothingToChange reports a promote or demote that found no profile to
+// change: a line of text, or the usual report with no results.
+func nothingToChange(a *app, command string, o apparmor.ChangeOptions, msg string) error {
+	if a.format == report.Text {
+		fmt.Fprintln(a.stdout, msg)
+		return nil
+	}
+	return a.emit(report.New(command, nil, changeReport{DryRun: !o.Write, Results: []apparmor.ChangeResult{}}))
 }
 
 func runSetMode(ctx context.Context, a *app, command string, names []string, mode string, o apparmor.ChangeOptions) error {

@@ -28,7 +28,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	}
 	out, _, code = ctsec(t, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
 	var rep struct {
-		Findings []struct{ Rule, Severity, Target string }
+		Findings []struct{ Rule, Severity, Target, Fix string }
 		Data     struct {
 			Profiles []struct{ Profile, Verdict string }
 		}
@@ -38,6 +38,12 @@ func TestApparmorReviewCLI(t *testing.T) {
 	}
 	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
 		t.Errorf("json: exit %d %+v", code, rep)
+	}
+	// promote cannot edit a profile that has no file here: the fix says so.
+	for _, f := range rep.Findings {
+		if f.Target == "ghost" && strings.Contains(f.Fix, "promote") {
+			t.Errorf("fix for a profile without a file: %q", f.Fix)
+		}
 	}
 	// Lost events make every profile blocked: a high finding, exit 1.
 	out, _, code = ctsec(t, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
@@ -78,6 +84,22 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
 		t.Fatal("dry run changed the file")
+	}
+	// Rules learnt from logs that lost events come with a warning.
+	_, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--log", "../../apparmor/testdata/review/loss.log"}, base...)...)
+	if code != 0 || !strings.Contains(errOut, "lost events") {
+		t.Errorf("promote with lost events: exit %d, stderr %q", code, errOut)
+	}
+	// --dry-run wins over --write.
+	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
+	if code != 0 || !strings.Contains(out, "dry run, nothing changed") {
+		t.Fatalf("--dry-run --write: exit %d %q\n%s", code, errOut, out)
+	}
+	if got, _ := os.ReadFile(path); string(got) != string(src) {
+		t.Fatal("--dry-run --write changed the file")
+	}
+	if entries, _ := os.ReadDir(state); len(entries) != 0 {
+		t.Fatal("--dry-run --write made a backup")
 	}
 	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
 	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
@@ -197,5 +219,35 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 	out, _, code = ctsec(t, args...)
 	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
 		t.Errorf("second run: exit %d\n%s", code, out)
+	}
+	// … and in JSON it is still the one report object.
+	out, _, code = ctsec(t, append(args, "--format", "json")...)
+	var rep struct {
+		Findings []any
+		Data     struct{ Results []any }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || rep.Findings == nil || rep.Data.Results == nil {
+		t.Errorf("second run, json: exit %d %v\n%s", code, err, out)
+	}
+}
+
+// TestApparmorDemoteAllSkipsBrokenFile: the emergency way back does not stop
+// at a file it cannot parse; it demotes the rest, names the file, exits 1.
+func TestApparmorDemoteAllSkipsBrokenFile(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	root := t.TempDir()
+	dir := filepath.Join(root, "etc/apparmor.d/containers")
+	enforced, _ := os.ReadFile("../../apparmor/testdata/review/profiles/ctsec-enforced")
+	writeFile(t, filepath.Join(dir, "ctsec-enforced"), string(enforced))
+	broken := writeFile(t, filepath.Join(dir, "zz-broken"), "profile broken {\n  /x r\n")
+	out, errOut, code := ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"))
+	if code != 1 || !strings.Contains(out, "now complain") || !strings.Contains(errOut, "zz-broken") {
+		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "ctsec-enforced")); !strings.Contains(string(b), "complain") {
+		t.Errorf("the parseable profile was not demoted:\n%s", b)
+	}
+	if b, _ := os.ReadFile(broken); string(b) != "profile broken {\n  /x r\n" {
+		t.Error("the broken file was changed")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -105,15 +106,19 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	out, _, code = ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, "--write", "--enforce", "--format", "json", src)
-	var res struct {
-		Written  bool   `json:"written"`
-		BackupID string `json:"backup_id"`
-		Actions  []struct {
-			Target string `json:"target"`
-			Mode   string `json:"mode"`
-		} `json:"actions"`
+	var rep struct {
+		Findings []any `json:"findings"`
+		Data     struct {
+			Written  bool   `json:"written"`
+			BackupID string `json:"backup_id"`
+			Actions  []struct {
+				Target string `json:"target"`
+				Mode   string `json:"mode"`
+			} `json:"actions"`
+		} `json:"data"`
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || !res.Written || res.Actions[0].Mode != "enforce" || res.BackupID == "" {
+	res := &rep.Data
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || rep.Findings == nil || !res.Written || res.Actions[0].Mode != "enforce" || res.BackupID == "" {
 		t.Fatalf("write: %d %s", code, out)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "etc/apparmor.d/containers/ctsec-web")); err != nil || strings.Contains(string(b), "complain") {
@@ -122,6 +127,18 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 	out, _, code = ctsec(t, "apparmor", "status", "--root", root, "--no-docker")
 	if code != 0 || !strings.Contains(out, "1 profiles loaded") || !strings.Contains(out, "ctsec-web") || !strings.Contains(out, "NOT LOADED") {
 		t.Errorf("status: %d\n%s", code, out)
+	}
+	// JSON: the report object, the installed-but-not-loaded file a low finding.
+	out, _, code = ctsec(t, "apparmor", "status", "--root", root, "--no-docker", "--format", "json", "--fail-on", "low")
+	var st struct {
+		Findings []struct{ Rule, Severity, File string }
+		Data     struct {
+			OnDisk []struct{ File string } `json:"on_disk"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 || len(st.Findings) != 1 ||
+		st.Findings[0].Rule != "apparmor-profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
+		t.Errorf("status json: exit %d %v %+v\n%s", code, err, st, out)
 	}
 	_, errOut, code := ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
 	if code != 2 {
@@ -167,5 +184,54 @@ func TestProfileGenAppArmor(t *testing.T) {
 	oneLineErr(t, errOut, "bad.yaml:2: filesystem.writable[0]")
 	if _, err := os.Stat(filepath.Join(dir, "other.seccomp.json")); err == nil {
 		t.Error("a refused gen wrote the seccomp file")
+	}
+}
+
+// TestApparmorGenComplainSince: generated complain-mode profiles carry the
+// date the review counts days in complain mode from; regenerating keeps it
+// (no change, no --force needed), and a file with other content is not
+// replaced without --force.
+func TestApparmorGenComplainSince(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	dir := t.TempDir()
+	state := t.TempDir()
+	out, errOut, code := ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state)
+	if code != 0 {
+		t.Fatalf("profile gen: %d %q", code, errOut)
+	}
+	path := filepath.Join(dir, "web.apparmor")
+	gen, _ := os.ReadFile(path)
+	marker := regexp.MustCompile(`# ctsec: complain since \S+`)
+	if !marker.Match(gen) {
+		t.Fatalf("no complain-since header:\n%s", gen)
+	}
+	// As if generated weeks ago: a rerun keeps that date.
+	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since 2026-11-01T00:00:00Z"))
+	writeFile(t, path, string(first))
+	out, errOut, code = ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state, "--format", "json")
+	if code != 0 || !strings.Contains(out, `"unchanged"`) {
+		t.Fatalf("profile gen again: %d %q\n%s", code, errOut, out)
+	}
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
+		t.Errorf("rerun changed the profile:\n%s", again)
+	}
+	out, _, code = ctsec(t, "apparmor", "gen", "web", "-o", path)
+	if code != 0 || !strings.HasPrefix(out, "unchanged ") {
+		t.Errorf("apparmor gen over the same profile: %d\n%s", code, out)
+	}
+	_, errOut, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path)
+	if code != 1 {
+		t.Errorf("apparmor gen over a different profile: exit %d", code)
+	}
+	oneLineErr(t, errOut, "--force")
+	if again, _ := os.ReadFile(path); string(again) != string(first) {
+		t.Error("a refused gen changed the file")
+	}
+	out, _, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path, "--force", "--state-dir", state)
+	if code != 0 || !strings.Contains(out, "backed up as change") {
+		t.Errorf("apparmor gen --force: %d\n%s", code, out)
+	}
+	if entries, _ := os.ReadDir(state); len(entries) == 0 {
+		t.Error("no backup of the replaced profile")
 	}
 }

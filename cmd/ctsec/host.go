@@ -17,7 +17,7 @@ type hostOpts struct {
 func (o *hostOpts) addFlags(cmd *cobra.Command, withPolicy, withState bool) {
 	cmd.Flags().StringVar(&o.root, "root", "/", "root directory of the host (a mounted image or a test tree); services are only reloaded when it is /")
 	if withPolicy {
-		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; `ctsec host init` writes a copy)")
+		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; 'ctsec host init' writes a copy)")
 	}
 	if withState {
 		cmd.Flags().StringVar(&o.stateDir, "state-dir", safefile.DefaultStateDir, "where backups and the change journal are kept")
@@ -33,12 +33,18 @@ func (o *hostOpts) engine(names []string) (*host.Engine, error) {
 	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods}, nil
 }
 
-func (o *hostOpts) loadPolicy() (*host.Policy, error) {
-	p, err := host.LoadPolicy(o.policy)
+// setup is what audit, plan and apply all start with: the engine for the
+// named modules and the policy to hold them to.
+func (o *hostOpts) setup(names []string) (*host.Engine, *host.Policy, error) {
+	e, err := o.engine(names)
 	if err != nil {
-		return nil, usageError(err)
+		return nil, nil, err
 	}
-	return p, nil
+	pol, err := host.LoadPolicy(o.policy)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return e, pol, nil
 }
 
 func newHostCmd(a *app) *cobra.Command {

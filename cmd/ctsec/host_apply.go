@@ -41,11 +41,7 @@ Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
   ctsec host apply --root /mnt/image --state-dir /mnt/image/var/lib/ctsec`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := o.engine(args)
-			if err != nil {
-				return err
-			}
-			pol, err := o.loadPolicy()
+			e, pol, err := o.setup(args)
 			if err != nil {
 				return err
 			}
@@ -87,6 +83,6 @@ Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
 	}
 	o.addFlags(cmd, true, true)
 	cmd.Flags().BoolVar(&force, "force", false, "apply even though a lockout guard refuses")
-	cmd.Flags().DurationVar(&within, "confirm-within", 0, "roll back automatically unless `ctsec host confirm` runs within this time (e.g. 5m)")
+	cmd.Flags().DurationVar(&within, "confirm-within", 0, "roll back automatically unless 'ctsec host confirm' runs within this time (e.g. 5m)")
 	return cmd
 }

@@ -28,21 +28,13 @@ Findings use the common model: --format text|json|sarif|junit|markdown,
   ctsec host audit --root /mnt/image --fail-on medium`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := o.engine(args)
+			e, pol, err := o.setup(args)
 			if err != nil {
 				return err
 			}
-			pol, err := o.loadPolicy()
+			findings, err := e.Audit(cmd.Context(), pol)
 			if err != nil {
 				return err
-			}
-			var findings []report.Finding
-			for _, m := range e.Modules {
-				fs, err := m.Audit(cmd.Context(), e.Env, pol)
-				if err != nil {
-					return err
-				}
-				findings = append(findings, fs...)
 			}
 			return a.emit(report.New("host audit", findings, nil))
 		},

@@ -24,11 +24,7 @@ Exit status 1 when a guard refuses the plan (apply would need --force).`,
   ctsec host plan --root /mnt/image --format json`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := o.engine(args)
-			if err != nil {
-				return err
-			}
-			pol, err := o.loadPolicy()
+			e, pol, err := o.setup(args)
 			if err != nil {
 				return err
 			}

@@ -124,3 +124,92 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 		t.Errorf("--force: exit %d %q", code, errOut)
 	}
 }
+
+// A policy that leaves a module's section out leaves that module alone: an
+// operator who deletes "firewall:" from the copy must not get ufw enabled
+// with no rules, nor a fail2ban jail with empty values.
+func TestHostPolicyWithoutSections(t *testing.T) {
+	testenv.Tool(t, "sysctl")
+	root := hostRoot(t)
+	os.MkdirAll(filepath.Join(root, "etc/ufw"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/ufw/ufw.conf"), []byte("ENABLED=no\n"), 0o644)
+	pol := filepath.Join(t.TempDir(), "pol.yaml")
+	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\n"), 0o644)
+	out, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol)
+	if code != 0 {
+		t.Fatalf("plan: exit %d %q\n%s", code, errOut, out)
+	}
+	for _, m := range []string{"ssh", "fail2ban", "firewall", "updates"} {
+		if !strings.Contains(out, "note: the policy has no "+m+" section: ctsec leaves "+m+" alone") {
+			t.Errorf("plan does not say %s is left alone:\n%s", m, out)
+		}
+	}
+	if strings.Count(out, "+++ ") != 1 || !strings.Contains(out, "+++ /etc/sysctl.d/99-zz-ctsec.conf") {
+		t.Errorf("plan edits more than the sysctl drop-in:\n%s", out)
+	}
+	out, _, code = ctsec(t, "host", "audit", "--root", root, "--policy", pol, "--format", "json", "--fail-on", "none")
+	var rep struct{ Findings []struct{ Rule string } }
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("audit: %d %s", code, out)
+	}
+	rules := map[string]bool{}
+	for _, f := range rep.Findings {
+		rules[f.Rule] = true
+		if strings.HasPrefix(f.Rule, "host.firewall.") && f.Rule != "host.firewall.unmanaged" {
+			t.Errorf("audit of an unmanaged firewall: %s", f.Rule)
+		}
+	}
+	if !rules["host.firewall.unmanaged"] || !rules["host.sysctl.kernel.kptr_restrict"] {
+		t.Errorf("audit rules = %v", rules)
+	}
+	os.WriteFile(pol, []byte("version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n"), 0o644)
+	if _, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol); code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, pol+": fail2ban.ignoreip") {
+		t.Errorf("injected ignoreip: exit %d %q", code, errOut)
+	}
+}
+
+// pflag turns a `quoted` word in a flag's usage into the flag's value name;
+// the help must show "--confirm-within duration", not "--confirm-within ctsec host confirm".
+func TestHostFlagHelp(t *testing.T) {
+	out, _, code := ctsec(t, "host", "apply", "--help")
+	if code != 0 || !strings.Contains(out, "--confirm-within duration") || !strings.Contains(out, "--policy string") {
+		t.Errorf("apply --help: %d\n%s", code, out)
+	}
+}
+
+// TestHostSetupErrors holds audit, plan and apply, which share their setup,
+// to the contract for bad input: one line on stderr, exit 2, nothing written.
+func TestHostSetupErrors(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "pol.yaml")
+	os.WriteFile(bad, []byte("version: 1\nbogus: true\n"), 0o644)
+	for _, verb := range []string{"audit", "plan", "apply"} {
+		for _, tt := range []struct {
+			name, want string
+			args       []string
+		}{
+			{"unknown module", "nosuch", []string{"nosuch"}},
+			{"bad policy", bad + ": line 2: field bogus not found", []string{"sysctl", "--policy", bad}},
+		} {
+			t.Run(verb+" "+tt.name, func(t *testing.T) {
+				root, state := hostRoot(t), t.TempDir()
+				args := append([]string{"host", verb, "--root", root}, tt.args...)
+				if verb == "apply" {
+					args = append(args, "--state-dir", state)
+				}
+				out, errOut, code := ctsec(t, args...)
+				if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.want) {
+					t.Errorf("exit %d, stderr %q, want one line with %q", code, errOut, tt.want)
+				}
+				if out != "" {
+					t.Errorf("stdout %q", out)
+				}
+				if entries, _ := os.ReadDir(state); len(entries) != 0 {
+					t.Errorf("state dir written: %v", entries)
+				}
+				if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); err == nil {
+					t.Error("apply wrote the drop-in")
+				}
+			})
+		}
+	}
+}

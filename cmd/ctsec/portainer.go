@@ -12,6 +12,7 @@ import (
 	"github.com/ctsec/ctsec/compose/portainer"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/textdiff"
 	"github.com/spf13/cobra"
 )
 
@@ -296,7 +297,7 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 				return err
 			}
 			name := portainer.Name(s)
-			fmt.Fprint(a.stdout, compose.UnifiedDiff("a/"+name, "b/"+name, []byte(current), d.Src))
+			fmt.Fprint(a.stdout, textdiff.Unified("a/"+name, "b/"+name, []byte(current), d.Src))
 			if current == string(d.Src) {
 				fmt.Fprintf(a.stderr, "ctsec: stack %d already holds %s\n", id, args[1])
 				return nil

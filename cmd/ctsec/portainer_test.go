@@ -94,3 +94,24 @@ func TestPortainerTemplates(t *testing.T) {
 		t.Errorf("compose file as templates: exit %d %q", code, errOut)
 	}
 }
+
+// TestPortainerStackNameCannotForgeDiff: a stack name comes from the API
+// and lands in the diff header; a newline in it must not start lines of
+// its own that a reviewer would read as part of the diff.
+func TestPortainerStackNameCannotForgeDiff(t *testing.T) {
+	srv, url, ca := fakePortainer(t)
+	srv.Add(portainer.Stack{ID: 9, Name: "x\n+++ b/forged.yml\n@@ -1 +1 @@\n+    privileged: true", Type: portainer.TypeCompose, EndpointID: 2},
+		"services:\n  a:\n    image: redis:7\n")
+	out, errOut, code := ctsec(t, "portainer", "harden", "9", "--url", url, "--ca", ca)
+	if code != 0 || !strings.Contains(out, "+    cap_drop:") {
+		t.Fatalf("harden: exit %d %q %q", code, out, errOut)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if l == "+++ b/forged.yml" || l == "+    privileged: true" {
+			t.Errorf("stack name forged a diff line %q:\n%s", l, out)
+		}
+	}
+	if !strings.Contains(out, `\n+++ b/forged.yml\n@@ -1 +1 @@\n+    privileged: true`) {
+		t.Errorf("stack name not quoted in the header:\n%s", out)
+	}
+}

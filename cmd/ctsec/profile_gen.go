@@ -38,6 +38,9 @@ type generatedFile struct {
 	// final (absolute) path.
 	securityOpt func(path string) string
 	data        []byte
+	// refresh, when set, carries state over from the file being replaced
+	// (the AppArmor complain-since date), so a rerun is idempotent.
+	refresh func(old []byte) []byte
 }
 
 func profileGenerators() []profileGenerator {
@@ -97,7 +100,14 @@ replaced without --force; with it, the file is first backed up under
 			if err != nil {
 				return err
 			}
-			if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			// A missing output directory is made, but only once every check
+			// has passed, so a refused gen leaves nothing behind.
+			mkdir := false
+			if st, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+				mkdir = true
+			} else if err != nil {
+				return usageError(fmt.Errorf("-o %s: %w", dir, errors.Unwrap(err)))
+			} else if !st.IsDir() {
 				return usageError(fmt.Errorf("-o %s: not a directory", dir))
 			}
 			res := genResult{Written: []string{}}
@@ -109,14 +119,23 @@ replaced without --force; with it, the file is first backed up under
 				res.Files = append(res.Files, f)
 			}
 			// Check every target before writing any, so a refusal leaves nothing half-done.
-			for _, f := range res.Files {
+			for i, f := range res.Files {
 				path := filepath.Join(abs, f.File)
 				old, err := os.ReadFile(path)
+				if err == nil && f.refresh != nil {
+					f.data = f.refresh(old)
+					res.Files[i].data = f.data
+				}
 				if err == nil && !bytes.Equal(old, f.data) && !force {
 					return failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
 				}
 				if err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("reading %s: %w", path, err)
+				}
+			}
+			if mkdir {
+				if err := os.MkdirAll(abs, 0o755); err != nil {
+					return fmt.Errorf("creating -o %s: %w", dir, err)
 				}
 			}
 			var change *safefile.Change
@@ -188,14 +207,14 @@ func (g *seccompGenerator) addFlags(fs *pflag.FlagSet) {
 
 func (g *seccompGenerator) generate(name string) (generatedFile, error) {
 	allow := append([]string(nil), g.allow...)
+	res := seccomp.NewResolver()
 	for _, path := range g.syscallsFrom {
-		names, err := seccomp.ReadSyscalls(path)
+		names, err := seccomp.ReadSyscalls(path, res)
 		if err != nil {
 			return generatedFile{}, fmt.Errorf("--syscalls-from: %w", err)
 		}
 		allow = append(allow, names...)
 	}
-	res := seccomp.NewResolver()
 	p, err := seccomp.Generate(seccomp.GenOptions{Base: g.base, Allow: allow, Deny: g.deny}, res)
 	if err != nil {
 		return generatedFile{}, usageError(fmt.Errorf("generating seccomp profile: %w", err))

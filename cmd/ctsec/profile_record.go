@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/ctsec/ctsec/internal/report"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -103,6 +105,17 @@ profile recorded from a plain process that will run in a container.`,
 			if f.base != record.BaseNone && f.base != record.BaseRuntime {
 				return usageError(fmt.Errorf("--base: want runtime or none, not %q", f.base))
 			}
+			if f.grace < 0 {
+				return usageError(fmt.Errorf("--grace %s: want a duration of zero or more", f.grace))
+			}
+			// A flag of the other mode would be ignored without a word; a
+			// user who gave it expected it to matter.
+			if err := flagsOnlyFor(cmd, f.listen != "", "--listen", "once", "metadata", "recording-profile"); err != nil {
+				return err
+			}
+			if err := flagsOnlyFor(cmd, f.listen == "", "a command (process mode)", "observations", "grace"); err != nil {
+				return err
+			}
 			if f.listen != "" {
 				if len(args) > 0 {
 					return usageError(errors.New("--listen records containers: give no command"))
@@ -157,10 +170,27 @@ func summarize(obs *record.Observation, profile, observations string) recordSumm
 	return s
 }
 
+// flagsOnlyFor refuses flags that mean something only in one mode when
+// that mode is not the one running.
+func flagsOnlyFor(cmd *cobra.Command, modeOn bool, mode string, names ...string) error {
+	if modeOn {
+		return nil
+	}
+	for _, n := range names {
+		if cmd.Flags().Changed(n) {
+			return usageError(fmt.Errorf("--%s works only with %s", n, mode))
+		}
+	}
+	return nil
+}
+
 func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string) error {
 	obsPath := f.observations
 	if obsPath == "" {
 		obsPath = record.ObservationPath(f.output)
+	}
+	if filepath.Clean(obsPath) == filepath.Clean(f.output) {
+		return usageError(fmt.Errorf("--observations %s is the profile -o names; give another file", obsPath))
 	}
 	if !f.force {
 		for _, p := range []string{f.output, obsPath} {
@@ -171,6 +201,11 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 	}
 	if err := checkOutputDirs(f.output, obsPath); err != nil {
 		return err
+	}
+	// Resolve the command before anything starts, so a typo is one line
+	// from ctsec and not an error from the shim followed by another.
+	if _, err := exec.LookPath(args[0]); err != nil {
+		return fmt.Errorf("finding command %q: %w", args[0], errors.Unwrap(err))
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -191,7 +226,8 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 	s := summarize(&res.Observation, f.output, obsPath)
 	s.ExitCode, s.Signal, s.Leftover = &res.ExitCode, res.Signal, res.Leftover
 	if a.jsonOutput() {
-		return writeJSON(a.stdout, s)
+		// The one JSON shape of every command: findings (none) and data.
+		return a.emit(report.New("profile record", nil, s))
 	}
 	status := fmt.Sprintf("exit %d", res.ExitCode)
 	if res.Signal != "" {
@@ -272,14 +308,17 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 		return err
 	}
 	if a.jsonOutput() {
-		if err := writeJSON(a.stdout, struct {
-			RecordingProfile string          `json:"recording_profile"`
-			Containers       []recordSummary `json:"containers"`
-		}{recPath, done}); err != nil {
+		if err := a.emit(report.New("profile record", nil, listenSummary{recPath, done})); err != nil {
 			return err
 		}
 	}
 	return writeErr
+}
+
+// listenSummary is the JSON data of a container recording session.
+type listenSummary struct {
+	RecordingProfile string          `json:"recording_profile"`
+	Containers       []recordSummary `json:"containers"`
 }
 
 // rescue prints a recording that could not be saved to stderr: a long
@@ -293,6 +332,9 @@ func rescue(a *app, obs *record.Observation) {
 // not be written: a recording that cannot be saved is lost.
 func checkOutputDirs(paths ...string) error {
 	for _, p := range paths {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return usageError(fmt.Errorf("%s is a directory; -o names the profile file to write", p))
+		}
 		dir := filepath.Dir(p)
 		fi, err := os.Stat(dir)
 		if err != nil {

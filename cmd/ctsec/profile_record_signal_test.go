@@ -43,8 +43,7 @@ func TestProfileRecordCtrlC(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitForChild(t, cmd.Process.Pid, "busybox")
-			time.Sleep(300 * time.Millisecond) // let busybox reach nanosleep
+			waitSleeping(t, waitForChild(t, cmd.Process.Pid, "busybox"))
 			target := cmd.Process.Pid
 			if group {
 				target = -target
@@ -74,11 +73,27 @@ func TestProfileRecordCtrlC(t *testing.T) {
 	}
 }
 
+// waitSleeping waits until pid sleeps in the kernel's nanosleep: its
+// nanosleep has been notified, recorded and answered, so the profile must
+// name it whenever the signal comes, however loaded the machine.
+func waitSleeping(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/wchan"); strings.Contains(string(b), "nanosleep") {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("process %d is not in nanosleep after 20s", pid)
+}
+
 // waitForChild waits until pid has a child process running comm, so a signal
-// is sent to a recording that has really started, however loaded the machine.
+// is sent to a recording that has really started, however loaded the machine,
+// and returns the child's pid.
 // /proc/PID/task/TID/children is per thread and Go forks from any thread, so
 // every process's parent is read instead.
-func waitForChild(t *testing.T, pid int, comm string) {
+func waitForChild(t *testing.T, pid int, comm string) int {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -95,10 +110,12 @@ func waitForChild(t *testing.T, pid int, comm string) {
 			}
 			f := strings.Fields(string(b[close+1:]))
 			if len(f) > 1 && f[1] == strconv.Itoa(pid) && string(b[open+1:close]) == comm {
-				return
+				child, _ := strconv.Atoi(strings.TrimSpace(string(b[:open])))
+				return child
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("process %d has no %s child after 20s", pid, comm)
+	return 0
 }

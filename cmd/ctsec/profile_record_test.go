@@ -78,7 +78,8 @@ func TestProfileRecordJSON(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	var s recordSummary
-	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+	r := decodeReport(t, stdout)
+	if err := json.Unmarshal(r.Data, &s); err != nil || r.Findings == nil {
 		t.Fatalf("%v: %s", err, stdout)
 	}
 	if s.Profile != out || s.Syscalls == 0 || s.ExitCode == nil || *s.ExitCode != 0 {
@@ -100,6 +101,14 @@ func TestProfileRecordUsage(t *testing.T) {
 		{"listen with command", []string{"-o", "x.json", "--listen", "s.sock", "--", "true"}, "give no command"},
 		{"existing output", []string{"-o", existing, "--", "true"}, "exists; choose another -o or pass --force"},
 		{"missing directory", []string{"-o", filepath.Join(t.TempDir(), "no", "x.json"), "--", "true"}, "output directory for"},
+		{"missing command", []string{"-o", "x.json", "--", "/nonexistent-ctsec-cmd"}, `finding command "/nonexistent-ctsec-cmd"`},
+		{"negative grace", []string{"-o", "x.json", "--grace", "-1s", "--", "true"}, "--grace -1s"},
+		{"once without listen", []string{"-o", "x.json", "--once", "--", "true"}, "--once works only with --listen"},
+		{"metadata without listen", []string{"-o", "x.json", "--metadata", "m", "--", "true"}, "--metadata works only with --listen"},
+		{"recording profile without listen", []string{"-o", "x.json", "--recording-profile", "r.json", "--", "true"}, "--recording-profile works only with --listen"},
+		{"observations with listen", []string{"-o", "x.json", "--listen", "s.sock", "--observations", "o.json"}, "--observations works only with a command"},
+		{"output is a directory", []string{"-o", t.TempDir(), "--force", "--", "true"}, "is a directory"},
+		{"observations is the output", []string{"-o", "same.json", "--observations", "same.json", "--", "true"}, "is the profile -o names"},
 		{"missing directory listen", []string{"-o", "/nonexistent-ctsec/{id}.json", "--listen", filepath.Join(t.TempDir(), "s.sock")}, "output directory for"},
 	}
 	for _, tt := range tests {
@@ -156,11 +165,8 @@ func TestProfileRecordListen(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	var sum struct {
-		RecordingProfile string          `json:"recording_profile"`
-		Containers       []recordSummary `json:"containers"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || len(sum.Containers) != 1 {
+	var sum listenSummary
+	if err := json.Unmarshal(decodeReport(t, r.stdout).Data, &sum); err != nil || len(sum.Containers) != 1 {
 		t.Fatalf("summary %v: %s", err, r.stdout)
 	}
 	want := filepath.Join(dir, "web-ctsec-cli.json")

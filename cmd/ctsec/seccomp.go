@@ -250,16 +250,21 @@ func newSeccompDiffCmd(a *app) *cobra.Command {
 		Long: `diff compares two profiles rule by rule: the default action, architectures and
 flags, then each syscall's treatment (action, errno, argument conditions and
 includes/excludes). Syscalls only in B are "added", only in A "removed".
-Text for people; --format json gives {"findings":[],"data":{added,removed,changed…}}.`,
+Text for people; --format json gives {"findings":[],"data":{added,removed,changed…}}.
+A profile that does not validate (errors, not warnings) is refused: what Docker
+would make of it is not what it says.`,
 		Example: `  ctsec seccomp diff default strict
   ctsec seccomp diff old.json new.json --format json`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			pa, _, err := loadProfile(args[0])
+			// A profile with schema errors means something else to Docker
+			// than it says (an ignored misspelt key, a bogus action), so a
+			// diff of it would mislead: refuse it as compile and exec do.
+			pa, err := loadValid(args[0])
 			if err != nil {
 				return err
 			}
-			pb, _, err := loadProfile(args[1])
+			pb, err := loadValid(args[1])
 			if err != nil {
 				return err
 			}
@@ -284,12 +289,25 @@ func newSeccompShowCmd(a *app) *cobra.Command {
            ENOSYS whatever the capabilities
   runtime  only what runc needs to start a container; a base for allow-lists
 
-Without an argument it lists them.`,
+Without an argument it lists them (--format json: a report whose data is the
+list). With a name it prints the profile itself, whatever --format says: the
+profile is the output.`,
 		Example:   "  ctsec seccomp show strict > strict.json\n  docker run --security-opt seccomp=strict.json …",
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: profiles.SeccompNames(),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 {
+				if a.jsonOutput() {
+					type builtin struct {
+						Name        string `json:"name"`
+						Description string `json:"description"`
+					}
+					var list []builtin
+					for _, n := range profiles.SeccompNames() {
+						list = append(list, builtin{n, profiles.SeccompDoc(n)})
+					}
+					return a.emit(report.New("seccomp show", nil, list))
+				}
 				for _, n := range profiles.SeccompNames() {
 					fmt.Fprintf(a.stdout, "%-8s %s\n", n, profiles.SeccompDoc(n))
 				}

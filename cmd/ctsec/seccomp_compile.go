@@ -25,13 +25,16 @@ func newSeccompCompileCmd(a *app) *cobra.Command {
 	var pfc bool
 	cmd := &cobra.Command{
 		Use:   "compile PROFILE",
-		Short: "Compile a profile to BPF as runc would and count its instructions",
+		Short: "Compile a profile to BPF with libseccomp as runc does and count its instructions",
 		Long: `compile applies archMap and includes/excludes for the target (--arch, --caps,
---kernel), builds the filter with libseccomp exactly as runc does (rules equal
-to the default skipped, unknown names dropped, binary tree above 32 rules) and
-reports the instruction count, for the combined filter the kernel loads and for
-each architecture alone. -o writes the raw BPF program (struct
-sock_filter array, host byte order) atomically.`,
+--kernel), builds the filter with libseccomp as runc does (rules equal to the
+default skipped, unknown names dropped, binary tree above 32 rules) and
+reports the instruction count, for the combined filter and for each
+architecture alone. runc then prepends a short stub that answers syscalls
+numbered above the profile's highest with ENOSYS (unless the default allows
+or is already ENOSYS); that stub is not in this program or its count. -o
+writes the raw BPF program (struct sock_filter array, host byte order)
+atomically.`,
 		Example: `  ctsec seccomp compile default
   ctsec seccomp compile --arch arm64 profile.json -o profile.arm64.bpf
   ctsec seccomp compile --pfc strict | less`,

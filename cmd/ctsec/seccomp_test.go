@@ -94,15 +94,55 @@ func TestSeccompBadInput(t *testing.T) {
 		{"wrong type", write("type.json", []byte(`{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": true}]}`)), "type.json:1:80: syscalls[0].action: want a string, found a boolean"},
 		{"missing", filepath.Join(dir, "nope.json"), "no such file"},
 	}
+	outDir := t.TempDir()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, sub := range []string{"validate", "lint", "compile"} {
-				out, errOut, code := ctsec(t, "seccomp", sub, tt.path)
+			for _, args := range [][]string{
+				{"seccomp", "validate", tt.path},
+				{"seccomp", "lint", tt.path},
+				{"seccomp", "compile", tt.path, "-o", filepath.Join(outDir, "x.bpf")},
+				{"seccomp", "diff", "default", tt.path},
+				{"seccomp", "exec", "--profile", tt.path, "--", "true"},
+			} {
+				out, errOut, code := ctsec(t, args...)
 				if code != 2 || !strings.Contains(errOut, tt.want) || !strings.HasPrefix(errOut, "ctsec: ") || strings.Count(errOut, "\n") != 1 || out != "" {
-					t.Errorf("%s: exit %d stdout %q stderr %q, want %q", sub, code, out, errOut, tt.want)
+					t.Errorf("%v: exit %d stdout %q stderr %q, want %q", args, code, out, errOut, tt.want)
 				}
 			}
+			// profile gen reads the same files as lists of syscalls: its
+			// messages differ (an empty file lists nothing), the contract not.
+			args := []string{"profile", "gen", "x", "--syscalls-from", tt.path, "-o", outDir}
+			out, errOut, code := ctsec(t, args...)
+			if code != 2 || !strings.Contains(errOut, filepath.Base(tt.path)) || strings.Count(errOut, "\n") != 1 || len(errOut) > 300 || out != "" {
+				t.Errorf("%v: exit %d stdout %q stderr %q", args, code, out, errOut)
+			}
 		})
+	}
+	if left, _ := os.ReadDir(outDir); len(left) != 0 {
+		t.Errorf("bad input left files behind: %v", left)
+	}
+}
+
+// TestProfileGenJunkLists: --syscalls-from files that are not lists of
+// syscalls fail with the file and line of the first bad name.
+func TestProfileGenJunkLists(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, src, want string }{
+		{"prose.txt", "not json at all\n", `prose.txt:1: "not" is not a syscall`},
+		{"typo.txt", "read\nopnat\n", `typo.txt:2: "opnat" is not a syscall (did you mean "openat"?)`},
+		{"other.json", `{"syscalls":[{"name":"read"},{"name":"nosuchcall"}]}`, `other.json: syscalls[1].name: "nosuchcall" is not a syscall`},
+		{"array.json", `["read"]`, `array.json:1: "[\"read\"]" is not a syscall name`},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		os.WriteFile(p, []byte(tt.src), 0o644)
+		out, errOut, code := ctsec(t, "profile", "gen", "x", "--syscalls-from", p, "-o", dir)
+		if code != 2 || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "\n") != 1 || out != "" {
+			t.Errorf("%s: exit %d %q, want %q", tt.name, code, errOut, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.seccomp.json")); err == nil {
+		t.Error("a refused gen wrote a profile")
 	}
 }
 
@@ -208,6 +248,15 @@ func TestSeccompExecCLI(t *testing.T) {
 	if _, errOut, code := ctsec(t, "seccomp", "exec", "--", bb, "true"); code != 2 || !strings.Contains(errOut, "--profile is required") {
 		t.Errorf("no profile: %d %q", code, errOut)
 	}
+	// A kill by the filter is named as such; any other signal is not blamed on it.
+	kill := filepath.Join(dir, "killmkdir.json")
+	os.WriteFile(kill, []byte(`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_KILL_PROCESS"}]}`), 0o644)
+	if _, errOut, code := ctsec(t, "seccomp", "exec", "--profile", kill, "--", bb, "mkdir", filepath.Join(dir, "k")); code != 128+31 || !strings.Contains(errOut, "SIGSYS: the profile kills") {
+		t.Errorf("killed by the filter: %d %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "seccomp", "exec", "--profile", p, "--", bb, "sh", "-c", "kill -TERM $$"); code != 128+15 || strings.Contains(errOut, "profile") || !strings.Contains(errOut, "killed by signal terminated") {
+		t.Errorf("killed by SIGTERM: %d %q", code, errOut)
+	}
 }
 
 func TestProfileGen(t *testing.T) {
@@ -253,11 +302,15 @@ func TestProfileGen(t *testing.T) {
 	} else if b, _ := os.ReadFile(backups[0]); !bytes.Equal(b, data) {
 		t.Error("backup differs from the replaced file")
 	}
+	plain := filepath.Join(t.TempDir(), "plain")
+	os.WriteFile(plain, nil, 0o644)
 	for _, bad := range [][]string{
 		{"profile", "gen", "../evil", "-o", dir},
 		{"profile", "gen", "x", "--allow", "opnat", "-o", dir},
 		{"profile", "gen", "x", "--base", "lax", "-o", dir},
-		{"profile", "gen", "x", "-o", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "--allow", "opnat", "-o", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "-o", filepath.Join(plain, "sub")},
+		{"profile", "gen", "x", "-o", plain},
 	} {
 		if _, errOut, code := ctsec(t, bad...); code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d %q", bad, code, errOut)
@@ -265,6 +318,17 @@ func TestProfileGen(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "x.seccomp.json")); err == nil {
 		t.Error("a refused gen wrote a file")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a refused gen made its output directory")
+	}
+	// A missing output directory is made when the gen goes through.
+	nested := filepath.Join(dir, "new", "profiles")
+	if _, errOut, code := ctsec(t, "profile", "gen", "x", "-o", nested, "--state-dir", t.TempDir()); code != 0 {
+		t.Fatalf("gen into a new directory: exit %d %q", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(nested, "x.seccomp.json")); err != nil {
+		t.Errorf("gen into a new directory: %v", err)
 	}
 }
 
@@ -360,5 +424,31 @@ func TestDockerRuntimeProfile(t *testing.T) {
 	out, err := run("mkdir", "/tmp/d")
 	if err == nil || !strings.Contains(out, "Operation not permitted") {
 		t.Errorf("mkdir is not in the runtime set but succeeded: %v\n%s", err, out)
+	}
+}
+
+// TestSeccompDiffInvalid: diff refuses a profile with schema errors (Docker
+// would ignore the misspelt key and allow everything the diff calls removed).
+func TestSeccompDiffInvalid(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "typo.json")
+	os.WriteFile(p, []byte(`{"defaultAction":"SCMP_ACT_ERRNO","sycalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW"}]}`), 0o644)
+	out, errOut, code := ctsec(t, "seccomp", "diff", "default", p)
+	if code != 2 || !strings.Contains(errOut, "typo.json:1:") || !strings.Contains(errOut, "run ctsec seccomp validate") || strings.Count(errOut, "\n") != 1 || out != "" {
+		t.Errorf("exit %d stdout %q stderr %q", code, out, errOut)
+	}
+}
+
+// TestSeccompShowJSON: the listing is a report like every command's JSON;
+// a named profile is printed as itself.
+func TestSeccompShowJSON(t *testing.T) {
+	out, _, code := ctsec(t, "seccomp", "show", "--format", "json")
+	r := decodeReport(t, out)
+	var list []struct{ Name, Description string }
+	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list) != len(profiles.SeccompNames()) {
+		t.Errorf("exit %d %v %s", code, err, out)
+	}
+	out, _, _ = ctsec(t, "seccomp", "show", "strict", "--format", "json")
+	if want, _ := profiles.Seccomp("strict"); strings.TrimSpace(out) != strings.TrimSpace(string(want)) {
+		t.Error("show strict --format json is not the profile")
 	}
 }

@@ -176,3 +176,24 @@ func BenchmarkParseJailConf(b *testing.B) {
 		}
 	}
 }
+
+// Verification runs this machine's fail2ban-client; an image without
+// python3-systemd is told so as a fact about the image, and the plan still
+// verifies here.
+func TestPlanNotesMissingPythonSystemdInRoot(t *testing.T) {
+	testenv.Tool(t, "fail2ban-client")
+	env := hosttest.Root(t, ConfDir)
+	pol, _ := host.BaselinePolicy()
+	mp, err := New().Plan(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "not installed under " + env.Root + ": fail2ban there will not start until it is"
+	if len(mp.Notes) != 1 || !strings.Contains(mp.Notes[0], want) {
+		t.Errorf("notes = %q, want %q", mp.Notes, want)
+	}
+	hosttest.Write(t, env, "/usr/lib/python3/dist-packages/systemd/journal.py", "")
+	if mp, err = New().Plan(context.Background(), env, pol); err != nil || len(mp.Notes) != 0 {
+		t.Errorf("notes with the module present = %q, %v", mp.Notes, err)
+	}
+}

@@ -231,7 +231,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		mp.Commands = append(mp.Commands, "fail2ban-client reload (if the server runs)")
 	}
 	if pol.Fail2ban.Backend == "systemd" && !pythonSystemd(env) {
-		mp.Notes = append(mp.Notes, "backend systemd needs python3-systemd, which is not installed: verification will fail")
+		// Verification runs this machine's fail2ban-client, so only on the
+		// live root does a missing module make it fail; under --root the
+		// image's fail2ban is what would break when it starts.
+		note := "backend systemd needs python3-systemd, which is not installed: verification will fail"
+		if !env.Live() {
+			note = "backend systemd needs python3-systemd, which is not installed under " + env.Root + ": fail2ban there will not start until it is"
+		}
+		mp.Notes = append(mp.Notes, note)
 	}
 	if ip := env.ClientIP(); ip != "" {
 		if _, err := netip.ParseAddr(ip); err == nil && !covered(ip, ignoreList(pol)) {

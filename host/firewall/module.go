@@ -281,7 +281,7 @@ func copyUFW(env *host.Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := copyTree(env.Path("/etc/ufw"), filepath.Join(dir, "etc/ufw")); err != nil {
+	if err := host.CopyTree(env.Path("/etc/ufw"), filepath.Join(dir, "etc/ufw")); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
@@ -295,27 +295,6 @@ func copyUFW(env *host.Env) (string, error) {
 		return "", err
 	}
 	return dir, nil
-}
-
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(out, 0o755)
-		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(out, b, info.Mode().Perm())
-	})
 }
 
 func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*host.ModulePlan, error) {

@@ -379,6 +379,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		}
 	}
 	mp.Refusals = append(mp.Refusals, lockoutGuard(env, eff)...)
+	// The drop-in sets global values; a Match block elsewhere still applies
+	// its own to the connections it matches, so say which ones stay weak
+	// after this change rather than let apply look complete.
+	for _, f := range m.auditMatches(ctx, env, cfg, st.main, mp.Data.(planData).Want) {
+		if f.Severity != report.Info {
+			mp.Notes = append(mp.Notes, fmt.Sprintf("%s; ctsec does not edit Match blocks: change %s:%d by hand", f.Message, f.File, f.Line))
+		}
+	}
 	return mp, nil
 }
 
@@ -483,9 +491,14 @@ func (*Module) Capture(context.Context, *host.Env, *host.ModulePlan) (json.RawMe
 	return nil, nil
 }
 
+// systemctlReload reloads ssh.service only when it runs, like the SIGHUP
+// path below: plain "reload" fails on an inactive unit (sshd stopped, or
+// socket-activated and not yet started), which would roll back the apply.
+var systemctlReload = []string{"systemctl", "try-reload-or-restart", "ssh"}
+
 func reloadCommand(env *host.Env) string {
 	if env.Systemd() {
-		return "systemctl reload ssh"
+		return strings.Join(systemctlReload, " ")
 	}
 	return "kill -HUP $(cat /run/sshd.pid)"
 }
@@ -504,7 +517,7 @@ func reload(ctx context.Context, env *host.Env) error {
 		return nil
 	}
 	if env.Systemd() {
-		_, err := env.Runner.Output(ctx, "systemctl", "reload", "ssh")
+		_, err := env.Runner.Output(ctx, systemctlReload[0], systemctlReload[1:]...)
 		return err
 	}
 	b, err := os.ReadFile("/run/sshd.pid")

@@ -3,6 +3,7 @@ package ssh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -234,5 +235,32 @@ func TestVerifyFailureRestoresFiles(t *testing.T) {
 	hist, _ := e.History()
 	if len(hist) != 1 || hist[0].Status != host.StatusRolledBack {
 		t.Errorf("history = %+v", hist)
+	}
+}
+
+// The drop-in sets global values only; a Match block that re-enables
+// passwords keeps doing so. The plan must say which block, before apply.
+func TestPlanNotesWeakMatchBlock(t *testing.T) {
+	env := sshRoot(t, true)
+	main := hosttest.Read(t, env, MainConfig)
+	hosttest.Write(t, env, MainConfig, main+"Match Address 10.0.0.0/8\n    PasswordAuthentication yes\n")
+	line := strings.Count(main, "\n") + 2
+	plan, err := engine(t, env).Plan(context.Background(), baseline(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(plan.Modules[0].Notes, "\n")
+	want := fmt.Sprintf("passwordauthentication is yes for matching connections, policy wants no (sshd -T -C user=ctsec-audit,host=audit.invalid,addr=10.0.0.1,laddr=192.0.2.2,lport=22); ctsec does not edit Match blocks: change %s:%d by hand", MainConfig, line)
+	if !strings.Contains(notes, want) {
+		t.Errorf("notes:\n%s\nwant %q", notes, want)
+	}
+	// Without the Match block there is nothing to say.
+	hosttest.Write(t, env, MainConfig, main)
+	plan, err = engine(t, env).Plan(context.Background(), baseline(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Modules[0].Notes) != 0 {
+		t.Errorf("notes without a Match block: %q", plan.Modules[0].Notes)
 	}
 }

@@ -13,8 +13,8 @@ func renderMarkdown(w io.Writer, r Report) error {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "## %s\n\n", title)
-	fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low, %d info\n\n",
-		s.Total, s.Critical, s.High, s.Medium, s.Low, s.Info)
+	fmt.Fprintf(w, "%s: %d critical, %d high, %d medium, %d low, %d info\n\n",
+		countFindings(s.Total), s.Critical, s.High, s.Medium, s.Low, s.Info)
 	if s.Total == 0 {
 		return nil
 	}

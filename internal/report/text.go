@@ -37,8 +37,8 @@ func renderText(w io.Writer, r Report, o Options) error {
 		_, err := fmt.Fprintln(w, "no findings")
 		return err
 	}
-	_, err := fmt.Fprintf(w, "%d findings: %d critical, %d high, %d medium, %d low, %d info\n",
-		s.Total, s.Critical, s.High, s.Medium, s.Low, s.Info)
+	_, err := fmt.Fprintf(w, "%s: %d critical, %d high, %d medium, %d low, %d info\n",
+		countFindings(s.Total), s.Critical, s.High, s.Medium, s.Low, s.Info)
 	return err
 }
 

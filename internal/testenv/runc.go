@@ -2,6 +2,8 @@ package testenv
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -34,6 +36,14 @@ func RuncBundle(t testing.TB, runc string, args []string, edit func(*specs.Spec)
 	}
 	spec.Process.Args, spec.Process.Terminal, spec.Process.NoNewPrivileges = args, false, false
 	spec.Root.Readonly = false
+	// Without a cgroupsPath runc uses /<container id>: two test runs on one
+	// host (CI and a developer, or parallel packages) with the same fixed id
+	// would share a cgroup. A random path keeps every run apart.
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatal(err)
+	}
+	spec.Linux.CgroupsPath = "/ctsec-test-" + hex.EncodeToString(rnd[:])
 	if edit != nil {
 		edit(&spec)
 	}

@@ -8,17 +8,15 @@ import (
 	"net/http"
 	"os"
 	"runtime"
-	"syscall"
 	"testing"
-	"unsafe"
 
+	ctseccomp "github.com/ctsec/ctsec/seccomp"
 	"github.com/moby/profiles/seccomp"
-	"golang.org/x/sys/unix"
 )
 
 // The test binary doubles as the recording shim, as a helper that runs a
-// command under a profile (until `ctsec seccomp exec` is on main), and as a
-// small Go HTTP server to record.
+// command under a profile (in place, so a test can start it and wait), and
+// as a small Go HTTP server to record.
 const (
 	applyCommand  = "__apply-profile"
 	serverCommand = "__http-server"
@@ -59,8 +57,8 @@ func afterDashes(args []string) []string {
 	return args
 }
 
-// applyAndExec compiles a profile as runc does and execs args under it. It
-// loads the filter on its own thread only (see loadThreadOnly).
+// applyAndExec compiles a profile as runc does and execs args under it,
+// through the same loader as ctsec seccomp exec.
 func applyAndExec(profilePath string, args []string) error {
 	data, err := os.ReadFile(profilePath)
 	if err != nil {
@@ -75,31 +73,7 @@ func applyAndExec(profilePath string, args []string) error {
 		return err
 	}
 	runtime.LockOSThread()
-	if err := loadThreadOnly(c.BPF); err != nil {
-		return err
-	}
-	return syscall.Exec(args[0], args, os.Environ())
-}
-
-// loadThreadOnly loads a BPF filter on the calling thread only.
-// libseccomp (and seccomp exec, like runc) synchronise all threads, which
-// would put the helper's own Go runtime threads under the profile under test
-// and can crash the helper before the exec; the exec'd command inherits the
-// calling thread's filter.
-func loadThreadOnly(prog []byte) error {
-	if len(prog) == 0 || len(prog)%8 != 0 {
-		return fmt.Errorf("exported BPF of %d bytes", len(prog))
-	}
-	if os.Geteuid() != 0 {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return err
-		}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(prog) / 8), Filter: (*unix.SockFilter)(unsafe.Pointer(&prog[0]))}
-	if _, _, errno := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); errno != 0 {
-		return fmt.Errorf("seccomp(SET_MODE_FILTER): %w", errno)
-	}
-	return nil
+	return ctseccomp.ExecHere(c, args, os.Environ())
 }
 
 // serveHTTP answers /hello until /quit, writing its address to addrFile.

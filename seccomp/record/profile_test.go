@@ -1,9 +1,12 @@
 package record
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
+	ctseccomp "github.com/ctsec/ctsec/seccomp"
+	"github.com/moby/profiles/seccomp"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 )
 
@@ -74,4 +77,44 @@ func TestRecordingProfile(t *testing.T) {
 	if native, _ := libseccomp.GetNativeArch(); native == libseccomp.ArchAMD64 && len(p.Architectures) != 3 {
 		t.Errorf("architectures %v", p.Architectures)
 	}
+}
+
+// TestRecordingProfileLint: ctsec seccomp lint recognises the recording
+// profile and says the one thing that matters about it (high: it confines
+// nothing), not the deny-list, dangerous-syscall and clone3 findings its
+// design implies; a recorded profile gets no recording verdict.
+func TestRecordingProfileLint(t *testing.T) {
+	rec, err := RecordingProfile("/run/x.sock", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := lintRules(t, rec)
+	if rules[ctseccomp.LintRecording] != 1 || rules[ctseccomp.LintDefaultAllow]+rules[ctseccomp.LintDangerous]+rules[ctseccomp.LintClone3] != 0 {
+		t.Errorf("recording profile lints to %v", rules)
+	}
+	now := time.Now()
+	recorded, err := Profile(&Observation{Syscalls: []Syscall{{Name: "read", Arch: "x86_64", Count: 1, FirstSeen: now, LastSeen: now}}}, ProfileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules := lintRules(t, recorded); rules[ctseccomp.LintRecording] != 0 || rules[ctseccomp.LintClone3] != 0 {
+		t.Errorf("recorded profile lints to %v", rules)
+	}
+}
+
+func lintRules(t *testing.T, p *seccomp.Seccomp) map[string]int {
+	t.Helper()
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, _, err := ctseccomp.Parse("p.json", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]int{}
+	for _, f := range ctseccomp.Lint(prof, ctseccomp.DefaultTarget()) {
+		rules[f.Rule]++
+	}
+	return rules
 }
