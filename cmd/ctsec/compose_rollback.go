@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sort"
 	"text/tabwriter"
 
 	"github.com/ctsec/ctsec/internal/safefile"
@@ -78,6 +79,9 @@ func listComposeChanges(a *app, store *safefile.Store) error {
 	if err != nil {
 		return err
 	}
+	// Ids sort by second only; the recorded time orders changes made
+	// within one second.
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
 	w := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tTIME\tCOMMAND\tFILES")
 	for _, m := range all {

@@ -218,11 +218,15 @@ func TestComposeRollback(t *testing.T) {
 	}
 	hardened, _ := os.ReadFile(file)
 	out, _, code := ctsec(t, "compose", "rollback", "--state-dir", state)
-	ids := regexp.MustCompile(`(?m)^(\S+Z-\S+)\s`).FindAllStringSubmatch(out, -1)
-	if code != 0 || len(ids) != 2 || !strings.Contains(out, file) || !strings.Contains(out, outFile) {
+	// Each change has one file: its row holds the id and the path.
+	idOf := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\S+Z-\S+)\s.*\s(\S+)$`).FindAllStringSubmatch(out, -1) {
+		idOf[m[2]] = m[1]
+	}
+	if code != 0 || len(idOf) != 2 || idOf[file] == "" || idOf[outFile] == "" {
 		t.Fatalf("list: exit %d\n%s", code, out)
 	}
-	_, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, ids[1][1])
+	_, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[file])
 	if now, _ := os.ReadFile(file); code != 0 || string(now) != string(orig) {
 		t.Fatalf("rollback of --write: exit %d %q; file restored = %v", code, errOut, string(now) == string(orig))
 	}
@@ -239,7 +243,7 @@ func TestComposeRollback(t *testing.T) {
 	if now, _ := os.ReadFile(file); string(now) != string(hardened) {
 		t.Error("rolling back the rollback did not give the hardened file back")
 	}
-	if _, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, ids[0][1]); code != 0 {
+	if _, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[outFile]); code != 0 {
 		t.Fatalf("rollback of -o: exit %d", code)
 	}
 	if _, err := os.Stat(outFile); !os.IsNotExist(err) {
