@@ -121,7 +121,7 @@ func newPortainerStacksCmd(a *app, pf *portainerFlags) *cobra.Command {
 				if s.GitBacked() {
 					git = "yes"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", s.ID, s.Name, s.TypeName(), s.EndpointID, git)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", s.ID, s.Label(), s.TypeName(), s.EndpointID, git)
 			}
 			return tw.Flush()
 		},
@@ -253,7 +253,7 @@ func (a *app) finishPortainerHarden(ctx context.Context, c *portainer.Client, pl
 	a.printWarnings(res.Warnings)
 	switch {
 	case !res.Changed():
-		fmt.Fprintf(a.stderr, "ctsec: stack %d (%s): nothing to change\n", plan.Stack.ID, plan.Stack.Name)
+		fmt.Fprintf(a.stderr, "ctsec: stack %d (%s): nothing to change\n", plan.Stack.ID, plan.Stack.Label())
 	case data.Written != "":
 		fmt.Fprint(a.stdout, data.Diff)
 		fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file and settings backed up in %s\n", plan.Stack.ID, plan.Stack.Name, data.Backup)
@@ -309,7 +309,7 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file backed up in %s\n", id, s.Name, backup)
+			fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file backed up in %s\n", id, s.Label(), backup)
 			return nil
 		},
 	}

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // MaxResponse bounds what ctsec reads from Portainer.
@@ -65,6 +66,17 @@ func (s Stack) GitBacked() bool {
 }
 
 // TypeName is "swarm", "compose" or "kubernetes".
+// Label is the stack's name for people-facing text: the name comes from the
+// API, and control characters in it could rewrite a terminal's output.
+func (s Stack) Label() string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s.Name)
+}
+
 func (s Stack) TypeName() string {
 	switch s.Type {
 	case TypeSwarm:
