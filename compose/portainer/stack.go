@@ -27,7 +27,7 @@ type Plan struct {
 }
 
 // Name is how the stack file is named in findings and diffs.
-func Name(s Stack) string { return fmt.Sprintf("portainer/stack-%d-%s.yml", s.ID, safeName(s.Name)) }
+func Name(s Stack) string { return fmt.Sprintf("portainer/stack-%d-%s.yml", s.ID, s.Name) }
 
 // Fetch gets a stack and its file, refusing what ctsec cannot harden.
 func (c *Client) Fetch(ctx context.Context, id int) (Stack, *compose.Document, error) {
