@@ -220,3 +220,25 @@ func TestHistoryHeuristics(t *testing.T) {
 		t.Error("addInstr")
 	}
 }
+
+// TestNoContainersIsNotPass: on an engine without containers the container
+// checks have nothing to look at; a PASS would raise the score for
+// something never checked.
+func TestNoContainersIsNotPass(t *testing.T) {
+	results, _ := Run(&Snapshot{}, Selection{Checks: []string{"4.1", "5"}})
+	if len(results) < 30 {
+		t.Fatalf("only %d results", len(results))
+	}
+	for _, r := range results {
+		if r.Status == Pass && r.ID != "5.1" { // 5.1 is about the engine (swarm), not containers
+			t.Errorf("%s passes with no containers: %s", r.ID, r.Detail)
+		}
+	}
+	for _, id := range []string{"4.1", "5.4", "5.5", "5.6", "5.7", "5.10", "5.26", "5.32"} {
+		for _, r := range results {
+			if r.ID == id && r.Status != Skip {
+				t.Errorf("%s = %s, want skip", id, r.Status)
+			}
+		}
+	}
+}

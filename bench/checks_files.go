@@ -48,6 +48,10 @@ func fixedFiles(what string, p ...string) fileSet {
 	return fileSet{what, func(*Snapshot) []string { return p }}
 }
 
+func containerdSockets() fileSet {
+	return fileSet{"containerd socket", func(s *Snapshot) []string { return s.Daemon.ContainerdSockets() }}
+}
+
 func unitFile(name string) fileSet { return fileSet{name + " file", unit(name)} }
 
 func daemonSetting(what, key string) fileSet {
@@ -128,8 +132,8 @@ func fileChecks() []Check {
 		perm("3.20", 2, true, fixedFiles("/etc/default/docker file", "/etc/default/docker"), 0o644, report.Medium),
 		perm("3.21", 2, true, fixedFiles("/etc/sysconfig/docker file", "/etc/sysconfig/docker"), 0o644, report.Medium),
 		owner("3.22", 2, true, fixedFiles("/etc/sysconfig/docker file", "/etc/sysconfig/docker"), "root"),
-		owner("3.23", 1, true, fixedFiles("containerd socket", "/run/containerd/containerd.sock"), "root"),
-		perm("3.24", 1, true, fixedFiles("containerd socket", "/run/containerd/containerd.sock"), 0o660, report.Critical),
+		owner("3.23", 1, true, containerdSockets(), "root"),
+		perm("3.24", 1, true, containerdSockets(), 0o660, report.Critical),
 	}
 }
 

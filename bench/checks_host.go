@@ -35,7 +35,7 @@ func hostChecks() []Check {
 		{"1.1.5", "the Docker data root", 1, func(s *Snapshot) []string { return []string{s.Engine.Info.DockerRootDir} }},
 		{"1.1.6", "/etc/docker", 1, fixed("/etc/docker")},
 		{"1.1.7", "docker.service", 2, unit("docker.service")},
-		{"1.1.8", "containerd.sock", 2, fixed("/run/containerd/containerd.sock")},
+		{"1.1.8", "containerd.sock", 2, func(s *Snapshot) []string { return s.Daemon.ContainerdSockets() }},
 		{"1.1.9", "docker.socket", 2, unit("docker.socket")},
 		{"1.1.10", "/etc/default/docker", 2, fixed("/etc/default/docker")},
 		{"1.1.11", "the daemon configuration file", 2, func(s *Snapshot) []string {

@@ -3,6 +3,7 @@ package bench
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -203,6 +204,18 @@ func (d *Daemon) Sockets() []string {
 		}
 	}
 	return out
+}
+
+// ContainerdSockets are where containerd's socket may be: the system
+// containerd's, and the one dockerd starts itself under its exec root when
+// no system containerd runs (Debian's docker.io does this:
+// /run/docker/containerd/containerd.sock).
+func (d *Daemon) ContainerdSockets() []string {
+	execRoot := "/run/docker"
+	if s, ok := d.Setting("exec-root"); ok && s.Value() != "" {
+		execRoot = s.Value()
+	}
+	return []string{"/run/containerd/containerd.sock", path.Join(execRoot, "containerd", "containerd.sock")}
 }
 
 // TCPHosts are the daemon's tcp:// listeners.

@@ -111,9 +111,10 @@ func collectHost(ctx context.Context, root string, d *Daemon, dataRoot string) (
 func (h *Host) interestingFiles(d *Daemon, dataRoot string) []string {
 	files := []string{
 		"/etc/docker", "/etc/default/docker", "/etc/sysconfig/docker",
-		"/etc/containerd/config.toml", "/run/containerd", "/run/containerd/containerd.sock",
+		"/etc/containerd/config.toml", "/run/containerd",
 		"/var/run/docker.sock", "/etc/docker/daemon.json",
 	}
+	files = append(files, d.ContainerdSockets()...)
 	if dataRoot != "" {
 		files = append(files, dataRoot)
 	}

@@ -234,3 +234,23 @@ func TestInRoot(t *testing.T) {
 		t.Errorf("root / changed the path: %s", got)
 	}
 }
+
+// TestDockerdManagedContainerd: Debian's docker.io runs no system
+// containerd; dockerd starts its own with the socket under its exec root.
+// 1.1.8, 3.23 and 3.24 once said "not present" on exactly that host.
+func TestDockerdManagedContainerd(t *testing.T) {
+	testenv.Root(t) // the fake host's files must be owned by root
+	root := fakeHost(t)
+	writeTree(t, root, map[string]string{"run/docker/containerd/containerd.sock": ""},
+		map[string]os.FileMode{"run/docker/containerd/containerd.sock": 0o666})
+	s := hostSnapshot(t, root)
+	results, _ := Run(s, Selection{Checks: []string{"1.1.8", "3.23", "3.24"}})
+	got := assertStatuses(t, results, map[string]Status{
+		"1.1.8": Fail, // present and not audited
+		"3.23":  Pass, // root:root
+		"3.24":  Fail, // 0666 is more than 0660
+	})
+	if it := got["3.24"].Items; len(it) != 1 || it[0].Target != "/run/docker/containerd/containerd.sock" {
+		t.Errorf("3.24 items = %+v, want the dockerd-managed socket", it)
+	}
+}

@@ -187,6 +187,17 @@ func TestLoadFileTooLarge(t *testing.T) {
 	}
 }
 
+// TestParseManyNodes: compose-go stops at 100,000 node visits by default
+// and says "invalid YAML … node visit limit" — a few thousand services.
+// ctsec bounds alias expansion itself (checkAliases), and that bound is the
+// limit instead.
+func TestParseManyNodes(t *testing.T) {
+	src := "x-many: [" + strings.Repeat("1,", 150_000) + "1]\nservices:\n  a:\n    image: busybox:1.36\n"
+	if _, err := Parse("many.yml", []byte(src)); err != nil {
+		t.Fatalf("150,000 plain nodes: %v", err)
+	}
+}
+
 func TestLocate(t *testing.T) {
 	src := "x-x: &x\n  ports: [\"80:80\"]\nservices:\n  web:\n    <<: *x\n    image: nginx\n    volumes:\n      - a:/a\n      - b:/b\n"
 	d, err := Parse("f.yml", []byte(src))

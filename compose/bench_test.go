@@ -28,6 +28,7 @@ func BenchmarkAuditHarden1000(b *testing.B) {
 	b.Run("GOGC=100", func(b *testing.B) { benchAuditHarden(b) })
 	b.Run(fmt.Sprintf("GOGC=%d-as-cli", GCPercent), func(b *testing.B) {
 		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(MemoryLimit))
 		benchAuditHarden(b)
 	})
 }

@@ -172,6 +172,11 @@ func loadModel(name string, src []byte) (map[string]any, error) {
 		o.SkipResolveEnvironment = true
 		o.SkipResolveLabels = true
 		o.SkipDefaultValues = true
+		// compose-go's own bomb guard stops at 100,000 node visits, about
+		// 3,000 ordinary services, and reports it as a YAML error. ctsec
+		// has bounded alias expansion already (checkAliases), so allow what
+		// that let through, and the hardened output's added keys.
+		o.MaxNodeVisits = 2 * maxExpandedNodes
 		o.SetProjectName("ctsec", true)
 	})
 }
@@ -285,7 +290,7 @@ func (d *Document) checkAliases() error {
 			return &ParseError{File: d.Name, Line: bad.Line, Column: bad.Column, Msg: "recursive alias *" + bad.Value + " refers to a node that contains it"}
 		}
 		if s > maxExpandedNodes {
-			return &ParseError{File: d.Name, Msg: fmt.Sprintf("aliases expand to more than %d nodes (a YAML bomb?)", maxExpandedNodes)}
+			return &ParseError{File: d.Name, Msg: fmt.Sprintf("more than %d YAML nodes once aliases are expanded (a YAML bomb, or far more services than a compose file holds)", maxExpandedNodes)}
 		}
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/ctsec/ctsec/internal/report"
@@ -388,7 +389,11 @@ func planService(d *Document, s Service, o Options, kb *capabilities.Base, swarm
 		if has(m, "pids_limit") {
 			warn(RulePidsLimit, report.Medium, []string{"pids_limit"}, "pids_limit %s (unlimited) kept as written", str(m["pids_limit"]))
 		} else if swarm {
-			limits = append(limits, op{rule: RulePidsLimit, path: []string{"deploy", "resources", "limits", "pids"}, value: entry.Pids, text: fmt.Sprint(entry.Pids)})
+			if v, old := schemaBeforePids(d); old {
+				warn(RulePidsLimit, report.Medium, []string{"deploy"}, "no pids limit added: the file declares version %q and docker stack deploy accepts deploy.resources.limits.pids only from version 3.9; raise the version (Docker 20.10+) and harden again", v)
+			} else {
+				limits = append(limits, op{rule: RulePidsLimit, path: []string{"deploy", "resources", "limits", "pids"}, value: entry.Pids, text: fmt.Sprint(entry.Pids)})
+			}
 		} else {
 			ops = append(ops, op{rule: RulePidsLimit, path: []string{"pids_limit"}, value: entry.Pids, text: fmt.Sprint(entry.Pids)})
 		}
@@ -442,6 +447,34 @@ func planService(d *Document, s Service, o Options, kb *capabilities.Base, swarm
 
 // ownPath says whether a service's key is written in the service itself
 // (not inherited through <<).
+// schemaBeforePids reports the version a file declares when it is a 3.x
+// before 3.9: docker stack deploy validates a file against the schema of its
+// declared version (docker/cli cli/compose/schema), and only from
+// config_schema_v3.9.json on may deploy.resources.limits hold pids, so
+// adding it to an older file makes the deploy fail. No version, or "3",
+// means the newest schema.
+func schemaBeforePids(d *Document) (string, bool) {
+	for _, doc := range d.Docs {
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != "version" {
+				continue
+			}
+			v := strings.TrimSpace(root.Content[i+1].Value)
+			major, minor, ok := strings.Cut(v, ".")
+			if !ok || major != "3" {
+				return v, false
+			}
+			n, err := strconv.Atoi(minor)
+			return v, err == nil && n < 9
+		}
+	}
+	return "", false
+}
+
 func (d *Document) ownPath(service, key string) bool {
 	for _, sn := range d.serviceNodes() {
 		if sn.Name == service {

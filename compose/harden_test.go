@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/testenv"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
@@ -144,17 +145,40 @@ func TestCorpus(t *testing.T) {
 			if err != nil {
 				t.Fatalf("corpus file does not parse: %v", err)
 			}
-			if fs := Audit(d); len(fs) == 0 {
+			before := Audit(d)
+			if len(before) == 0 {
 				t.Error("audit found nothing in an unhardened corpus file")
 			}
 			for _, pol := range []Policy{Baseline, Strict} {
-				if res := checkHarden(t, f, src, Options{Policy: pol}); res.Changed() {
+				res := checkHarden(t, f, src, Options{Policy: pol})
+				if res.Changed() {
 					changed++
 				}
+				checkNoNewFindings(t, f, before, res.Output)
 			}
 		})
 	}
 	t.Logf("%d corpus files, %d hardened runs changed the file", len(files), changed)
+}
+
+// checkNoNewFindings: harden must never make the audit worse; no rule may
+// fire more often on the output than on the input (it once added
+// DAC_READ_SEARCH to every postgres service).
+func checkNoNewFindings(t *testing.T, name string, before []report.Finding, out []byte) {
+	t.Helper()
+	d, err := Parse(name, out)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	count := map[string]int{}
+	for _, f := range before {
+		count[f.Rule]++
+	}
+	for _, f := range Audit(d) {
+		if count[f.Rule]--; count[f.Rule] < 0 {
+			t.Errorf("harden introduced %s: %s", f.Rule, f.Message)
+		}
+	}
 }
 
 func TestHardenOnly(t *testing.T) {
@@ -253,6 +277,38 @@ func TestCommentInjection(t *testing.T) {
 		res := checkHarden(t, "inj.yml", src, Options{})
 		if strings.Contains(string(res.Output), "\n    privileged") || strings.ContainsAny(string(res.Output[len(src):]), "\u2028\u0085") {
 			t.Errorf("image %q leaked into the YAML:\n%s", img, res.Output)
+		}
+	}
+}
+
+// TestSwarmPidsNeedsSchema39: docker stack deploy validates against the
+// schema of the declared version, and deploy.resources.limits.pids only
+// exists from 3.9; adding it to a "3.2" file would make the deploy fail.
+func TestSwarmPidsNeedsSchema39(t *testing.T) {
+	for _, tt := range []struct {
+		version string
+		pids    bool
+	}{
+		{"version: '3.2'\n", false},
+		{"version: \"3.8\"\n", false},
+		{"version: '3.9'\n", true},
+		{"version: '3'\n", true},
+		{"", true},
+	} {
+		src := []byte(tt.version + "services:\n  web:\n    image: nginx:1.27\n    deploy:\n      mode: global\n")
+		res := checkHarden(t, "stack.yml", src, Options{})
+		if got := bytes.Contains(res.Output, []byte("pids:")); got != tt.pids {
+			t.Errorf("%q: pids added = %v, want %v\n%s", tt.version, got, tt.pids, res.Output)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || (w.Rule == RulePidsLimit && strings.Contains(w.Message, "3.9"))
+		}
+		if warned == tt.pids {
+			t.Errorf("%q: warning about the 3.9 schema = %v, want %v", tt.version, warned, !tt.pids)
+		}
+		if !bytes.Contains(res.Output, []byte("memory: 256m")) {
+			t.Errorf("%q: memory limit missing", tt.version)
 		}
 	}
 }

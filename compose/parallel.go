@@ -11,6 +11,10 @@ import (
 // cmd/ctsec tuneGC); the benchmark reports figures at it and at Go's default.
 const GCPercent = 400
 
+// MemoryLimit is the soft memory limit the compose commands set beside
+// GCPercent: far above what a stack of a few thousand services needs.
+const MemoryLimit = 1 << 30
+
 // minServicesToSplit is the stack size from which loading in parallel pays.
 const minServicesToSplit = 64
 

@@ -14,7 +14,9 @@ import (
 func TestBenchCommand(t *testing.T) {
 	docker := testenv.Docker(t)
 	img := testenv.Busybox(t)
-	name := fmt.Sprintf("ctsec-cmdbench-%d", os.Getpid())
+	// The trailing "-c" keeps name+"*" below from matching another run's
+	// container (pid 12 would otherwise match ctsec-cmdbench-123).
+	name := fmt.Sprintf("ctsec-cmdbench-%d-c", os.Getpid())
 	if out, err := exec.Command(docker, "create", "--label", "ctsec-test=bench", "--name", name, "--privileged", img, "sleep", "60").CombinedOutput(); err != nil {
 		t.Fatalf("docker create: %v: %s", err, out)
 	}

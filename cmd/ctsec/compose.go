@@ -35,17 +35,23 @@ harden prints a unified diff of the edits it would make and changes nothing unle
 lines, anchors, merge keys, ${VAR} and CRLF stay as they are, and the result is loaded
 again with compose-go to prove only the intended fields changed.`,
 	}
-	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a))
+	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a), newComposeRollbackCmd(a))
 	return cmd
 }
 
 // tuneGC trades memory for time in the short-lived compose commands:
 // compose-go allocates heavily while loading, and at Go's default GOGC=100 a
 // third of a large stack's load time goes to garbage collection. A GOGC set
-// by the user wins.
+// by the user wins. The soft memory limit keeps that trade for ordinary
+// stacks but stops a file near the size bound from growing the heap to five
+// times its live size (6 GB for an 8 MiB file); GOMEMLIMIT set by the user
+// wins too.
 func tuneGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(compose.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(compose.MemoryLimit)
 	}
 }
 
@@ -252,7 +258,7 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 	case !res.Changed():
 		fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", d.Name)
 	case data.Written != "":
-		fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes; backup %s in %s)\n", data.Written, len(res.Changes), data.Backup, fl.stateDir)
+		fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes; undo with: ctsec compose rollback --state-dir %s %s)\n", data.Written, len(res.Changes), fl.stateDir, data.Backup)
 	default:
 		fmt.Fprint(a.stdout, data.Diff)
 	}

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ctsec/ctsec/internal/safefile"
 )
 
 func copyFile(t *testing.T, src, dir string) string {
@@ -196,5 +199,65 @@ func TestComposeHardenGenProfiles(t *testing.T) {
 	}
 	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", file); code != 2 || !strings.Contains(errOut, "--profiles") {
 		t.Errorf("--gen-profiles without --profiles: exit %d %q", code, errOut)
+	}
+}
+
+// TestComposeRollback: a --write is undone byte for byte, a file made by -o
+// is removed, the rollback itself is backed up, and ids of other jobs or
+// unknown ids are refused with one line and exit 2.
+func TestComposeRollback(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/harden/features.yml", dir)
+	orig, _ := os.ReadFile(file)
+	outFile := filepath.Join(dir, "out.yml")
+	if _, errOut, code := ctsec(t, "compose", "harden", "-o", outFile, "--state-dir", state, file); code != 0 {
+		t.Fatalf("-o: exit %d %q", code, errOut)
+	}
+	if _, errOut, code := ctsec(t, "compose", "harden", "--write", "--state-dir", state, file); code != 0 {
+		t.Fatalf("--write: exit %d %q", code, errOut)
+	}
+	hardened, _ := os.ReadFile(file)
+	out, _, code := ctsec(t, "compose", "rollback", "--state-dir", state)
+	// Each change has one file: its row holds the id and the path.
+	idOf := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\S+Z-\S+)\s.*\s(\S+)$`).FindAllStringSubmatch(out, -1) {
+		idOf[m[2]] = m[1]
+	}
+	if code != 0 || len(idOf) != 2 || idOf[file] == "" || idOf[outFile] == "" {
+		t.Fatalf("list: exit %d\n%s", code, out)
+	}
+	_, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[file])
+	if now, _ := os.ReadFile(file); code != 0 || string(now) != string(orig) {
+		t.Fatalf("rollback of --write: exit %d %q; file restored = %v", code, errOut, string(now) == string(orig))
+	}
+	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode not restored: %v", fi.Mode())
+	}
+	undo := regexp.MustCompile(`backup (\S+)`).FindStringSubmatch(errOut)
+	if undo == nil {
+		t.Fatalf("no backup of the pre-rollback state named: %q", errOut)
+	}
+	if _, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, undo[1]); code != 0 {
+		t.Fatalf("rollback of the rollback: exit %d", code)
+	}
+	if now, _ := os.ReadFile(file); string(now) != string(hardened) {
+		t.Error("rolling back the rollback did not give the hardened file back")
+	}
+	if _, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[outFile]); code != 0 {
+		t.Fatalf("rollback of -o: exit %d", code)
+	}
+	if _, err := os.Stat(outFile); !os.IsNotExist(err) {
+		t.Errorf("file made by -o still there: %v", err)
+	}
+
+	// Another job's backup and unknown ids.
+	other := &safefile.Store{Dir: state}
+	ch, _ := other.NewChange("host apply")
+	ch.Save(filepath.Join(dir, "x"))
+	for _, id := range []string{ch.ID(), "nope", "../x"} {
+		_, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, id)
+		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("%s: exit %d %q, want exit 2 and one line", id, code, errOut)
+		}
 	}
 }

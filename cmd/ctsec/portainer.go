@@ -92,7 +92,11 @@ func newPortainerStacksCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "stacks",
 		Short: "List stacks (of one environment with --endpoint)",
-		Args:  cobra.NoArgs,
+		Long: `List the stacks Portainer manages: id, name, compose or swarm, environment
+(endpoint) and whether the stack is deployed from Git (harden --push refuses those).`,
+		Example: `  ctsec portainer stacks --url https://portainer:9443
+  ctsec portainer stacks --url https://portainer:9443 --endpoint 2 --format json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := pf.client()
 			if err != nil {
@@ -117,7 +121,7 @@ func newPortainerStacksCmd(a *app, pf *portainerFlags) *cobra.Command {
 				if s.GitBacked() {
 					git = "yes"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", s.ID, s.Name, s.TypeName(), s.EndpointID, git)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", s.ID, s.Label(), s.TypeName(), s.EndpointID, git)
 			}
 			return tw.Flush()
 		},
@@ -131,7 +135,9 @@ func newPortainerPullCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "pull STACK_ID",
 		Short: "Print (or save with -o) a stack's compose file",
-		Args:  cobra.ExactArgs(1),
+		Example: `  ctsec portainer pull 7 --url https://portainer:9443 -o shop.yml
+  ctsec compose audit shop.yml`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
@@ -160,7 +166,11 @@ func newPortainerAuditCmd(a *app, pf *portainerFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "audit STACK_ID...",
 		Short: "Audit stacks' compose files",
-		Args:  cobra.MinimumNArgs(1),
+		Long: `Fetch each stack's compose file and report the same findings as ctsec compose
+audit, with the stack named in each finding's file. Exit 1 at --fail-on.`,
+		Example: `  ctsec portainer audit 7 8 --url https://portainer:9443
+  ctsec portainer audit 7 --url https://portainer:9443 --format sarif --fail-on medium`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := pf.client()
 			if err != nil {
@@ -189,7 +199,13 @@ func newPortainerHardenCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "harden STACK_ID",
 		Short: "Show (and with --push apply) hardening edits to a stack",
-		Args:  cobra.ExactArgs(1),
+		Long: `Fetch a stack's compose file, harden it as ctsec compose harden does and print
+the unified diff. Nothing changes without --push; with it the previous file and
+settings are backed up under --state-dir, then the stack is updated with its own
+environment variables (restore with ctsec portainer push STACK_ID BACKUP --write).`,
+		Example: `  ctsec portainer harden 7 --url https://portainer:9443
+  ctsec portainer harden 7 --url https://portainer:9443 --policy strict --push`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
@@ -237,7 +253,7 @@ func (a *app) finishPortainerHarden(ctx context.Context, c *portainer.Client, pl
 	a.printWarnings(res.Warnings)
 	switch {
 	case !res.Changed():
-		fmt.Fprintf(a.stderr, "ctsec: stack %d (%s): nothing to change\n", plan.Stack.ID, plan.Stack.Name)
+		fmt.Fprintf(a.stderr, "ctsec: stack %d (%s): nothing to change\n", plan.Stack.ID, plan.Stack.Label())
 	case data.Written != "":
 		fmt.Fprint(a.stdout, data.Diff)
 		fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file and settings backed up in %s\n", plan.Stack.ID, plan.Stack.Name, data.Backup)
@@ -256,7 +272,9 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "push STACK_ID FILE",
 		Short: "Replace a stack's file with FILE (diff first; --write to update), e.g. to restore a backup",
-		Args:  cobra.ExactArgs(2),
+		Example: `  ctsec portainer push 7 /var/lib/ctsec/portainer/<host>/stack-7-<time>/stack.yml --url https://portainer:9443
+  ctsec portainer push 7 shop.yml --url https://portainer:9443 --write`,
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := stackID(args[0])
 			if err != nil {
@@ -291,7 +309,7 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file backed up in %s\n", id, s.Name, backup)
+			fmt.Fprintf(a.stderr, "ctsec: updated stack %d (%s); previous file backed up in %s\n", id, s.Label(), backup)
 			return nil
 		},
 	}

@@ -15,12 +15,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // MaxResponse bounds what ctsec reads from Portainer.
@@ -64,6 +66,17 @@ func (s Stack) GitBacked() bool {
 }
 
 // TypeName is "swarm", "compose" or "kubernetes".
+// Label is the stack's name for people-facing text: the name comes from the
+// API, and control characters in it could rewrite a terminal's output.
+func (s Stack) Label() string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s.Name)
+}
+
 func (s Stack) TypeName() string {
 	switch s.Type {
 	case TypeSwarm:
@@ -116,7 +129,15 @@ func NewHTTPClient(caFile string, timeout time.Duration) (*http.Client, error) {
 		}
 		tr.TLSClientConfig.RootCAs = pool
 	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return &http.Client{Transport: tr, Timeout: timeout, CheckRedirect: refuseRedirect}, nil
+}
+
+// refuseRedirect stops every redirect: Go's client forwards custom headers
+// such as X-API-Key to whatever host a redirect names (only Authorization
+// and cookies are dropped across hosts), and the Portainer API does not
+// redirect its own calls.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("answered with a redirect to %s; ctsec does not follow redirects with the API key: give that address as --url", req.URL.Redacted())
 }
 
 // New makes a client for the Portainer at baseURL (e.g. https://host:9443).
@@ -128,13 +149,26 @@ func New(baseURL, apiKey string, hc *http.Client) (*Client, error) {
 	if u.User != nil {
 		return nil, fmt.Errorf("portainer URL must not carry credentials; give the API key in a file or the environment")
 	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return nil, fmt.Errorf("portainer URL %q: refusing to send the API key in clear text to %s; use https:// (plain http only to this machine)", baseURL, u.Hostname())
+	}
 	if strings.TrimSpace(apiKey) == "" {
 		return nil, errors.New("no Portainer API key")
 	}
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = &http.Client{Timeout: 30 * time.Second, CheckRedirect: refuseRedirect}
 	}
 	return &Client{base: u, apiKey: strings.TrimSpace(apiKey), http: hc}, nil
+}
+
+// loopback reports whether host is this machine: the only place plain HTTP
+// may carry the API key (e.g. an SSH tunnel to Portainer's port).
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ReadAPIKey takes the key from a file (first line) or, without one, from

@@ -2,10 +2,14 @@ package portainer_test
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,4 +208,58 @@ func TestReadAPIKey(t *testing.T) {
 		t.Error("no key accepted")
 	}
 	_ = time.Second
+}
+
+// TestKeyStaysHome: the API key never travels in clear text to another
+// machine, and a redirect cannot carry it elsewhere (Go's client would
+// forward X-API-Key to any host a redirect names).
+func TestKeyStaysHome(t *testing.T) {
+	if _, err := portainer.New("http://portainer.example:9000", key, nil); err == nil || strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "clear text") {
+		t.Errorf("plain http to another host: %v", err)
+	}
+	for _, u := range []string{"http://127.0.0.1:9000", "http://localhost:9000", "http://[::1]:9000"} {
+		if _, err := portainer.New(u, key, nil); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+
+	var leaked atomic.Bool
+	evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-API-Key") != "" {
+			leaked.Store(true)
+		}
+		w.Write([]byte("[]"))
+	}))
+	defer evil.Close()
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, evil.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirector.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: redirector.Certificate().Raw}), 0o644)
+	hc, err := portainer.NewHTTPClient(ca, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := portainer.New(redirector.URL, key, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Stacks(context.Background(), 0)
+	if err == nil || !strings.Contains(err.Error(), "redirect") || strings.Contains(err.Error(), key) {
+		t.Errorf("redirect: err = %v", err)
+	}
+	if leaked.Load() {
+		t.Error("the API key was sent to the redirect target")
+	}
+}
+
+// TestStackLabelIsInert: a stack name comes from the server; printed to a
+// terminal (stacks, harden, push messages) it must not carry control
+// characters. (Diff headers quote it: textdiff.)
+func TestStackLabelIsInert(t *testing.T) {
+	s := portainer.Stack{ID: 5, Name: "web\x1b[2J\r\n+++ b/forged.yml"}
+	if l := s.Label(); strings.ContainsAny(l, "\x1b\r\n") || !strings.HasPrefix(l, "web") {
+		t.Errorf("Label = %q", l)
+	}
 }

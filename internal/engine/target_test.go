@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,23 +104,8 @@ func TestSSHDialStdio(t *testing.T) {
 	}
 	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
 	os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	os.MkdirAll("/run/sshd", 0o755)
-	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\nPidFile %s\nStrictModes no\n",
-		port, filepath.Join(dir, "host"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))
-	os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
-	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
-	var log strings.Builder
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	port, log := startSSHD(t, sshd, dir)
 	clientCfg := fmt.Sprintf("Host 127.0.0.1\n  IdentityFile %s\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n  BatchMode yes\n", filepath.Join(dir, "client"))
 	os.WriteFile(filepath.Join(dir, "ssh_config"), []byte(clientCfg), 0o600)
 
@@ -138,11 +125,64 @@ func TestSSHDialStdio(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("over ssh: %v; sshd: %s", err, log.String())
+			t.Fatalf("over ssh: %v; sshd: %s", err, log())
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
 	if s.Version == "" || !strings.HasPrefix(s.APIVersion, "1.") {
 		t.Errorf("summary over ssh = %+v", s)
 	}
+}
+
+// startSSHD starts sshd on a free loopback port and returns once it says it
+// listens. A port found free can be taken before sshd binds it (other tests
+// share the machine): sshd then exits, and another port is tried.
+func startSSHD(t *testing.T, sshd, dir string) (int, func() string) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\nPasswordAuthentication no\nUsePAM no\nPidFile %s\nStrictModes no\n",
+			port, filepath.Join(dir, "host"), filepath.Join(dir, "authorized_keys"), filepath.Join(dir, "sshd.pid"))
+		os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600)
+		cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var log strings.Builder
+		listening := make(chan bool, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				mu.Lock()
+				log.WriteString(sc.Text() + "\n")
+				mu.Unlock()
+				if strings.Contains(sc.Text(), "Server listening") {
+					select {
+					case listening <- true:
+					default:
+					}
+				}
+			}
+			listening <- false // sshd closed stderr: it exited
+		}()
+		logText := func() string { mu.Lock(); defer mu.Unlock(); return log.String() }
+		if <-listening {
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			return port, logText
+		}
+		cmd.Wait()
+		t.Logf("sshd did not start on port %d: %s", port, logText())
+	}
+	t.Fatal("sshd did not start on any of 5 ports")
+	return 0, nil
 }

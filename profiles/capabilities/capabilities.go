@@ -64,6 +64,12 @@ func Parse(b []byte) (*Base, error) {
 			if !Known(c) {
 				return nil, fmt.Errorf("capability knowledge base: entry %v: unknown capability %q", e.Images, c)
 			}
+			// Harden replaces Docker's defaults with cap_drop: [ALL] plus
+			// these: a capability beyond the defaults would leave the
+			// hardened service with more power than before.
+			if !DockerDefault(c) {
+				return nil, fmt.Errorf("capability knowledge base: entry %v: %s is not in Docker's default set", e.Images, c)
+			}
 		}
 		for _, p := range e.Images {
 			if _, err := path.Match(p, ""); err != nil {
@@ -129,7 +135,14 @@ func Dangerous(name string) string {
 	return dangerous[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
 }
 
-var known = map[string]struct{}{}
+// DockerDefault reports whether Docker grants the capability to a container
+// by default (moby oci/caps/defaults.go).
+func DockerDefault(name string) bool {
+	_, ok := defaults[strings.TrimPrefix(strings.ToUpper(name), "CAP_")]
+	return ok
+}
+
+var known, defaults = map[string]struct{}{}, map[string]struct{}{}
 
 func init() {
 	for _, c := range strings.Fields(`ALL AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE
@@ -138,6 +151,10 @@ func init() {
 		SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE SYS_PACCT SYS_PTRACE
 		SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM`) {
 		known[c] = struct{}{}
+	}
+	for _, c := range strings.Fields(`CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP
+		SETPCAP NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE`) {
+		defaults[c] = struct{}{}
 	}
 }
 

@@ -1,6 +1,9 @@
 package capabilities
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestLookup(t *testing.T) {
 	kb, err := Default()
@@ -13,7 +16,8 @@ func TestLookup(t *testing.T) {
 		fallback bool
 	}{
 		{"postgres:16", "CHOWN", false},
-		{"docker.io/library/postgres:16-alpine@sha256:abcd", "DAC_READ_SEARCH", false},
+		{"docker.io/library/postgres:16-alpine@sha256:abcd", "DAC_OVERRIDE", false},
+		{"dpage/pgadmin4:8", "NET_BIND_SERVICE", false},
 		{"registry.example:5000/nginx:1.27", "NET_BIND_SERVICE", false},
 		{"nginxinc/nginx-unprivileged", "", false},
 		{"mariadb:10.6.4-focal", "SETUID", false},
@@ -43,6 +47,34 @@ func TestParseRejectsUnknownCapability(t *testing.T) {
 	_, err := Parse([]byte("fallback: {caps: [CHOWN]}\nimages:\n  - images: [x]\n    caps: [SYS_AMDIN]\n"))
 	if err == nil {
 		t.Fatal("typo accepted")
+	}
+}
+
+// TestParseRejectsBeyondDefaults: the knowledge base may only narrow
+// Docker's default set; DAC_READ_SEARCH once slipped in for postgres and
+// harden then added the shocker capability to every postgres service.
+func TestParseRejectsBeyondDefaults(t *testing.T) {
+	for _, c := range []string{"DAC_READ_SEARCH", "SYS_ADMIN", "NET_ADMIN"} {
+		_, err := Parse([]byte("fallback: {caps: [CHOWN]}\nimages:\n  - images: [x]\n    user_caps: [" + c + "]\n"))
+		if err == nil || !strings.Contains(err.Error(), c) {
+			t.Errorf("%s: err = %v, want a refusal naming it", c, err)
+		}
+	}
+}
+
+// TestDefaultEntriesNotDangerous: no entry of the embedded base adds a
+// capability the compose audit flags.
+func TestDefaultEntriesNotDangerous(t *testing.T) {
+	kb, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range append([]Entry{kb.Fallback}, kb.Images...) {
+		for _, c := range append(append([]string(nil), e.Caps...), e.UserCaps...) {
+			if why := Dangerous(c); why != "" {
+				t.Errorf("entry %v adds %s: %s", e.Images, c, why)
+			}
+		}
 	}
 }
 
