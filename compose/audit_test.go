@@ -125,6 +125,11 @@ func TestBadInput(t *testing.T) {
 		prev = n
 	}
 	bomb += "services:\n  x:\n    image: busybox\n    command: *i\n"
+	var many strings.Builder
+	many.WriteString("name: many\nservices:\n")
+	for i := 0; i <= MaxServices; i++ {
+		fmt.Fprintf(&many, "  s%d: {image: busybox}\n", i)
+	}
 	tests := []struct {
 		name, src string
 		line      int
@@ -140,6 +145,7 @@ func TestBadInput(t *testing.T) {
 		{"duplicate key", "services:\n  web:\n    image: x\n    image: y\n", 4, ""},
 		{"billion laughs", bomb, 0, ""},
 		{"binary", "services:\n  a: \xff\xfe\n", 0, "UTF-8"},
+		{"too many services", many.String(), 2, "more than the 5000"},
 		{"recursive merge", "x-a: &a\n  <<: *a\n  image: x\nservices:\n  a:\n    image: x\n", 2, "recursive alias"},
 	}
 	for _, tt := range tests {
