@@ -205,8 +205,14 @@ type hardenData struct {
 }
 
 func newHardenData(name string, res *compose.Result) hardenData {
+	// git-style a/ b/ prefixes suit relative names (patch -p1); an absolute
+	// name is given as it is, as diff -u does, rather than as "a//etc/…".
+	oldName, newName := "a/"+filepath.ToSlash(name), "b/"+filepath.ToSlash(name)
+	if filepath.IsAbs(name) {
+		oldName, newName = name, name
+	}
 	data := hardenData{File: name, Changed: res.Changed(), Swarm: res.Swarm, Changes: res.Changes,
-		Diff: res.Diff("a/"+filepath.ToSlash(name), "b/"+filepath.ToSlash(name))}
+		Diff: res.Diff(oldName, newName)}
 	if data.Changes == nil {
 		data.Changes = []compose.Change{}
 	}

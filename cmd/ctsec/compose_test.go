@@ -61,7 +61,7 @@ func TestComposeHardenFlow(t *testing.T) {
 	orig, _ := os.ReadFile(file)
 
 	out, errOut, code := ctsec(t, "compose", "harden", file)
-	if code != 0 || !strings.HasPrefix(out, "--- a/") || !strings.Contains(out, "+    cap_drop:") {
+	if code != 0 || !strings.HasPrefix(out, "--- "+file+"\n") || !strings.Contains(out, "+    cap_drop:") {
 		t.Fatalf("diff run: exit %d, out %q, err %q", code, out, errOut)
 	}
 	if now, _ := os.ReadFile(file); string(now) != string(orig) {
