@@ -141,6 +141,26 @@ func (c *cursor) value(t token, key string) ([]string, bool) {
 	return nil, false
 }
 
+// single reads a key that must hold exactly one value. ok is false for a
+// list or a missing value: the caller then keeps the rule verbatim.
+func (c *cursor) single(t token, key string) (string, bool) {
+	v, ok := c.value(t, key)
+	if !ok || len(v) != 1 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// literalAddr is single for a unix address, which ctsec models only as a
+// literal: a pattern leaves the rule verbatim.
+func (c *cursor) literalAddr(t token) (string, bool) {
+	v, ok := c.single(t, "addr")
+	if !ok || strings.ContainsAny(v, `\*?[]{}^"`) {
+		return "", false
+	}
+	return v, true
+}
+
 // target reads an optional `-> NAME`; false means the rule is malformed.
 func (c *cursor) target() (string, bool) {
 	if c.peek().kind != tokArrow {
@@ -272,11 +292,11 @@ func signalRule(c *cursor, q Qualifiers) Rule {
 				return nil
 			}
 		case "peer":
-			v, ok := c.value(t, "peer")
-			if !ok || len(v) != 1 {
+			v, ok := c.single(t, "peer")
+			if !ok {
 				return nil
 			}
-			r.Peer = v[0]
+			r.Peer = v
 		default:
 			return nil
 		}
@@ -296,11 +316,11 @@ func ptraceRule(c *cursor, q Qualifiers) Rule {
 		if keyOf(t) != "peer" {
 			return nil
 		}
-		v, ok := c.value(t, "peer")
-		if !ok || len(v) != 1 {
+		v, ok := c.single(t, "peer")
+		if !ok {
 			return nil
 		}
-		r.Peer = v[0]
+		r.Peer = v
 	}
 	return r
 }
@@ -353,11 +373,11 @@ func pivotRule(c *cursor, q Qualifiers) Rule {
 		switch {
 		case keyOf(t) == "oldroot":
 			c.next()
-			v, ok := c.value(t, "oldroot")
-			if !ok || len(v) != 1 {
+			v, ok := c.single(t, "oldroot")
+			if !ok {
 				return nil
 			}
-			r.OldRoot = Path{text: v[0], glob: true}
+			r.OldRoot = Path{text: v, glob: true}
 		case t.kind == tokArrow:
 			c.next()
 			n := c.next()
@@ -389,17 +409,17 @@ func unixRule(c *cursor, q Qualifiers) Rule {
 		t := c.next()
 		switch keyOf(t) {
 		case "type":
-			v, ok := c.value(t, "type")
-			if !ok || len(v) != 1 {
+			v, ok := c.single(t, "type")
+			if !ok {
 				return nil
 			}
-			r.Type = v[0]
+			r.Type = v
 		case "addr":
-			v, ok := c.value(t, "addr")
-			if !ok || len(v) != 1 || strings.ContainsAny(v[0], `\*?[]{}^"`) {
+			v, ok := c.literalAddr(t)
+			if !ok {
 				return nil // a pattern: kept verbatim
 			}
-			r.Addr = v[0]
+			r.Addr = v
 		case "peer":
 			if c.peek().kind != tokOpen {
 				return nil
@@ -412,17 +432,17 @@ func unixRule(c *cursor, q Qualifiers) Rule {
 				}
 				switch keyOf(w) {
 				case "label":
-					v, ok := c.value(w, "label")
-					if !ok || len(v) != 1 {
+					v, ok := c.single(w, "label")
+					if !ok {
 						return nil
 					}
-					r.PeerLabel = v[0]
+					r.PeerLabel = v
 				case "addr":
-					v, ok := c.value(w, "addr")
-					if !ok || len(v) != 1 || strings.ContainsAny(v[0], `\*?[]{}^"`) {
+					v, ok := c.literalAddr(w)
+					if !ok {
 						return nil
 					}
-					r.PeerAddr = v[0]
+					r.PeerAddr = v
 				default:
 					if w.kind != tokComma {
 						return nil
@@ -447,11 +467,11 @@ func dbusRule(c *cursor, q Qualifiers) Rule {
 		return nil
 	}
 	one := func(t token, key string, dst *string) bool {
-		v, ok := c.value(t, key)
-		if !ok || len(v) != 1 || *dst != "" {
+		v, ok := c.single(t, key)
+		if !ok || *dst != "" {
 			return false
 		}
-		*dst = v[0]
+		*dst = v
 		return true
 	}
 	for !c.done() {
@@ -497,17 +517,17 @@ func dbusPeer(c *cursor, r *DBus) bool {
 		w := c.next()
 		switch keyOf(w) {
 		case "name":
-			v, ok := c.value(w, "name")
-			if !ok || len(v) != 1 || r.Name != "" {
+			v, ok := c.single(w, "name")
+			if !ok || r.Name != "" {
 				return false
 			}
-			r.Name = v[0]
+			r.Name = v
 		case "label":
-			v, ok := c.value(w, "label")
-			if !ok || len(v) != 1 || r.PeerLabel != "" {
+			v, ok := c.single(w, "label")
+			if !ok || r.PeerLabel != "" {
 				return false
 			}
-			r.PeerLabel = v[0]
+			r.PeerLabel = v
 		default:
 			if w.kind == tokClose {
 				return true
