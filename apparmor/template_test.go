@@ -3,15 +3,12 @@ package apparmor
 import (
 	"bytes"
 	"context"
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // TestDockerDefaultMatchesMoby renders every case of moby/profiles'
 // TestGenerateDefault and compares with its golden files byte for byte.
@@ -124,17 +121,5 @@ func TestStrictGolden(t *testing.T) {
 
 func assertGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update to accept):\n%s", path, got)
-	}
+	testenv.Golden(t, path, got)
 }

@@ -2,7 +2,6 @@ package compose
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/ctsec/ctsec/internal/testenv"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // checkHarden hardens src and asserts the invariants every run must keep:
 // the output loads (Harden verifies the model), removing the insertions
@@ -102,18 +99,7 @@ func TestHardenGolden(t *testing.T) {
 				}
 				applyWithPatch(t, src, res.Output, res.Diff("a/x.yml", "b/x.yml"))
 				golden := strings.TrimSuffix(f, ".yml") + "." + string(pol) + ".diff"
-				if *update {
-					if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test -update)", err)
-				}
-				if got.String() != string(want) {
-					t.Errorf("diff differs from %s (go test -update to accept):\n%s", golden, got.String())
-				}
+				testenv.Golden(t, golden, []byte(got.String()))
 			})
 		}
 	}
