@@ -1,10 +1,8 @@
 package firewall
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -84,8 +82,8 @@ func dockerBypassInner(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	docker(busyboxTar(t), "import", "-", "ctsec-bypass:1")
-	docker(nil, "run", "-d", "--name", "ctsec-bypass-web", "-p", "0.0.0.0:18080:80", "ctsec-bypass:1", "/busybox", "sleep", "300")
+	docker(testenv.BusyboxTar(t), "import", "-", "ctsec-bypass:1")
+	docker(nil, "run", "-d", "--name", "ctsec-bypass-web", "-p", "0.0.0.0:18080:80", "ctsec-bypass:1", "sleep", "300")
 
 	pol, _ := host.BaselinePolicy()
 	// One finding per binding: 0.0.0.0, and [::] where Docker publishes on
@@ -115,27 +113,4 @@ func dockerBypassInner(t *testing.T) {
 		t.Fatalf("iptables: %v %s", err, out)
 	}
 	bypass(report.Info)
-}
-
-// busyboxTar is an image root holding only the static busybox.
-func busyboxTar(t *testing.T) []byte {
-	t.Helper()
-	p, err := exec.LookPath("busybox")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	if err := tw.WriteHeader(&tar.Header{Name: "busybox", Mode: 0o755, Size: int64(len(b))}); err != nil {
-		t.Fatal(err)
-	}
-	tw.Write(b)
-	if err := tw.Close(); err != nil {
-		t.Fatal(fmt.Errorf("building the image tar: %w", err))
-	}
-	return buf.Bytes()
 }

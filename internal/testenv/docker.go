@@ -1,6 +1,8 @@
 package testenv
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -80,12 +82,28 @@ func Busybox(t testing.TB) string {
 	if exec.Command(docker, "image", "inspect", BusyboxImage).Run() == nil {
 		return BusyboxImage
 	}
-	root := BusyboxRoot(t, t.TempDir())
-	cmd := exec.Command("sh", "-c", fmt.Sprintf("tar -C %q -c . | %q import - %s", root, docker, BusyboxImage))
+	cmd := exec.Command(docker, "import", "-", BusyboxImage)
+	cmd.Stdin = bytes.NewReader(BusyboxTar(t))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("importing busybox image: %v: %s", err, out)
 	}
 	return BusyboxImage
+}
+
+// BusyboxTar is BusyboxRoot as a tar stream, for `docker import -` into
+// the shared engine or a test's private one.
+func BusyboxTar(t testing.TB) []byte {
+	t.Helper()
+	root := BusyboxRoot(t, t.TempDir())
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.AddFS(os.DirFS(root)); err != nil {
+		t.Fatalf("building the busybox image tar: %v", err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatalf("building the busybox image tar: %v", err)
+	}
+	return buf.Bytes()
 }
 
 // BusyboxRoot builds a minimal root filesystem in dir (static busybox, its
