@@ -7,8 +7,9 @@ package sysctl
 import (
 	"fmt"
 	"path"
-	"sort"
 	"strings"
+
+	"github.com/ctsec/ctsec/host"
 )
 
 // Setting is one "key = value" line.
@@ -82,32 +83,13 @@ var Dirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d",
 const MainFile = "/etc/sysctl.conf"
 
 // Globber lists host paths matching a pattern.
-type Globber interface {
-	Glob(pattern string) ([]string, error)
-}
+type Globber = host.Globber
 
 // Order returns the files `sysctl --system` reads, in reading order.
 func Order(g Globber) ([]string, error) {
-	byName := map[string]string{}
-	for _, d := range Dirs {
-		files, err := g.Glob(d + "/*.conf")
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range files {
-			if _, ok := byName[path.Base(f)]; !ok {
-				byName[path.Base(f)] = f
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make([]string, 0, len(names)+1)
-	for _, n := range names {
-		out = append(out, byName[n])
+	out, err := host.DropIns(g, Dirs, "*.conf")
+	if err != nil {
+		return nil, err
 	}
 	return append(out, MainFile), nil
 }

@@ -1,9 +1,9 @@
 package updates
 
 import (
-	"path"
-	"sort"
 	"strings"
+
+	"github.com/ctsec/ctsec/host"
 )
 
 // Timer is the effective [Timer] schedule of a unit.
@@ -16,9 +16,7 @@ type Timer struct {
 // TimerFiles returns the unit file and its drop-ins in systemd's order: the
 // unit from the first directory that has it, then drop-ins sorted by name
 // (a name in /etc hides the same name in /run and /usr/lib).
-func TimerFiles(g interface {
-	Glob(string) ([]string, error)
-}, unit string) []string {
+func TimerFiles(g host.Globber, unit string) []string {
 	dirs := []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"}
 	var out []string
 	for _, d := range dirs {
@@ -27,24 +25,8 @@ func TimerFiles(g interface {
 			break
 		}
 	}
-	byName := map[string]string{}
-	for _, d := range dirs {
-		m, _ := g.Glob(d + "/" + unit + ".d/*.conf")
-		for _, f := range m {
-			if _, ok := byName[path.Base(f)]; !ok {
-				byName[path.Base(f)] = f
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		out = append(out, byName[n])
-	}
-	return out
+	dropins, _ := host.DropIns(g, dirs, unit+".d/*.conf")
+	return append(out, dropins...)
 }
 
 // ApplyUnit folds one unit file into the timer: OnCalendar= accumulates and
