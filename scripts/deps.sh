@@ -7,10 +7,20 @@ build_pkgs=(gcc libc6-dev libseccomp-dev pkg-config)
 test_pkgs=(apparmor docker.io runc busybox-static file strace openssh-server
 	fail2ban nftables ufw iptables iproute2 procps util-linux patch python3-systemd systemd
 	systemd-journal-remote)
+# Packages the lab tier needs on the host (scripts/lab.sh): a VM with Debian's
+# own kernel, built with mmdebstrap and driven over ssh.
+lab_pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client
+	debian-archive-keyring ca-certificates)
 
+# install_deps [test] [lab]: the build packages plus the named groups.
 install_deps() {
-	local want=("${build_pkgs[@]}")
-	[ "${1:-}" = test ] && want+=("${test_pkgs[@]}")
+	local want=("${build_pkgs[@]}") group
+	for group in "$@"; do
+		case "$group" in
+		test) want+=("${test_pkgs[@]}") ;;
+		lab) want+=("${lab_pkgs[@]}") ;;
+		esac
+	done
 	local missing=()
 	for p in "${want[@]}"; do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,7 +29,8 @@ install_deps() {
 	echo "== installing ${missing[*]}"
 	local sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
-	$sudo apt-get update -qq
+	# Other checkouts on the machine may be installing too: wait for apt's lock.
+	$sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
 	# policy-rc.d keeps package scripts from starting services (sshd, fail2ban)
 	# on the machine: the tests start what they need themselves.
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -27,7 +38,7 @@ install_deps() {
 		$sudo chmod +x /usr/sbin/policy-rc.d
 		trap "$sudo rm -f /usr/sbin/policy-rc.d" EXIT
 	fi
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 start_dockerd() {
