@@ -117,7 +117,7 @@ func BusyboxRoot(t testing.TB, dir string) string {
 			t.Fatal(err)
 		}
 	}
-	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	os.Chmod(filepath.Join(dir, "tmp"), 0o777|os.ModeSticky) // os.Chmod ignores 0o1000
 	data, err := os.ReadFile(busybox)
 	if err != nil {
 		t.Fatal(err)
