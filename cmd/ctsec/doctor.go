@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -103,7 +105,10 @@ func runDoctor(ctx context.Context, root, host string) doctorResult {
 	case !aa.SecurityFS:
 		detail = "enabled but securityfs is not mounted at /sys/kernel/security"
 	}
-	add("kernel AppArmor", aa.KernelEnabled && aa.SecurityFS, detail, "apparmor load, status, promote")
+	add("AppArmor in the kernel", aa.KernelEnabled && aa.SecurityFS, detail, "apparmor load, status, promote")
+
+	ok, detail := initSystem(root)
+	add("systemd as init", ok, detail, "host apply (service reloads, timed rollback)")
 
 	if c, err := engine.Connect(host); err != nil {
 		add("Docker engine", false, err.Error(), "bench, apparmor status, compose checks against containers")
@@ -142,6 +147,20 @@ func runDoctor(ctx context.Context, root, host string) doctorResult {
 		add(tl.name, true, v, tl.needed)
 	}
 	return res
+}
+
+// initSystem says whether systemd is PID 1 under root: sd_booted(3)'s test
+// (/run/systemd/system is a directory), with PID 1's name in the detail.
+func initSystem(root string) (bool, string) {
+	comm, _ := os.ReadFile(filepath.Join(root, "proc/1/comm"))
+	pid1 := strings.TrimSpace(string(comm))
+	if st, err := os.Stat(filepath.Join(root, "run/systemd/system")); err == nil && st.IsDir() {
+		return true, "PID 1 is systemd"
+	}
+	if pid1 == "" {
+		pid1 = "unknown"
+	}
+	return false, "PID 1 is " + pid1 + ", not systemd: services are not reloaded and timed rollbacks cannot be scheduled"
 }
 
 func printDoctor(a *app, res doctorResult) {

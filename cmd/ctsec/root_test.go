@@ -65,7 +65,7 @@ func TestDoctorJSON(t *testing.T) {
 	for _, c := range res.Checks {
 		names[c.Name] = c
 	}
-	for _, want := range []string{"kernel seccomp", "libseccomp", "apparmor_parser", "kernel AppArmor", "Docker engine", "runc"} {
+	for _, want := range []string{"kernel seccomp", "libseccomp", "apparmor_parser", "AppArmor in the kernel", "systemd as init", "Docker engine", "runc"} {
 		if _, ok := names[want]; !ok {
 			t.Errorf("doctor has no %q check: %v", want, res.Checks)
 		}
