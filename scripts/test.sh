@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs ctsec's whole test suite on a Debian machine: installs what the tests
-# need, starts a Docker engine if none answers, then go vet and go test.
-# Under CI (CI=true) integration tests may not skip: CTSEC_REQUIRE_INTEGRATION=1.
+# need, starts a Docker engine if none answers, then go vet and go test, then
+# the lab tier (scripts/lab.sh test in Debian 12 and 13 guests, docs/lab.md).
+# Under CI (CI=true) integration tests may not skip: CTSEC_REQUIRE_INTEGRATION=1,
+# and the lab tier is mandatory. CTSEC_LAB=0 leaves it out elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
 
 . scripts/deps.sh
-install_deps test
+install_deps test lab
 start_dockerd
 
 if [ "${CI:-}" = "true" ]; then
@@ -17,4 +19,12 @@ fi
 echo "== go vet"
 go vet ./...
 echo "== go test"
-go test -count=1 -timeout 30m "$@" ./...
+rc=0
+go test -count=1 -timeout 30m "$@" ./... || rc=$?
+if [ "${CTSEC_LAB:-1}" = 0 ] && [ "${CI:-}" != "true" ]; then
+	echo "== lab tier left out (CTSEC_LAB=0)"
+else
+	echo "== lab tier"
+	bash scripts/lab.sh --dist all test || rc=1
+fi
+exit $rc
