@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
@@ -28,7 +29,7 @@ type LoadOptions struct {
 	NoLoad   bool   // install the files only (e.g. into a mounted image)
 	Checker  Checker
 	Runner   execx.Runner
-	Now      time.Time // dates the complain-since marker; zero = time.Now()
+	Clock    clock.Clock // dates the complain-since marker and the backup; nil = system clock
 }
 
 // LoadAction is what Load does (or would do) with one file.
@@ -90,10 +91,11 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 		}
 	}
 	dir := filepath.Join(o.Root, ProfileDir)
+	now := clock.Or(o.Clock).Now()
 	var res LoadResult
 	contents := map[string][]byte{}
 	for _, f := range files {
-		act, content, err := planOne(ctx, f, dir, o)
+		act, content, err := planOne(ctx, f, dir, now, o)
 		if err != nil {
 			return LoadResult{}, err
 		}
@@ -109,7 +111,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 		res.Note = "dry run: nothing was changed (add --write to install and load)"
 		return res, nil
 	}
-	store := safefile.Store{Dir: o.StateDir}
+	store := safefile.Store{Dir: o.StateDir, Clock: o.Clock}
 	change, err := store.NewChange("apparmor load")
 	if err != nil {
 		return res, err
@@ -167,7 +169,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 
 // planOne validates a source file, applies the mode and compares it with
 // what is installed.
-func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, []byte, error) {
+func planOne(ctx context.Context, src, dir string, now time.Time, o LoadOptions) (LoadAction, []byte, error) {
 	data, err := ReadFile(src)
 	if err != nil {
 		return LoadAction{}, nil, err
@@ -210,7 +212,7 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return act, nil, fmt.Errorf("reading installed %s: %w", act.Target, err)
 	}
-	content = complainSinceForInstall(content, old, act.Mode, o.Now)
+	content = complainSinceForInstall(content, old, act.Mode, now)
 	act.Changed = err != nil || !bytes.Equal(old, content)
 	oldName := act.Target
 	if err != nil {
@@ -231,9 +233,6 @@ func complainSinceForInstall(content, installed []byte, mode string, now time.Ti
 	}
 	if since, ok := ComplainSince(installed); ok && inComplain(installed) {
 		return WithComplainSince(content, since)
-	}
-	if now.IsZero() {
-		now = time.Now()
 	}
 	return WithComplainSince(content, now)
 }

@@ -37,7 +37,7 @@ func write(t *testing.T, path, content string) {
 
 func generated(t *testing.T, dir, name, mode string) string {
 	t.Helper()
-	p, err := Generate(&Spec{Name: name, Mode: mode})
+	p, err := Generate(&Spec{Name: name, Mode: mode, Created: testenv.Now(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +56,7 @@ func TestLoadRefusesWithoutAppArmor(t *testing.T) {
 		if DetectSupport(context.Background(), root).KernelEnabled {
 			continue // a host with AppArmor: covered by the write test
 		}
-		_, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, Write: true, StateDir: t.TempDir()})
+		_, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, Write: true, StateDir: t.TempDir(), Clock: testenv.Clock(t)})
 		if !errors.Is(err, ErrNoAppArmor) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("root %s: err = %v, want one-line ErrNoAppArmor", root, err)
 		}
@@ -74,7 +74,7 @@ func TestLoadIntoRoot(t *testing.T) {
 	src := generated(t, t.TempDir(), "web", "")
 	target := filepath.Join(root, ProfileDir, "ctsec-web")
 
-	plan, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state})
+	plan, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Clock: testenv.Clock(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func TestLoadIntoRoot(t *testing.T) {
 		t.Fatal("dry run installed the file")
 	}
 
-	res, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true})
+	res, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true, Clock: testenv.Clock(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,13 +97,13 @@ func TestLoadIntoRoot(t *testing.T) {
 	if !res.Written || string(installed) != string(orig) || res.BackupID == "" {
 		t.Fatalf("write: %+v", res)
 	}
-	again, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true})
+	again, err := Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true, Clock: testenv.Clock(t)})
 	if err != nil || again.Actions[0].Changed {
 		t.Fatalf("second load changed something: %+v %v", again, err)
 	}
 
 	// Switching to enforce rewrites the flags and backs up the complain version.
-	res, err = Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true, Mode: "enforce"})
+	res, err = Load(ctx, []string{src}, LoadOptions{Root: root, StateDir: state, Write: true, Mode: "enforce", Clock: testenv.Clock(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestLoadIntoRoot(t *testing.T) {
 	if err != nil || p.Mode() != "enforce" || !strings.Contains(res.Actions[0].Diff, "-profile \"ctsec-web\" flags=(attach_disconnected,mediate_deleted,complain)") {
 		t.Fatalf("enforce: mode %v err %v diff:\n%s", p, err, res.Actions[0].Diff)
 	}
-	store := safefile.Store{Dir: state}
+	store := safefile.Store{Dir: state, Clock: testenv.Clock(t)}
 	if _, err := store.Restore(res.BackupID); err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestLoadRefusesInvalidProfile(t *testing.T) {
 	} {
 		src := filepath.Join(dir, name)
 		write(t, src, text)
-		_, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, StateDir: t.TempDir(), Write: true})
+		_, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, StateDir: t.TempDir(), Write: true, Clock: testenv.Clock(t)})
 		var ve *ValidationError
 		if name == "bad name" {
 			if err == nil || !strings.Contains(err.Error(), "safe file name") {

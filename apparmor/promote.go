@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/textdiff"
@@ -108,7 +109,7 @@ type ChangeOptions struct {
 	Rules   map[string][]Rule
 	Checker Checker
 	Runner  execx.Runner
-	Now     time.Time
+	Clock   clock.Clock // dates learnt rules, complain-since headers and backups; nil = system clock
 }
 
 // ChangeResult is what happened to one profile file.
@@ -199,10 +200,7 @@ func findFile(files []ProfileFile, path string) (ProfileFile, bool) {
 
 func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string, o ChangeOptions) (ChangeResult, error) {
 	res := ChangeResult{Profiles: names, File: pf.Path, Mode: mode}
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := clock.Or(o.Clock).Now()
 	learnt := "learnt from complain-mode logs by ctsec apparmor promote, " + now.UTC().Format("2006-01-02")
 	added := map[*Profile][]Rule{}
 	var changed []*Profile
@@ -251,7 +249,7 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}
-	store := safefile.Store{Dir: o.StateDir}
+	store := safefile.Store{Dir: o.StateDir, Clock: o.Clock}
 	change, err := store.NewChange("apparmor " + map[string]string{"enforce": "promote", "complain": "demote"}[mode])
 	if err != nil {
 		return res, err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctsec/ctsec/apparmor/auditlog"
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 // Verdicts of the weekly review.
@@ -27,8 +28,8 @@ const DefaultMinComplain = 7 * 24 * time.Hour
 
 // ReviewOptions shape a review.
 type ReviewOptions struct {
-	Since, Until time.Time // the window; zero Until means Now
-	Now          time.Time
+	Since, Until time.Time     // the window; zero Until means now
+	Clock        clock.Clock   // what "now" is; nil = system clock
 	MinComplain  time.Duration // 0 = DefaultMinComplain
 	Profiles     []string      // only these (empty: all complain-mode profiles and all seen in logs)
 	Normalize    bool
@@ -91,6 +92,9 @@ type Review struct {
 // (may be empty: no files), judge each profile. Profile files that do not
 // parse are skipped with a warning so one odd file cannot stop the review.
 func ReviewLogs(inputs []Input, dir string, o ReviewOptions) (Review, error) {
+	// One reading of the clock for the whole review: the window's end and
+	// the days in complain mode are measured from the same instant.
+	o.Clock = clock.Fixed(o.now())
 	var infos []ProfileInfo
 	var warnings []string
 	if _, err := os.Stat(dir); dir != "" && errors.Is(err, fs.ErrNotExist) {
@@ -149,13 +153,14 @@ func definesPID(p *Profile) bool {
 // options.
 func Collect(inputs []Input, o ReviewOptions, options func(profile string) RuleOptions) ([]Activity, Review, error) {
 	rv := Review{Since: o.Since, Until: o.Until}
+	now := o.now()
 	if rv.Until.IsZero() {
-		rv.Until = o.now()
+		rv.Until = now
 	}
 	readers := make([]*auditlog.Reader, len(inputs))
 	srcs := make([]auditlog.Source, len(inputs))
 	for i, in := range inputs {
-		opts := auditlog.Options{Name: in.Name, Since: o.Since, Until: o.Until, Now: o.Now}
+		opts := auditlog.Options{Name: in.Name, Since: o.Since, Until: o.Until, Now: now}
 		if o.Progress != nil {
 			name := in.Name
 			opts.Progress = func(n int64) { o.Progress(name, n) }
@@ -186,12 +191,7 @@ func Collect(inputs []Input, o ReviewOptions, options func(profile string) RuleO
 	return agg.Activities(), rv, nil
 }
 
-func (o ReviewOptions) now() time.Time {
-	if o.Now.IsZero() {
-		return time.Now()
-	}
-	return o.Now
-}
+func (o ReviewOptions) now() time.Time { return clock.Or(o.Clock).Now() }
 
 // Judge fills rv.Profiles from the activities and the profiles on disk.
 func Judge(rv *Review, acts []Activity, profiles []ProfileInfo, o ReviewOptions) {

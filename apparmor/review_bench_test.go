@@ -3,9 +3,9 @@ package apparmor
 import (
 	"bytes"
 	"testing"
-	"time"
 
 	"github.com/ctsec/ctsec/apparmor/internal/loggen"
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 // BenchmarkReview measures the streaming review (read, parse, dedup,
@@ -18,7 +18,7 @@ func BenchmarkReview(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		rv, err := ReviewLogs([]Input{{Name: "bench", Reader: bytes.NewReader(data)}}, "",
-			ReviewOptions{Now: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)})
+			ReviewOptions{Clock: clock.Fixed(reviewNow)})
 		if err != nil {
 			b.Fatal(err)
 		}

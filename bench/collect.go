@@ -7,9 +7,9 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 )
@@ -29,6 +29,8 @@ type Options struct {
 	// Progress, when set, is told how many objects have been collected;
 	// calls never overlap.
 	Progress func(done, total int)
+	// Clock dates the snapshot; nil is the system clock.
+	Clock clock.Clock
 }
 
 // Collect takes the snapshot: a handful of list calls, then every container,
@@ -41,7 +43,7 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 	if name == "" {
 		name = c.DaemonHost()
 	}
-	s := &Snapshot{Taken: time.Now().UTC(), ContentTrust: os.Getenv("DOCKER_CONTENT_TRUST")}
+	s := &Snapshot{Taken: clock.Or(o.Clock).Now().UTC(), ContentTrust: os.Getenv("DOCKER_CONTENT_TRUST")}
 	info, err := c.Info(ctx, client.InfoOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("asking the Docker engine at %s for its info: %w", name, err)

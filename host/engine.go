@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
@@ -29,6 +30,9 @@ type Engine struct {
 	Hook func(point string)
 	// Log receives one line per step, for people watching an apply.
 	Log io.Writer
+	// Clock dates change ids, journal entries and confirm deadlines; nil is
+	// the system clock.
+	Clock clock.Clock
 }
 
 // Plan is the plan of every selected module.
@@ -66,7 +70,9 @@ func (p *Plan) Diff() string {
 	return b.String()
 }
 
-func (e *Engine) store() *safefile.Store { return &safefile.Store{Dir: e.StateDir} }
+func (e *Engine) store() *safefile.Store { return &safefile.Store{Dir: e.StateDir, Clock: e.Clock} }
+
+func (e *Engine) now() time.Time { return clock.Or(e.Clock).Now().UTC() }
 
 func (e *Engine) logf(format string, args ...any) {
 	if e.Log != nil {
@@ -199,7 +205,7 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{ID: change.ID(), Time: time.Now().UTC(), Root: e.Env.Root, Modules: names,
+	j := &Journal{ID: change.ID(), Time: e.now(), Root: e.Env.Root, Modules: names,
 		SSHConnection: e.Env.SSHConnection, Status: StatusApplying, Captures: map[string]json.RawMessage{}}
 	for _, mp := range mods {
 		for _, ed := range mp.Edits {
@@ -373,7 +379,7 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 		}
 	}
 	e.disarm(ctx, j)
-	j.Status, j.RolledBackAt, j.Reason = StatusRolledBack, time.Now().UTC(), reason
+	j.Status, j.RolledBackAt, j.Reason = StatusRolledBack, e.now(), reason
 	if err := e.saveJournal(j); err != nil {
 		errs = append(errs, err)
 	}

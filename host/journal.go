@@ -138,6 +138,13 @@ func (e *Engine) History() ([]Journal, error) {
 		}
 		out = append(out, *j)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	// Ids carry the time to the second only; the full time orders changes
+	// made within one second, so "the newest" is the one made last.
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].Time.Equal(out[b].Time) {
+			return out[a].Time.Before(out[b].Time)
+		}
+		return out[a].ID < out[b].ID
+	})
 	return out, nil
 }

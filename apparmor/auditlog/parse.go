@@ -8,7 +8,7 @@ import (
 // Parser turns one log record into an Event. It holds only the reference
 // time used to give a year to BSD syslog timestamps, which have none.
 type Parser struct {
-	Now time.Time // zero means time.Now()
+	Now time.Time // zero: the system clock's now
 }
 
 // ParseRecord parses one record the way libapparmor's parse_record does: the

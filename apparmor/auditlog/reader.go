@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 // DefaultMaxLine bounds one log line. The longest AppArmor record is a few
@@ -19,7 +21,7 @@ type Options struct {
 	MaxLine int       // longer lines are skipped and counted; 0 = DefaultMaxLine
 	Since   time.Time // events and loss signs before this are skipped (zero: no bound)
 	Until   time.Time // … and after this
-	Now     time.Time // reference for year-less syslog timestamps; zero = time.Now()
+	Now     time.Time // reference for year-less syslog timestamps; zero = the system clock's now
 	// Progress, when set, is called with the bytes read so far every
 	// ProgressEvery bytes, for a progress line on a terminal.
 	Progress func(read int64)
@@ -65,6 +67,9 @@ var (
 func NewReader(r io.Reader, opts Options) *Reader {
 	if opts.MaxLine <= 0 {
 		opts.MaxLine = DefaultMaxLine
+	}
+	if opts.Now.IsZero() {
+		opts.Now = clock.System{}.Now()
 	}
 	return &Reader{
 		br:     bufio.NewReaderSize(r, max(opts.MaxLine, 256<<10)),

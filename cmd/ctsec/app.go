@@ -4,7 +4,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
 	"golang.org/x/term"
 )
 
@@ -14,6 +16,9 @@ type app struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// clock is where every command reads the time: the system clock in the
+	// binary, a pinned one in tests.
+	clock clock.Clock
 
 	formatName string
 	failOnName string
@@ -22,6 +27,9 @@ type app struct {
 	format report.Format
 	failOn report.Severity
 }
+
+// store is the backup store under dir, dated by the run's clock.
+func (a *app) store(dir string) *safefile.Store { return &safefile.Store{Dir: dir, Clock: a.clock} }
 
 // color decides whether people-facing output gets ANSI colour: only on a
 // terminal, never with NO_COLOR set, unless forced with --color always.

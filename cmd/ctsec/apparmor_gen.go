@@ -59,9 +59,9 @@ See docs/apparmor.md for every key.`,
 				if template != "" {
 					return usageError(errors.New("--template goes in the spec when --spec is given"))
 				}
-				p, err = apparmor.ForService(args[0], specFile, enforce)
+				p, err = apparmor.ForService(args[0], specFile, enforce, a.clock.Now())
 			} else {
-				spec := &apparmor.Spec{Name: args[0], Template: template}
+				spec := &apparmor.Spec{Name: args[0], Template: template, Created: a.clock.Now()}
 				if enforce {
 					spec.Mode = "enforce"
 				}
@@ -78,7 +78,7 @@ See docs/apparmor.md for every key.`,
 				_, err = a.stdout.Write(text)
 				return err
 			}
-			verb, backup, err := writeProfileFile(output, text, force, stateDir)
+			verb, backup, err := writeProfileFile(output, text, force, a.store(stateDir))
 			if err != nil {
 				return err
 			}
@@ -103,7 +103,7 @@ See docs/apparmor.md for every key.`,
 // does: the complain-since date of the file it replaces is kept (a rerun
 // changes nothing), a file with other content is replaced only with force
 // and after a backup.
-func writeProfileFile(path string, text []byte, force bool, stateDir string) (verb, backup string, err error) {
+func writeProfileFile(path string, text []byte, force bool, store *safefile.Store) (verb, backup string, err error) {
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -118,7 +118,7 @@ func writeProfileFile(path string, text []byte, force bool, stateDir string) (ve
 	if !force {
 		return "", "", failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
 	}
-	change, err := (&safefile.Store{Dir: stateDir}).NewChange("apparmor gen")
+	change, err := store.NewChange("apparmor gen")
 	if err == nil {
 		err = change.Save(path)
 	}

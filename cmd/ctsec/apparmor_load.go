@@ -50,6 +50,7 @@ and verified with apparmor_parser -QK but not loaded into this kernel.`,
 			case enforce:
 				o.Mode = "enforce"
 			}
+			o.Clock = a.clock
 			res, err := apparmor.Load(cmd.Context(), args, o)
 			var ve *apparmor.ValidationError
 			if errors.As(err, &ve) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ctsec/ctsec/apparmor"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/pflag"
 )
@@ -14,6 +15,7 @@ import (
 type apparmorGenerator struct {
 	spec    string
 	enforce bool
+	clock   clock.Clock
 }
 
 func (g *apparmorGenerator) addFlags(fs *pflag.FlagSet) {
@@ -30,6 +32,7 @@ func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
 		}
 	}
 	spec.Name = name
+	spec.Created = clock.Or(g.clock).Now()
 	if g.enforce {
 		spec.Mode = "enforce"
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ctsec/ctsec/apparmor"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
@@ -48,7 +49,7 @@ func (f *logFlags) dir() string {
 
 // review runs the review these flags describe.
 func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) {
-	now := time.Now()
+	now := a.clock.Now()
 	since, err := apparmor.ParseSince(f.since, now)
 	if err != nil {
 		return apparmor.Review{}, usageError(fmt.Errorf("--since: %w", err))
@@ -68,7 +69,7 @@ func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) 
 		return apparmor.Review{}, err
 	}
 	o := apparmor.ReviewOptions{
-		Since: since, Until: until, Now: now, MinComplain: now.Sub(minStart),
+		Since: since, Until: until, Clock: clock.Fixed(now), MinComplain: now.Sub(minStart),
 		Profiles: f.profiles, Normalize: f.normalize,
 	}
 	if isTerminal(a.stderr) {
@@ -152,8 +153,8 @@ func (f *changeFlags) add(cmd *cobra.Command) {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "show the diff and change nothing: the default, and it wins over --write")
 }
 
-func (f *changeFlags) options() apparmor.ChangeOptions {
-	return apparmor.ChangeOptions{Root: f.root, Dir: f.dir(), StateDir: f.stateDir, Write: f.write && !f.dryRun}
+func (f *changeFlags) options(a *app) apparmor.ChangeOptions {
+	return apparmor.ChangeOptions{Root: f.root, Dir: f.dir(), StateDir: f.stateDir, Write: f.write && !f.dryRun, Clock: a.clock}
 }
 
 func newApparmorPromoteCmd(a *app) *cobra.Command {
@@ -184,7 +185,7 @@ exits 1. Running it twice changes nothing the second time.`,
 			if ready == (len(args) > 0) {
 				return usageError(errors.New("name profiles or give --ready, not both or neither"))
 			}
-			o := f.options()
+			o := f.options(a)
 			names := args
 			if ready || addRules {
 				if len(args) > 0 {
@@ -259,9 +260,9 @@ apparmor_parser -QK, reloads where it can and restores the file on failure.`,
 				}
 			}
 			if len(names) == 0 {
-				err = nothingToChange(a, "apparmor demote", f.options(), "no profile in enforce mode")
+				err = nothingToChange(a, "apparmor demote", f.options(a), "no profile in enforce mode")
 			} else {
-				err = runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options())
+				err = runSetMode(cmd.Context(), a, "apparmor demote", names, "complain", f.options(a))
 			}
 			if err == nil && len(problems) > 0 {
 				return failed("%d profile file(s) could not be parsed and were not demoted (first: %v)", len(problems), problems[0])

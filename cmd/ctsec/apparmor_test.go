@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -206,7 +207,8 @@ func TestApparmorGenComplainSince(t *testing.T) {
 		t.Fatalf("no complain-since header:\n%s", gen)
 	}
 	// As if generated weeks ago: a rerun keeps that date.
-	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since 2026-11-01T00:00:00Z"))
+	weeksAgo := testenv.Now(t).AddDate(0, 0, -30).Format(time.RFC3339)
+	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since "+weeksAgo))
 	writeFile(t, path, string(first))
 	out, errOut, code = ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state, "--format", "json")
 	if code != 0 || !strings.Contains(out, `"unchanged"`) {

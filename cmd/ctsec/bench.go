@@ -98,7 +98,7 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	opts := bench.Options{Root: root}
+	opts := bench.Options{Root: root, Clock: a.clock}
 	if ep, _ := target.Endpoint(); strings.HasPrefix(ep, "ssh://") {
 		opts.EngineName = ep
 	}
@@ -132,10 +132,10 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 func progressLine(a *app) func(done, total int) {
 	var last time.Time
 	return func(done, total int) {
-		if done != total && time.Since(last) < 50*time.Millisecond {
+		if done != total && time.Since(last) < 50*time.Millisecond { // elapsed: throttling, never a date
 			return
 		}
-		last = time.Now()
+		last = time.Now() // elapsed
 		fmt.Fprintf(a.stderr, "\r\x1b[Kcollecting: %d/%d containers, images and networks inspected", done, total)
 	}
 }

@@ -243,7 +243,7 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 		}
 	}
 	if target != "" && (res.Changed() || fl.out != "") {
-		id, err := writeWithBackup(fl.stateDir, "compose harden", target, res.Output)
+		id, err := writeWithBackup(a.store(fl.stateDir), "compose harden", target, res.Output)
 		if err != nil {
 			return err
 		}
@@ -272,8 +272,7 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 }
 
 // writeWithBackup replaces path atomically after saving what was there.
-func writeWithBackup(stateDir, command, path string, data []byte) (string, error) {
-	store := &safefile.Store{Dir: stateDir}
+func writeWithBackup(store *safefile.Store, command, path string, data []byte) (string, error) {
 	ch, err := store.NewChange(command)
 	if err != nil {
 		return "", err

@@ -34,7 +34,7 @@ backed up first, so a rollback can itself be rolled back.`,
   ctsec compose rollback 20261125T183636Z-379955`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := &safefile.Store{Dir: stateDir}
+			store := a.store(stateDir)
 			if len(args) == 0 {
 				return listComposeChanges(a, store)
 			}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 func copyFile(t *testing.T, src, dir string) string {
@@ -251,7 +252,7 @@ func TestComposeRollback(t *testing.T) {
 	}
 
 	// Another job's backup and unknown ids.
-	other := &safefile.Store{Dir: state}
+	other := &safefile.Store{Dir: state, Clock: testenv.Clock(t)}
 	ch, _ := other.NewChange("host apply")
 	ch.Save(filepath.Join(dir, "x"))
 	for _, id := range []string{ch.ID(), "nope", "../x"} {

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/host/modules"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
 )
@@ -12,9 +13,11 @@ type hostOpts struct {
 	root     string
 	stateDir string
 	policy   string
+	clock    clock.Clock
 }
 
-func (o *hostOpts) addFlags(cmd *cobra.Command, withPolicy, withState bool) {
+func (o *hostOpts) addFlags(a *app, cmd *cobra.Command, withPolicy, withState bool) {
+	o.clock = a.clock
 	cmd.Flags().StringVar(&o.root, "root", "/", "root directory of the host (a mounted image or a test tree); services are only reloaded when it is /")
 	if withPolicy {
 		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; 'ctsec host init' writes a copy)")
@@ -30,7 +33,7 @@ func (o *hostOpts) engine(names []string) (*host.Engine, error) {
 	if err != nil {
 		return nil, usageError(err)
 	}
-	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods}, nil
+	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods, Clock: o.clock}, nil
 }
 
 // setup is what audit, plan and apply all start with: the engine for the

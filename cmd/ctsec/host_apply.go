@@ -81,7 +81,7 @@ Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
 			return nil
 		},
 	}
-	o.addFlags(cmd, true, true)
+	o.addFlags(a, cmd, true, true)
 	cmd.Flags().BoolVar(&force, "force", false, "apply even though a lockout guard refuses")
 	cmd.Flags().DurationVar(&within, "confirm-within", 0, "roll back automatically unless 'ctsec host confirm' runs within this time (e.g. 5m)")
 	return cmd

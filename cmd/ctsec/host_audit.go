@@ -39,6 +39,6 @@ Findings use the common model: --format text|json|sarif|junit|markdown,
 			return a.emit(report.New("host audit", findings, nil))
 		},
 	}
-	o.addFlags(cmd, true, false)
+	o.addFlags(a, cmd, true, false)
 	return cmd
 }

@@ -41,7 +41,7 @@ Exit status 1 when a guard refuses the plan (apply would need --force).`,
 			return nil
 		},
 	}
-	o.addFlags(cmd, true, false)
+	o.addFlags(a, cmd, true, false)
 	return cmd
 }
 

@@ -37,7 +37,7 @@ lets you in. Confirming from the session that applied is refused unless
 			return nil
 		},
 	}
-	o.addFlags(cmd, false, true)
+	o.addFlags(a, cmd, false, true)
 	cmd.Flags().BoolVar(&force, "force", false, "confirm even from the session that applied")
 	return cmd
 }
@@ -45,7 +45,7 @@ lets you in. Confirming from the session that applied is refused unless
 func newHostRollbackCmd(a *app) *cobra.Command {
 	var o hostOpts
 	var ifUnconfirmed bool
-	var waitUntil string
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "rollback [ID]",
 		Short: "Restore the files and live state of an earlier apply (default: the newest)",
@@ -66,13 +66,7 @@ history'.`,
 				if len(args) != 1 {
 					return usageError(fmt.Errorf("--if-unconfirmed needs an ID"))
 				}
-				var until time.Time
-				if waitUntil != "" {
-					if until, err = time.Parse(time.RFC3339, waitUntil); err != nil {
-						return usageError(fmt.Errorf("--wait-until: %w", err))
-					}
-				}
-				done, err := e.RollbackIfUnconfirmed(cmd.Context(), args[0], until)
+				done, err := e.RollbackIfUnconfirmed(cmd.Context(), args[0], wait)
 				if err != nil {
 					return err
 				}
@@ -94,11 +88,11 @@ history'.`,
 			return nil
 		},
 	}
-	o.addFlags(cmd, false, true)
+	o.addFlags(a, cmd, false, true)
 	cmd.Flags().BoolVar(&ifUnconfirmed, "if-unconfirmed", false, "only roll back if the change was not confirmed (what the armed timer runs)")
-	cmd.Flags().StringVar(&waitUntil, "wait-until", "", "with --if-unconfirmed: sleep until this RFC 3339 time first")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "with --if-unconfirmed: sleep this long first")
 	cmd.Flags().MarkHidden("if-unconfirmed")
-	cmd.Flags().MarkHidden("wait-until")
+	cmd.Flags().MarkHidden("wait")
 	return cmd
 }
 
@@ -140,7 +134,7 @@ func newHostHistoryCmd(a *app) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	o.addFlags(cmd, false, true)
+	o.addFlags(a, cmd, false, true)
 	return cmd
 }
 

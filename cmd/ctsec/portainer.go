@@ -226,7 +226,7 @@ environment variables (restore with ctsec portainer push STACK_ID BACKUP --write
 			if push && plan.Stack.GitBacked() && !detachGit {
 				return fmt.Errorf("stack %d (%s): %w", id, plan.Stack.Name, portainer.ErrGitStack)
 			}
-			return a.finishPortainerHarden(cmd.Context(), c, plan, push, portainer.PushOptions{DetachGit: detachGit, StateDir: fl.stateDir, Pull: pull})
+			return a.finishPortainerHarden(cmd.Context(), c, plan, push, portainer.PushOptions{DetachGit: detachGit, StateDir: fl.stateDir, Pull: pull, Clock: a.clock})
 		},
 	}
 	f := cmd.Flags()
@@ -305,7 +305,7 @@ func newPortainerPushCmd(a *app, pf *portainerFlags) *cobra.Command {
 			if !write {
 				return nil
 			}
-			backup, err := c.Push(cmd.Context(), s, current, string(d.Src), portainer.PushOptions{DetachGit: detachGit, StateDir: stateDir, Pull: pull})
+			backup, err := c.Push(cmd.Context(), s, current, string(d.Src), portainer.PushOptions{DetachGit: detachGit, StateDir: stateDir, Pull: pull, Clock: a.clock})
 			if err != nil {
 				return err
 			}

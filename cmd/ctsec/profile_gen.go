@@ -43,8 +43,8 @@ type generatedFile struct {
 	refresh func(old []byte) []byte
 }
 
-func profileGenerators() []profileGenerator {
-	return []profileGenerator{&seccompGenerator{}, &apparmorGenerator{}}
+func profileGenerators(a *app) []profileGenerator {
+	return []profileGenerator{&seccompGenerator{}, &apparmorGenerator{clock: a.clock}}
 }
 
 // genResult is what `profile gen` reports.
@@ -61,7 +61,7 @@ var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 func newProfileGenCmd(a *app) *cobra.Command {
 	var dir, stateDir string
 	var force bool
-	gens := profileGenerators()
+	gens := profileGenerators(a)
 	cmd := &cobra.Command{
 		Use:   "gen NAME",
 		Short: "Write profiles for a service and print its compose security_opt lines",
@@ -148,8 +148,7 @@ replaced without --force; with it, the file is first backed up under
 						continue
 					}
 					if change == nil {
-						store := &safefile.Store{Dir: stateDir}
-						if change, err = store.NewChange("profile gen " + name); err != nil {
+						if change, err = a.store(stateDir).NewChange("profile gen " + name); err != nil {
 							return fmt.Errorf("backing up before replacing %s: %w", path, err)
 						}
 						res.Backup = change.ID()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ctsec/ctsec/internal/report"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/seccomp/record"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -215,6 +215,7 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 		Args: args, Shim: []string{exe, record.ShimCommand},
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
 		Grace: f.grace, ForwardInterrupt: !terminalDeliversInterrupt(),
+		Clock: a.clock,
 	})
 	if err != nil {
 		return err
@@ -282,8 +283,9 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 	var done []recordSummary
 	var writeErr error
 	agent := &record.Agent{
-		Once: f.once,
-		Log:  prefixWriter{a},
+		Once:  f.once,
+		Clock: a.clock,
+		Log:   prefixWriter{a},
 		Done: func(obs *record.Observation) {
 			path := record.ContainerPath(f.output, obs.Container)
 			profile, observations := path, record.ObservationPath(path)

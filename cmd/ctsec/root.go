@@ -6,12 +6,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/cobra"
 )
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+func run(ctx context.Context, clk clock.Clock, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.Or(clk)}
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)

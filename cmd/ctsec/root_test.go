@@ -6,13 +6,24 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/ctsec/ctsec/internal/clock"
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
-// ctsec runs the CLI in-process and returns stdout, stderr and the exit code.
+// ctsec runs the CLI in-process on the tests' clock and returns stdout,
+// stderr and the exit code.
 func ctsec(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return ctsecAt(t, testenv.Clock(t), args...)
+}
+
+// ctsecAt is ctsec on a given clock, for tests whose inputs are dated data
+// (logs of a past week): the clock is pinned to the data, not to the day.
+func ctsecAt(t *testing.T, clk clock.Clock, args ...string) (string, string, int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), args, strings.NewReader(""), &out, &errOut)
+	code := run(context.Background(), clk, args, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), code
 }
 

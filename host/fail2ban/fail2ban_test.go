@@ -68,7 +68,7 @@ func TestJailSectionBeatsDefault(t *testing.T) {
 func TestApplyBaselineVerified(t *testing.T) {
 	env := debianRoot(t)
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(context.Background(), pol)
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,7 @@ func TestVerifyFailureRestores(t *testing.T) {
 	before := hosttest.Snapshot(t, env)
 	pol, _ := host.BaselinePolicy()
 	pol.Fail2ban.Backend = "polling"
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, _ := e.Plan(context.Background(), pol)
 	_, err := e.Apply(context.Background(), plan, host.ApplyOptions{})
 	var rolled *host.RolledBackError

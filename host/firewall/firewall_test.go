@@ -52,7 +52,7 @@ func TestApplyBaselineInPrivateNamespace(t *testing.T) {
 	hostBefore := hostRules(t)
 	hostUser, _ := os.ReadFile("/etc/ufw/user.rules")
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +114,7 @@ func TestVerifyFailureRestores(t *testing.T) {
 	env := ufwRoot(t)
 	before := hosttest.Snapshot(t, env)
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	e.Hook = func(point string) {
 		if point == "wrote /etc/ufw/user.rules" {
 			os.WriteFile(env.Path("/etc/ufw/user.rules"), []byte("*filter\n-A nosuchchain -j ACCEPT\nCOMMIT\n"), 0o640)

@@ -54,7 +54,7 @@ func find(fs []report.Finding, rule string) []report.Finding {
 }
 
 func engine(t *testing.T, env *host.Env) *host.Engine {
-	return &host.Engine{Env: env, StateDir: filepath.Join(t.TempDir(), "state"), Modules: []host.Module{New()}}
+	return &host.Engine{Env: env, StateDir: filepath.Join(t.TempDir(), "state"), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 }
 
 // The cloud-init trap: 50-cloud-init.conf says yes, the main file says no;

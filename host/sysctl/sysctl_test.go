@@ -73,7 +73,7 @@ func TestGuards(t *testing.T) {
 	pol.Sysctl.Settings["net.ipv4.ip_forward"] = "0"
 	pol.Sysctl.Settings["kernel.yama.ptrace_scope"] = "3"
 	pol.Sysctl.Settings["kernel.modules_disabled"] = "1"
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(context.Background(), pol)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +112,7 @@ func TestVerifyFailureRestores(t *testing.T) {
 	before := hosttest.Snapshot(t, env)
 	pol, _ := host.BaselinePolicy()
 	pol.Sysctl.Settings = map[string]string{"net.ipv4.tcp_syncookies": "1", "net.ipv4.no_such_key": "1"}
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	e.Hook = func(point string) {
 		if point == "wrote "+DropIn {
 			f, _ := os.OpenFile(env.Path(DropIn), os.O_APPEND|os.O_WRONLY, 0)

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 // DefaultStateDir is where backups live unless --state-dir says otherwise.
@@ -23,7 +25,8 @@ const DefaultStateDir = "/var/lib/ctsec"
 // with a manifest.json. A change directory is created exclusively and never
 // reused, so a backup is never overwritten.
 type Store struct {
-	Dir string
+	Dir   string
+	Clock clock.Clock // dates change ids and manifests; nil is the system clock
 }
 
 // Manifest describes one change: what it was and the state of every file it
@@ -63,7 +66,7 @@ func (s *Store) NewChange(command string) (*Change, error) {
 	if err := os.MkdirAll(s.backupsDir(), 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory %s: %w", s.Dir, err)
 	}
-	now := time.Now().UTC()
+	now := clock.Or(s.Clock).Now().UTC()
 	var suffix [3]byte
 	if _, err := rand.Read(suffix[:]); err != nil {
 		return nil, err
@@ -173,7 +176,14 @@ func (s *Store) List() ([]Manifest, error) {
 		}
 		out = append(out, m)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	// Ids carry the time to the second only: order by the full time, so two
+	// changes made within one second still list in the order they were made.
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 

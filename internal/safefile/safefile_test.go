@@ -3,7 +3,11 @@ package safefile
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 func TestWriteFileKeepsModeAndLeavesNoTemp(t *testing.T) {
@@ -44,7 +48,7 @@ func TestWriteFileRefusesDirectory(t *testing.T) {
 
 func TestBackupRestore(t *testing.T) {
 	root := t.TempDir()
-	s := &Store{Dir: filepath.Join(root, "state")}
+	s := &Store{Dir: filepath.Join(root, "state"), Clock: clock.NewStep(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)}
 	existing := filepath.Join(root, "etc", "a.conf")
 	created := filepath.Join(root, "etc", "b.conf")
 	os.MkdirAll(filepath.Dir(existing), 0o755)
@@ -94,7 +98,7 @@ func TestBackupRestore(t *testing.T) {
 
 func TestRestoreRefusesCorruptBackup(t *testing.T) {
 	root := t.TempDir()
-	s := &Store{Dir: filepath.Join(root, "state")}
+	s := &Store{Dir: filepath.Join(root, "state"), Clock: clock.NewStep(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)}
 	p := filepath.Join(root, "a")
 	os.WriteFile(p, []byte("v1"), 0o600)
 	c, _ := s.NewChange("x")
@@ -112,5 +116,33 @@ func TestRestoreRefusesCorruptBackup(t *testing.T) {
 	}
 	if _, err := s.Load("../etc"); err == nil {
 		t.Error("Load accepted a path as id")
+	}
+}
+
+// Change ids carry the time to the second: changes made within one second
+// still list in the order they were made (history and "the newest change"
+// depend on it), and ids and manifests are dated by the store's clock.
+func TestListOrdersChangesWithinOneSecond(t *testing.T) {
+	start := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	s := &Store{Dir: t.TempDir(), Clock: clock.NewStep(start, time.Microsecond)}
+	var made []string
+	for range 20 {
+		c, err := s.NewChange("test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, c.ID())
+	}
+	list, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range list {
+		if m.ID != made[i] {
+			t.Fatalf("listed %d: %s, want %s (made in this order: %v)", i, m.ID, made[i], made)
+		}
+		if !strings.HasPrefix(m.ID, "20310506T070809Z-") || m.Time.Truncate(time.Second) != start {
+			t.Errorf("change %s dated %s, want the clock's %s", m.ID, m.Time, start)
+		}
 	}
 }
