@@ -19,6 +19,10 @@ type app struct {
 	// clock is where every command reads the time: the system clock in the
 	// binary, a pinned one in tests.
 	clock clock.Clock
+	// exit ends the process after an interrupt (os.Exit in the binary; nil
+	// in tests, where nothing is interrupted).
+	exit      func(int)
+	interrupt interrupt
 
 	formatName string
 	failOnName string

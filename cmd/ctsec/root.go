@@ -12,7 +12,11 @@ import (
 )
 
 func run(ctx context.Context, clk clock.Clock, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.Or(clk)}
+	return runApp(ctx, &app{stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.Or(clk)}, args)
+}
+
+func runApp(ctx context.Context, a *app, args []string) int {
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -42,6 +46,7 @@ unreadable or malformed input, missing tool or engine).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.armInterrupt(cmd.Context(), cmd)
 			var err error
 			if a.format, err = report.ParseFormat(a.formatName); err != nil {
 				return usageError(err)
