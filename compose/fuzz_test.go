@@ -44,6 +44,9 @@ func FuzzHarden(f *testing.F) {
 		if !res.Changed() {
 			return
 		}
+		if err := verifyFull(d, res.Output, res.done); err != nil {
+			t.Fatalf("full reload disagrees with harden's verification: %v\n%q", err, src)
+		}
 		d2, err := Parse("fuzz.yml", res.Output)
 		if err != nil {
 			t.Fatalf("output does not parse: %v\n%q", err, res.Output)

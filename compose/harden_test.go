@@ -27,6 +27,12 @@ func checkHarden(t *testing.T, name string, src []byte, o Options) *Result {
 	if err != nil {
 		t.Fatalf("harden: %v", err)
 	}
+	if res.Changed() {
+		// The tree comparison must agree with a full compose-go reload.
+		if err := verifyFull(d, res.Output, res.done); err != nil {
+			t.Fatalf("full reload disagrees with harden's verification: %v", err)
+		}
+	}
 	// Bytes outside the edits are identical: strip the insertions.
 	if !bytes.Equal(withoutInsertions(res), src) {
 		t.Fatalf("output minus insertions differs from input")
