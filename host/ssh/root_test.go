@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ctsec/ctsec/host"
 )
@@ -144,5 +145,25 @@ func TestForeignOwnedDropInGivenToRoot(t *testing.T) {
 	st, _ = os.Stat(p)
 	if st.Sys().(*syscall.Stat_t).Uid != 1001 {
 		t.Errorf("rollback owner %d, want 1001", st.Sys().(*syscall.Stat_t).Uid)
+	}
+}
+
+// A FIFO in sshd_config.d made host audit wait forever for a writer; it
+// is refused at once, naming the file (sshd itself would hang on it too).
+func TestFIFOInDropInDirRefused(t *testing.T) {
+	env := sshRoot(t, true)
+	fifo := env.Path("/etc/ssh/sshd_config.d/50-fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := New().Audit(context.Background(), env, baseline(t)); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), fifo) || !strings.Contains(err.Error(), "a FIFO") {
+			t.Errorf("audit with a FIFO drop-in: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("audit blocked on a FIFO")
 	}
 }
