@@ -304,3 +304,43 @@ func TestSwarmPidsNeedsSchema39(t *testing.T) {
 		}
 	}
 }
+
+// TestLimitsFollowDeployResources: a service that keeps its resources
+// under deploy.resources gets its limits there too, not mem_limit and
+// pids_limit at service level, which docker stack deploy ignores (and a
+// 3.x schema refuses) — issue 18.10. security_opt is still added: the file
+// is not a swarm stack (no swarm-only deploy keys), docker compose honours it.
+func TestLimitsFollowDeployResources(t *testing.T) {
+	svc := "services:\n  api:\n    image: example/api:1.0\n    deploy:\n      replicas: 2\n      restart_policy:\n        condition: on-failure\n      resources:\n        reservations:\n          memory: 128M\n"
+	for _, tt := range []struct {
+		version string
+		pids    bool
+	}{
+		{"version: \"3.8\"\n", false},
+		{"", true},
+	} {
+		src := []byte(tt.version + svc)
+		res := checkHarden(t, "deploy.yml", src, Options{})
+		out := string(res.Output)
+		if strings.Contains(out, "mem_limit") || strings.Contains(out, "pids_limit") {
+			t.Errorf("%q: service-level limits added:\n%s", tt.version, out)
+		}
+		want := "      resources:\n        reservations:\n          memory: 128M\n        limits:\n"
+		if !strings.Contains(out, want) || !strings.Contains(out, "          memory: 1g\n") {
+			t.Errorf("%q: memory limit not under deploy.resources.limits:\n%s", tt.version, out)
+		}
+		if got := strings.Contains(out, "          pids: 512\n"); got != tt.pids {
+			t.Errorf("%q: pids under deploy.resources.limits = %v, want %v:\n%s", tt.version, got, tt.pids, out)
+		}
+		if !strings.Contains(out, "no-new-privileges:true") {
+			t.Errorf("%q: no-new-privileges not added (this is not a swarm stack):\n%s", tt.version, out)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || (w.Rule == RulePidsLimit && strings.Contains(w.Message, "3.9"))
+		}
+		if warned == tt.pids {
+			t.Errorf("%q: 3.9 warning = %v", tt.version, warned)
+		}
+	}
+}

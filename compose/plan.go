@@ -273,12 +273,16 @@ func (pl *planner) service(s Service, warn warnFunc) []edit {
 		}
 	}
 
-	// Limits: deploy.resources.limits for swarm, service keys otherwise.
+	// Limits: under deploy.resources.limits for swarm, and for a service
+	// that keeps its resources there already (docker stack deploy ignores
+	// mem_limit and pids_limit, and a 3.x schema refuses them); service
+	// keys otherwise.
+	underDeploy := pl.swarm || has(m, "deploy", "resources")
 	var limits []edit
 	if pl.want(RulePidsLimit) && !hasPidsLimit(m) {
 		if has(m, "pids_limit") {
 			warn(RulePidsLimit, report.Medium, []string{"pids_limit"}, "pids_limit %s (unlimited) kept as written", str(m["pids_limit"]))
-		} else if pl.swarm {
+		} else if underDeploy {
 			if v, old := schemaBeforePids(d); old {
 				warn(RulePidsLimit, report.Medium, []string{"deploy"}, "no pids limit added: the file declares version %q and docker stack deploy accepts deploy.resources.limits.pids only from version 3.9; raise the version (Docker 20.10+) and harden again", v)
 			} else {
@@ -289,7 +293,7 @@ func (pl *planner) service(s Service, warn warnFunc) []edit {
 		}
 	}
 	if pl.want(RuleMemoryLimit) && !hasMemoryLimit(m) {
-		if pl.swarm {
+		if underDeploy {
 			limits = append(limits, edit{rule: RuleMemoryLimit, path: []string{"deploy", "resources", "limits", "memory"}, value: entry.Memory, text: yamlScalar(entry.Memory)})
 		} else {
 			edits = append(edits, edit{rule: RuleMemoryLimit, path: []string{"mem_limit"}, value: entry.Memory, text: yamlScalar(entry.Memory)})

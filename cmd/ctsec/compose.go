@@ -272,20 +272,11 @@ func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeH
 }
 
 // writeWithBackup replaces path atomically after saving what was there.
+// A write that is refused leaves no backup behind.
 func writeWithBackup(store *safefile.Store, command, path string, data []byte) (string, error) {
-	ch, err := store.NewChange(command)
-	if err != nil {
-		return "", err
-	}
-	if err := ch.Save(path); err != nil {
-		return "", err
-	}
 	perm := os.FileMode(0o644)
 	if st, err := os.Stat(path); err == nil {
 		perm = st.Mode().Perm()
 	}
-	if err := safefile.WriteFile(path, data, perm); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	return ch.ID(), nil
+	return store.Replace(command, path, data, perm)
 }

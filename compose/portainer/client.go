@@ -23,6 +23,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // MaxResponse bounds what ctsec reads from Portainer.
@@ -233,7 +234,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if e.Details != "" && e.Details != e.Message {
 			msg += " (" + e.Details + ")"
 		}
-		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: strings.ReplaceAll(oneLine(msg), c.apiKey, "[redacted]")}
+		// Redact before cutting: a cut through the key would leave its
+		// beginning, which no longer matches the whole key.
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: oneLine(strings.ReplaceAll(msg, c.apiKey, "[redacted]"))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -243,10 +246,23 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
+// oneLine keeps an API message to one line of at most 300 characters,
+// without control characters (it comes from the server and goes to a
+// terminal).
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '?'
+		}
+		return r
+	}, s)
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
 	return s
 }
