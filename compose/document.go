@@ -42,6 +42,7 @@ type Document struct {
 	services  []Service              // Services(), computed once
 	nodes     []serviceNode          // serviceNodes(), computed once
 	byName    map[string]serviceNode // Locate's index of services
+	env       Env                    // what ${VAR} resolves to (SetEnv)
 }
 
 // ParseError is bad input: it names the file and, when known, the position.

@@ -35,6 +35,11 @@ type Options struct {
 	// Pending are profile files (absolute paths) that will be written with
 	// the result (--gen-profiles): they count as present in ProfilesDir.
 	Pending map[string]bool
+	// Facts are what images and trials say about the services (learn, or
+	// the engine's images); nil: the file and the knowledge base only.
+	Facts *Facts
+	// Skip leaves out rules for some services: what --verify backed off.
+	Skip map[string][]string
 }
 
 // Change is one edit harden makes.

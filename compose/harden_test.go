@@ -197,7 +197,7 @@ func TestHardenSwarmFlag(t *testing.T) {
 	if strings.Contains(out, "no-new-privileges") || strings.Contains(out, "mem_limit") {
 		t.Errorf("swarm got service-level options:\n%s", out)
 	}
-	if !strings.Contains(out, "deploy:\n      resources:\n        limits:\n          pids: 64\n          memory: 128m\n") {
+	if !strings.Contains(out, "deploy:\n      resources:\n        limits:\n          # ctsec: limits: knowledge base (busybox)\n          pids: 64\n          memory: 128m\n") {
 		t.Errorf("swarm limits not under deploy.resources.limits:\n%s", out)
 	}
 	if len(res.Warnings) == 0 || res.Warnings[0].Rule != RuleSwarm {

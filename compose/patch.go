@@ -581,7 +581,7 @@ func (p *patcher) service(sp servicePlan) error {
 			newKeys = append(newKeys, entry{key: e.path[0], scalar: e.text, value: e.value, comment: e.comment})
 			continue
 		}
-		limits = append(limits, entry{key: e.path[len(e.path)-1], scalar: e.text, value: e.value})
+		limits = append(limits, entry{key: e.path[len(e.path)-1], scalar: e.text, value: e.value, comment: e.comment})
 	}
 	if len(limits) > 0 {
 		// Walk down deploy.resources.limits as far as it is written.

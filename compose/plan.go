@@ -2,6 +2,9 @@ package compose
 
 import (
 	"fmt"
+	"path"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -192,9 +195,100 @@ func referencedAnchors(d *Document) map[string]bool {
 	return out
 }
 
+// view is what the plan knows of one service: the file's values resolved
+// through the environment, and the facts that still apply to it.
+type view struct {
+	s         Service
+	image     string // resolved image reference, "" when unknown
+	user      string // effective user, "" for root
+	userFrom  string // "the file" or "image X"
+	userKnown bool   // false: a ${VAR} user that does not resolve
+	nonRoot   bool
+	entry     capabilities.Entry
+	img       *ImageFacts  // nil when the image was not inspected, or is another
+	learnt    *LearntFacts // nil without a trial
+	heap      *Heap
+}
+
+// source names where a decision comes from, for the # ctsec: comments:
+// learnt > image facts > knowledge base > the safe default.
+func (v *view) kbSource() string {
+	if v.entry.Fallback {
+		return "default (image not in the knowledge base)"
+	}
+	name := v.entry.Images[0]
+	if v.image != "" {
+		name = capabilities.ImageName(v.image)
+	}
+	return "knowledge base (" + name + ")"
+}
+
+func (pl *planner) view(s Service, warn warnFunc) *view {
+	m := s.M
+	v := &view{s: s, userKnown: true}
+	if img, ok := pl.d.resolve(str(m["image"])); ok {
+		v.image = img
+	}
+	v.entry = pl.kb.Lookup(v.image)
+	sf := pl.f.service(s.Name)
+	if sf.Image != nil {
+		if v.image != "" && sf.Image.Ref != v.image {
+			warn(RuleNotHardened, report.Info, []string{"image"}, "facts are about image %s, the file runs %s: not used (ctsec compose learn again)", sf.Image.Ref, v.image)
+		} else {
+			v.img = sf.Image
+		}
+	}
+	if sf.Learnt != nil && (sf.Image == nil || v.img != nil) {
+		v.learnt = sf.Learnt
+	}
+	switch u, ok := pl.d.resolve(str(m["user"])); {
+	case !ok:
+		v.userKnown = false
+	case u != "":
+		v.user, v.userFrom = u, "the file"
+	case v.img != nil && v.img.User != "":
+		v.user, v.userFrom = v.img.User, "image "+v.img.Ref
+	}
+	v.nonRoot = v.userKnown && v.user != "" && v.user != "root" && v.user != "0" &&
+		!strings.HasPrefix(v.user, "0:") && !strings.HasPrefix(v.user, "root:")
+	// The service's own environment and command count as much as the
+	// image's: ES_JAVA_OPTS=-Xmx1g is usually set in the file.
+	var env []string
+	switch e := m["environment"].(type) {
+	case map[string]any:
+		for k, val := range e {
+			if r, ok := pl.d.resolve(str(val)); ok {
+				env = append(env, k+"="+r)
+			}
+		}
+	case []any:
+		for _, x := range e {
+			if r, ok := pl.d.resolve(str(x)); ok {
+				env = append(env, r)
+			}
+		}
+	}
+	sort.Strings(env)
+	var args []string
+	for _, a := range append(strs(m["entrypoint"]), strs(m["command"])...) {
+		if r, ok := pl.d.resolve(a); ok {
+			args = append(args, r)
+		}
+	}
+	if str(m["command"]) != "" && strs(m["command"]) == nil {
+		args = append(args, str(m["command"]))
+	}
+	v.heap = HeapSetting(env, args)
+	if v.img != nil && v.img.Heap != nil && (v.heap == nil || v.img.Heap.Bytes > v.heap.Bytes) {
+		v.heap = &Heap{Bytes: v.img.Heap.Bytes, Evidence: "image " + v.img.Ref + " " + v.img.Heap.Evidence}
+	}
+	return v
+}
+
 // service plans one service's edits.
 func (pl *planner) service(s Service, warn warnFunc) []edit {
 	d, m := pl.d, s.M
+	v := pl.view(s, warn)
 	var edits []edit
 	privileged := boolOf(m["privileged"]) == isTrue
 	if privileged {
@@ -205,137 +299,360 @@ func (pl *planner) service(s Service, warn warnFunc) []edit {
 			warn(RuleHostNamespace, report.High, []string{ns}, "%s: host kept as written; ctsec does not remove what the file asks for", ns)
 		}
 	}
-	user := str(m["user"])
-	// A ${VAR} user may be root at deploy time: plan as for root.
-	nonRoot := user != "" && !strings.Contains(user, "$") && user != "root" && user != "0" &&
-		!strings.HasPrefix(user, "0:") && !strings.HasPrefix(user, "root:")
-	entry := pl.kb.Lookup(str(m["image"]))
-	sf := pl.f.service(s.Name)
-
-	// Capabilities.
-	capAdd := upperCaps(strs(m["cap_add"]))
-	if pl.want(RuleCapDropAll) && !privileged && !containsFold(strs(m["cap_drop"]), "ALL") {
-		if containsFold(capAdd, "ALL") {
-			warn(RuleCapDropAll, report.High, []string{"cap_add"}, "cap_add: ALL kept as written; dropping capabilities would be undone by it")
-		} else {
-			caps := entry.Caps
-			why := entry.Reason
-			if nonRoot {
-				caps = entry.UserCaps
-				why = "runs as user " + user + ": capabilities are not in effect for a non-root process; " + why
-			}
-			var missing []string
-			for _, c := range caps {
-				if !containsFold(capAdd, c) {
-					missing = append(missing, c)
-				}
-			}
-			img := str(m["image"])
-			if img == "" {
-				img = "(built image)"
-			}
-			reason := "ctsec: " + img + ": " + why
-			dropComment := ""
-			if len(missing) == 0 {
-				dropComment = reason
-			}
-			edits = append(edits, edit{rule: RuleCapDropAll, path: []string{"cap_drop"}, items: []string{"ALL"}, comment: dropComment})
-			if len(missing) > 0 {
-				edits = append(edits, edit{rule: RuleCapDropAll, path: []string{"cap_add"}, items: missing, comment: reason})
-			}
-		}
+	if !privileged && pl.want(RuleCapDropAll) && !pl.skipped(s.Name, RuleCapDropAll) {
+		edits = append(edits, pl.caps(v, warn)...)
 	}
-
-	// security_opt: ignored by swarm.
-	opts := securityOpts(m)
 	if !pl.swarm {
-		set, explicitFalse := noNewPrivs(m)
-		if pl.want(RuleNoNewPrivs) && !set && !explicitFalse && !privileged {
-			edits = append(edits, edit{rule: RuleNoNewPrivs, path: []string{"security_opt"}, items: []string{"no-new-privileges:true"}})
-		}
-		if explicitFalse {
-			warn(RuleNoNewPrivs, report.Medium, []string{"security_opt"}, "no-new-privileges:false kept as written")
-		}
-		if _, ok := opts["seccomp"]; !ok && pl.want(RuleSeccomp) {
-			if ref := sf.Seccomp; strings.Contains(ref, "$") {
-				warn(RuleSeccomp, report.Low, nil, "seccomp profile path %q holds a $; add it by hand", ref)
-			} else if ref != "" {
-				edits = append(edits, edit{rule: RuleSeccomp, path: []string{"security_opt"}, items: []string{"seccomp=" + ref}})
-			}
-		}
-		if _, ok := opts["apparmor"]; !ok && pl.want(RuleAppArmor) && sf.AppArmor != "" {
-			edits = append(edits, edit{rule: RuleAppArmor, path: []string{"security_opt"}, items: []string{"apparmor=" + sf.AppArmor}})
-		}
-		for _, k := range []string{"seccomp", "apparmor"} {
-			if strings.EqualFold(opts[k], "unconfined") {
-				warn(RuleUnconfined, report.High, []string{"security_opt"}, "%s=unconfined kept as written", k)
-			}
-		}
+		edits = append(edits, pl.securityOpts(v, privileged, warn)...)
 	}
-
-	// Limits: under deploy.resources.limits for swarm, and for a service
-	// that keeps its resources there already (docker stack deploy ignores
-	// mem_limit and pids_limit, and a 3.x schema refuses them); service
-	// keys otherwise.
-	underDeploy := pl.swarm || has(m, "deploy", "resources")
+	edits = append(edits, pl.limits(v, warn)...)
+	if pl.o.Policy == Strict && pl.want(RuleWritableRootfs) && !pl.skipped(s.Name, RuleWritableRootfs) && !has(m, "read_only") {
+		edits = append(edits, pl.readOnly(v, warn)...)
+	}
 	var limits []edit
-	if pl.want(RulePidsLimit) && !hasPidsLimit(m) {
-		if has(m, "pids_limit") {
-			warn(RulePidsLimit, report.Medium, []string{"pids_limit"}, "pids_limit %s (unlimited) kept as written", str(m["pids_limit"]))
-		} else if underDeploy {
-			if v, old := schemaBeforePids(d); old {
-				warn(RulePidsLimit, report.Medium, []string{"deploy"}, "no pids limit added: the file declares version %q and docker stack deploy accepts deploy.resources.limits.pids only from version 3.9; raise the version (Docker 20.10+) and harden again", v)
-			} else {
-				limits = append(limits, edit{rule: RulePidsLimit, path: []string{"deploy", "resources", "limits", "pids"}, value: entry.Pids, text: fmt.Sprint(entry.Pids)})
-			}
+	rest := edits[:0]
+	for _, e := range edits {
+		if len(e.path) > 1 {
+			limits = append(limits, e)
 		} else {
-			edits = append(edits, edit{rule: RulePidsLimit, path: []string{"pids_limit"}, value: entry.Pids, text: fmt.Sprint(entry.Pids)})
-		}
-	}
-	if pl.want(RuleMemoryLimit) && !hasMemoryLimit(m) {
-		if underDeploy {
-			limits = append(limits, edit{rule: RuleMemoryLimit, path: []string{"deploy", "resources", "limits", "memory"}, value: entry.Memory, text: yamlScalar(entry.Memory)})
-		} else {
-			edits = append(edits, edit{rule: RuleMemoryLimit, path: []string{"mem_limit"}, value: entry.Memory, text: yamlScalar(entry.Memory)})
-		}
-	}
-
-	// Strict: read-only root with tmpfs where the image writes.
-	if pl.o.Policy == Strict && pl.want(RuleWritableRootfs) && !has(m, "read_only") {
-		edits = append(edits, edit{rule: RuleWritableRootfs, path: []string{"read_only"}, value: true, text: "true"})
-		if _, isList := m["tmpfs"].([]any); m["tmpfs"] != nil && !isList {
-			warn(RuleWritableRootfs, report.Low, []string{"tmpfs"}, "tmpfs is not a list; add /tmp and /run by hand")
-		} else {
-			mounted := map[string]bool{}
-			for _, t := range strs(m["tmpfs"]) {
-				mounted[strings.SplitN(t, ":", 2)[0]] = true
-			}
-			vols, _ := m["volumes"].([]any)
-			for _, v := range vols {
-				if vm, ok := v.(map[string]any); ok {
-					mounted[str(vm["target"])] = true
-				}
-			}
-			var add []string
-			for _, t := range append([]string{"/tmp", "/run"}, entry.Writable...) {
-				if !mounted[t] && !containsFold(add, t) {
-					add = append(add, t)
-				}
-			}
-			if len(add) > 0 {
-				edits = append(edits, edit{rule: RuleWritableRootfs, path: []string{"tmpfs"}, items: add, comment: "ctsec: writable scratch space for a read-only root filesystem"})
-			}
+			rest = append(rest, e)
 		}
 	}
 	if len(limits) > 0 {
-		if deploy, ok := m["deploy"]; ok && deploy != nil {
-			if !d.ownPath(s.Name, "deploy") {
-				warn(RuleNotHardened, report.Medium, []string{"deploy"}, "deploy comes through a merge key; add deploy.resources.limits by hand")
-				limits = nil
+		if deploy, ok := m["deploy"]; ok && deploy != nil && !d.ownPath(s.Name, "deploy") {
+			warn(RuleNotHardened, report.Medium, []string{"deploy"}, "deploy comes through a merge key; add deploy.resources.limits by hand")
+			limits = nil
+		}
+	}
+	return append(rest, limits...)
+}
+
+func (pl *planner) skipped(service, rule string) bool {
+	return slices.Contains(pl.o.Skip[service], rule)
+}
+
+// caps plans cap_drop: [ALL] and the cap_add the service needs: what a trial
+// found it needs, else what the image's user and file capabilities say,
+// else the knowledge base.
+func (pl *planner) caps(v *view, warn warnFunc) []edit {
+	m := v.s.M
+	if containsFold(strs(m["cap_drop"]), "ALL") {
+		return nil
+	}
+	capAdd := upperCaps(strs(m["cap_add"]))
+	if containsFold(capAdd, "ALL") {
+		warn(RuleCapDropAll, report.High, []string{"cap_add"}, "cap_add: ALL kept as written; dropping capabilities would be undone by it")
+		return nil
+	}
+	var caps []string
+	var why string
+	switch {
+	case v.learnt != nil:
+		caps = v.learnt.Caps
+		if len(caps) == 0 {
+			why = "learnt: the trial stayed healthy without any capability"
+		} else {
+			why = "learnt: the trial needed " + strings.Join(caps, ", ")
+		}
+	case v.nonRoot:
+		if !v.entry.Fallback {
+			caps = v.entry.UserCaps
+		}
+		why = "runs as user " + v.user + " (" + v.userFrom + "): capabilities are not in effect for a non-root process"
+		if len(caps) > 0 {
+			why += "; " + v.kbSource() + ": " + v.entry.Reason
+		}
+	case v.entry.Fallback:
+		caps = v.entry.Caps
+		why = "default: " + v.entry.Reason
+	default:
+		caps = v.entry.Caps
+		why = v.kbSource() + ": " + v.entry.Reason
+	}
+	caps = append([]string(nil), caps...)
+	if v.img != nil && v.learnt == nil {
+		// A file capability outside the bounding set makes exec fail
+		// (with the effective bit) or the program run without it.
+		for _, fc := range v.img.FileCaps {
+			var added []string
+			for _, c := range fc.Caps {
+				if capabilities.DockerDefault(c) && !containsFold(caps, c) {
+					caps = append(caps, c)
+					added = append(added, c)
+				}
+			}
+			if len(added) > 0 {
+				why += "; image " + v.img.Ref + ": " + fc.Path + " carries file capabilities " + strings.Join(added, ", ")
 			}
 		}
 	}
-	return append(edits, limits...)
+	var missing []string
+	for _, c := range caps {
+		if !containsFold(capAdd, c) {
+			missing = append(missing, c)
+		}
+	}
+	// The comment names the image as the file does: a resolved ${VAR}
+	// stays out of the file.
+	img := str(m["image"])
+	if img == "" {
+		img = "(built image)"
+	}
+	reason := "ctsec: " + img + ": " + why
+	dropComment := ""
+	if len(missing) == 0 {
+		dropComment = reason
+	}
+	edits := []edit{{rule: RuleCapDropAll, path: []string{"cap_drop"}, items: []string{"ALL"}, comment: dropComment}}
+	if len(missing) > 0 {
+		edits = append(edits, edit{rule: RuleCapDropAll, path: []string{"cap_add"}, items: missing, comment: reason})
+	}
+	return edits
+}
+
+// securityOpts plans no-new-privileges and the profiles found for the
+// service. no-new-privileges is left out where a trial saw it break the
+// service, or where the image's file capabilities would stop working.
+func (pl *planner) securityOpts(v *view, privileged bool, warn warnFunc) []edit {
+	m := v.s.M
+	sf := pl.f.service(v.s.Name)
+	var edits []edit
+	opts := securityOpts(m)
+	set, explicitFalse := noNewPrivs(m)
+	if pl.want(RuleNoNewPrivs) && !set && !explicitFalse && !privileged && !pl.skipped(v.s.Name, RuleNoNewPrivs) {
+		var fileCaps []string
+		if v.img != nil {
+			for _, fc := range v.img.FileCaps {
+				fileCaps = append(fileCaps, fc.Path)
+			}
+		}
+		switch {
+		case v.learnt != nil && v.learnt.NoNewPrivileges == "breaks":
+			warn(RuleNoNewPrivs, report.Medium, []string{"security_opt"}, "no-new-privileges not added: the trial broke with it (%s)", v.learnt.NoNewPrivilegesEvidence)
+		case v.learnt == nil && len(fileCaps) > 0:
+			warn(RuleNoNewPrivs, report.Medium, []string{"security_opt"}, "no-new-privileges not added: %s carries file capabilities, which no-new-privileges disables at exec; ctsec compose learn tries it", strings.Join(fileCaps, ", "))
+		default:
+			comment := ""
+			switch {
+			case v.learnt != nil:
+				comment = "ctsec: learnt: the trial stayed healthy with no-new-privileges"
+			case v.img != nil && len(v.img.Setuid) > 0:
+				comment = "ctsec: image " + v.img.Ref + ": setuid executables (" + strings.Join(firstN(v.img.Setuid, 3), ", ") + ") run unprivileged from now on"
+			}
+			edits = append(edits, edit{rule: RuleNoNewPrivs, path: []string{"security_opt"}, items: []string{"no-new-privileges:true"}, comment: comment})
+		}
+	}
+	if explicitFalse {
+		warn(RuleNoNewPrivs, report.Medium, []string{"security_opt"}, "no-new-privileges:false kept as written")
+	}
+	if _, ok := opts["seccomp"]; !ok && pl.want(RuleSeccomp) {
+		if ref := sf.Seccomp; strings.Contains(ref, "$") {
+			warn(RuleSeccomp, report.Low, nil, "seccomp profile path %q holds a $; add it by hand", ref)
+		} else if ref != "" {
+			edits = append(edits, edit{rule: RuleSeccomp, path: []string{"security_opt"}, items: []string{"seccomp=" + ref}})
+		}
+	}
+	if _, ok := opts["apparmor"]; !ok && pl.want(RuleAppArmor) && sf.AppArmor != "" {
+		edits = append(edits, edit{rule: RuleAppArmor, path: []string{"security_opt"}, items: []string{"apparmor=" + sf.AppArmor}})
+	}
+	for _, k := range []string{"seccomp", "apparmor"} {
+		if strings.EqualFold(opts[k], "unconfined") {
+			warn(RuleUnconfined, report.High, []string{"security_opt"}, "%s=unconfined kept as written", k)
+		}
+	}
+	return edits
+}
+
+func firstN(l []string, n int) []string {
+	if len(l) > n {
+		return append(append([]string(nil), l[:n]...), "…")
+	}
+	return l
+}
+
+// limits plans the memory and pids limits: from a trial's peaks with
+// headroom, else the knowledge base; never below a heap the image or the
+// file sets. They go under deploy.resources.limits for swarm, and for a
+// service that keeps its resources there already (docker stack deploy
+// ignores mem_limit and pids_limit, and a 3.x schema refuses them); as
+// service keys otherwise.
+func (pl *planner) limits(v *view, warn warnFunc) []edit {
+	m := v.s.M
+	underDeploy := pl.swarm || has(m, "deploy", "resources")
+	var edits []edit
+	if pl.want(RulePidsLimit) && !hasPidsLimit(m) && !pl.skipped(v.s.Name, RulePidsLimit) {
+		pids, why := v.entry.Pids, v.kbSource()
+		if v.learnt != nil && v.learnt.PidsPeak > 0 {
+			pids = max(2*v.learnt.PidsPeak, 32)
+			why = fmt.Sprintf("learnt: at most %d processes and threads in the trial (%s), doubled", v.learnt.PidsPeak, v.learnt.PidsEvidence)
+		}
+		e := edit{rule: RulePidsLimit, path: []string{"pids_limit"}, value: pids, text: fmt.Sprint(pids), comment: "ctsec: pids: " + why}
+		switch {
+		case has(m, "pids_limit"):
+			warn(RulePidsLimit, report.Medium, []string{"pids_limit"}, "pids_limit %s (unlimited) kept as written", str(m["pids_limit"]))
+		case underDeploy:
+			if ver, old := schemaBeforePids(pl.d); old {
+				warn(RulePidsLimit, report.Medium, []string{"deploy"}, "no pids limit added: the file declares version %q and docker stack deploy accepts deploy.resources.limits.pids only from version 3.9; raise the version (Docker 20.10+) and harden again", ver)
+			} else {
+				e.path = []string{"deploy", "resources", "limits", "pids"}
+				edits = append(edits, e)
+			}
+		default:
+			edits = append(edits, e)
+		}
+	}
+	if pl.want(RuleMemoryLimit) && !hasMemoryLimit(m) && !pl.skipped(v.s.Name, RuleMemoryLimit) {
+		mem, why := v.entry.Memory, v.kbSource()
+		limit, _ := ParseBytes(mem)
+		if v.learnt != nil && v.learnt.MemoryPeak > 0 {
+			limit = max(v.learnt.MemoryPeak*3/2, v.learnt.MemoryPeak+64<<20)
+			mem = FormatBytes(limit)
+			why = fmt.Sprintf("learnt: peak %s in the trial (%s), with headroom", FormatBytes(v.learnt.MemoryPeak), v.learnt.MemoryEvidence)
+		}
+		if h := v.heap; h != nil && limit < h.Bytes+max(h.Bytes/2, 256<<20) {
+			limit = h.Bytes + max(h.Bytes/2, 256<<20)
+			mem = FormatBytes(limit)
+			why += "; raised above the heap of " + FormatBytes(h.Bytes) + " (" + h.Evidence + ")"
+		}
+		e := edit{rule: RuleMemoryLimit, path: []string{"mem_limit"}, value: mem, text: yamlScalar(mem), comment: "ctsec: memory: " + why}
+		if underDeploy {
+			e.path = []string{"deploy", "resources", "limits", "memory"}
+		}
+		// One comment when both limits come from the same place.
+		if len(edits) == 1 && strings.TrimPrefix(edits[0].comment, "ctsec: pids: ") == why {
+			edits[0].comment = "ctsec: limits: " + why
+			e.comment = ""
+		}
+		edits = append(edits, e)
+	}
+	return edits
+}
+
+// readOnly plans a read-only root filesystem, with tmpfs where the service
+// writes — only where that is known: from a trial's writes, or the
+// knowledge base's entry for the image. Without write facts, or where the
+// service changes files the image ships, a finding says what to do instead.
+func (pl *planner) readOnly(v *view, warn warnFunc) []edit {
+	m := v.s.M
+	if _, isList := m["tmpfs"].([]any); m["tmpfs"] != nil && !isList {
+		warn(RuleWritableRootfs, report.Low, []string{"tmpfs"}, "read_only not added: tmpfs is not a list; add it and the paths the service writes by hand")
+		return nil
+	}
+	mounted := map[string]bool{}
+	for _, t := range strs(m["tmpfs"]) {
+		mounted[strings.SplitN(t, ":", 2)[0]] = true
+	}
+	vols, _ := m["volumes"].([]any)
+	for _, vol := range vols {
+		if vm, ok := vol.(map[string]any); ok {
+			mounted[str(vm["target"])] = true
+		}
+	}
+	if v.img != nil {
+		for _, p := range v.img.Volumes {
+			mounted[p] = true // Docker makes a volume for each: writable
+		}
+	}
+	covered := func(p string) bool {
+		for q := p; ; q = path.Dir(q) {
+			if mounted[q] {
+				return true
+			}
+			if q == "/" || q == "." {
+				return false
+			}
+		}
+	}
+	var want []string
+	var why string
+	switch {
+	case v.learnt != nil:
+		var changed []string
+		for _, w := range v.learnt.Writes {
+			switch {
+			case covered(w.Path):
+			case w.Kind == "A" && !covered(path.Dir(w.Path)) && !addedParent(v.learnt.Writes, w.Path):
+				want = append(want, w.Path)
+				if !w.Dir && !isDirWrite(v.learnt.Writes, w.Path) {
+					// An added file: its directory goes on tmpfs.
+					want[len(want)-1] = path.Dir(w.Path)
+				}
+			case w.Kind == "C" && !w.Dir && !isDirWrite(v.learnt.Writes, w.Path):
+				changed = append(changed, w.Path)
+			case w.Kind == "D":
+				changed = append(changed, w.Path)
+			}
+		}
+		if len(changed) > 0 {
+			warn(RuleWritableRootfs, report.Low, nil, "read_only not added: the trial changed or deleted files the image ships (%s), which a tmpfs would hide; give those paths a volume, then harden again", strings.Join(firstN(changed, 3), ", "))
+			return nil
+		}
+		why = "learnt: the trial wrote there"
+		if len(want) == 0 {
+			why = "learnt: the trial wrote nothing outside its volumes"
+		}
+	case !v.entry.Fallback:
+		want = append([]string{"/tmp", "/run"}, v.entry.Writable...)
+		why = v.kbSource()
+	default:
+		warn(RuleWritableRootfs, report.Low, nil, "read_only not added: where %s writes is not known; run ctsec compose learn to find out in a trial, then harden again", orUnknown(v.image))
+		return nil
+	}
+	var add []string
+	for _, t := range want {
+		if covered(t) || slices.Contains(add, t) {
+			continue
+		}
+		if v.img != nil && shipsUnder(v.img.Shipped, t) {
+			warn(RuleWritableRootfs, report.Low, nil, "read_only not added: the service writes to %s, where image %s ships files a tmpfs would hide; give it a volume, then harden again", t, v.img.Ref)
+			return nil
+		}
+		add = append(add, t)
+	}
+	if len(add) == 0 {
+		return []edit{{rule: RuleWritableRootfs, path: []string{"read_only"}, value: true, text: "true", comment: "ctsec: read-only root: " + why}}
+	}
+	return []edit{
+		{rule: RuleWritableRootfs, path: []string{"read_only"}, value: true, text: "true"},
+		{rule: RuleWritableRootfs, path: []string{"tmpfs"}, items: add, comment: "ctsec: read-only root, writable where the service writes: " + why},
+	}
+}
+
+func orUnknown(image string) string {
+	if image == "" {
+		return "the service"
+	}
+	return image
+}
+
+// isDirWrite reports whether a written path has written paths below it.
+func isDirWrite(ws []Write, p string) bool {
+	for _, w := range ws {
+		if strings.HasPrefix(w.Path, p+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// addedParent reports whether a parent of p was itself added (its tmpfs
+// covers p).
+func addedParent(ws []Write, p string) bool {
+	for _, w := range ws {
+		if w.Kind == "A" && w.Path != p && strings.HasPrefix(p, w.Path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func shipsUnder(shipped []string, dir string) bool {
+	for _, f := range shipped {
+		if strings.HasPrefix(f, dir+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // schemaBeforePids reports the version a file declares when it is a 3.x

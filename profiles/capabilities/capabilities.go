@@ -177,3 +177,34 @@ var dangerous = map[string]string{
 	"SYSLOG":          "read kernel logs and addresses",
 	"LINUX_IMMUTABLE": "change immutable file attributes",
 }
+
+// byNumber are the capabilities in the kernel's numbering
+// (include/uapi/linux/capability.h), as file capabilities store them.
+var byNumber = strings.Fields(`CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+	LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO
+	SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD
+	LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ
+	PERFMON BPF CHECKPOINT_RESTORE`)
+
+// FromMask names the capabilities set in a kernel capability mask (bit n
+// is capability n); bits past the ones known are named by number.
+func FromMask(mask uint64) []string {
+	var out []string
+	for n := 0; n < 64; n++ {
+		if mask&(1<<n) == 0 {
+			continue
+		}
+		if n < len(byNumber) {
+			out = append(out, byNumber[n])
+		} else {
+			out = append(out, fmt.Sprintf("CAP_%d", n))
+		}
+	}
+	return out
+}
+
+// DockerDefaults is Docker's default set, in moby's order.
+func DockerDefaults() []string {
+	return []string{"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+		"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}
+}

@@ -101,3 +101,17 @@ func contains(l []string, s string) bool {
 	}
 	return false
 }
+
+func TestFromMask(t *testing.T) {
+	if got := strings.Join(FromMask(1<<13|1<<0|1<<40|1<<50), " "); got != "CHOWN NET_RAW CHECKPOINT_RESTORE CAP_50" {
+		t.Errorf("FromMask = %q", got)
+	}
+	for _, c := range DockerDefaults() {
+		if !DockerDefault(c) {
+			t.Errorf("%s listed as a default but not known as one", c)
+		}
+	}
+	if len(DockerDefaults()) != 14 {
+		t.Errorf("%d defaults", len(DockerDefaults()))
+	}
+}
