@@ -40,7 +40,9 @@ func file(name string, mode int64, pax map[string]string) *tar.Header {
 	return &tar.Header{Name: name, Mode: mode, Typeflag: tar.TypeReg, PAXRecords: pax, Format: tar.FormatPAX}
 }
 
-func dirHdr(name string) *tar.Header { return &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir} }
+func dirHdr(name string) *tar.Header {
+	return &tar.Header{Name: name, Mode: 0o755, Typeflag: tar.TypeDir}
+}
 
 // rawCap is vfs_cap_data revision 2 with the effective bit and
 // cap_net_raw (13) permitted, as setcap cap_net_raw+ep writes it.

@@ -67,7 +67,7 @@ var serviceImages = map[string]serviceImage{
 			}
 		},
 	},
-	HogImage:        {changes: []string{`CMD ["/bin/testsvc","serve","-alloc","200"]`, "EXPOSE 8080", healthcheck}},
+	HogImage: {changes: []string{`CMD ["/bin/testsvc","serve","-alloc","200"]`, "EXPOSE 8080", healthcheck}},
 	ShippedTmpImage: {
 		changes: []string{`CMD ["/bin/testsvc","serve","-need","/tmp/seed.txt"]`, "EXPOSE 8080", healthcheck},
 		setup: func(t testing.TB, root, _ string) {
