@@ -101,6 +101,9 @@ func (e Env) Resolve(s string) (string, bool) {
 // SetEnv gives the document the variables its values resolve through.
 func (d *Document) SetEnv(e Env) { d.env = e }
 
+// Env is what the document's values resolve through (SetEnv).
+func (d *Document) Env() Env { return d.env }
+
 // resolve is Env.Resolve with the document's variables (none: every
 // ${VAR} without a default is unresolvable).
 func (d *Document) resolve(s string) (string, bool) { return d.env.Resolve(s) }

@@ -57,7 +57,7 @@ func TestHardenFromFacts(t *testing.T) {
 				MemoryPeak: 40 << 20, MemoryEvidence: "cgroup memory.max_usage_in_bytes", PidsPeak: 5, PidsEvidence: "sampled",
 				Writes: []Write{{"/var/cache/nginx", "C", true}, {"/var/cache/nginx/client_temp", "A", true}, {"/run", "C", true}, {"/run/nginx.pid", "A", false}}})},
 			want: []string{"learnt: the trial needed CHOWN, SETUID, SETGID", "cap_add:\n      - CHOWN\n      - SETUID\n      - SETGID\n",
-				"pids_limit: 32", "mem_limit: 104m", "tmpfs:\n      - /var/cache/nginx/client_temp\n      - /run\n", "read_only: true",
+				"pids_limit: 256", "mem_limit: 296m", "the knowledge base's 256 is higher", "tmpfs:\n      - /var/cache/nginx/client_temp\n      - /run\n", "read_only: true",
 				"no-new-privileges:true", "learnt: the trial stayed healthy with no-new-privileges"},
 			absent: []string{"NET_BIND_SERVICE"},
 		},

@@ -446,13 +446,14 @@ func (pl *planner) securityOpts(v *view, privileged bool, warn warnFunc) []edit 
 		warn(RuleNoNewPrivs, report.Medium, []string{"security_opt"}, "no-new-privileges:false kept as written")
 	}
 	if _, ok := opts["seccomp"]; !ok && pl.want(RuleSeccomp) {
-		if ref := sf.Seccomp; strings.Contains(ref, "$") {
+		if ref := sf.Seccomp; pl.skipped(v.s.Name, RuleSeccomp) {
+		} else if strings.Contains(ref, "$") {
 			warn(RuleSeccomp, report.Low, nil, "seccomp profile path %q holds a $; add it by hand", ref)
 		} else if ref != "" {
 			edits = append(edits, edit{rule: RuleSeccomp, path: []string{"security_opt"}, items: []string{"seccomp=" + ref}})
 		}
 	}
-	if _, ok := opts["apparmor"]; !ok && pl.want(RuleAppArmor) && sf.AppArmor != "" {
+	if _, ok := opts["apparmor"]; !ok && pl.want(RuleAppArmor) && sf.AppArmor != "" && !pl.skipped(v.s.Name, RuleAppArmor) {
 		edits = append(edits, edit{rule: RuleAppArmor, path: []string{"security_opt"}, items: []string{"apparmor=" + sf.AppArmor}})
 	}
 	for _, k := range []string{"seccomp", "apparmor"} {
@@ -483,8 +484,16 @@ func (pl *planner) limits(v *view, warn warnFunc) []edit {
 	if pl.want(RulePidsLimit) && !hasPidsLimit(m) && !pl.skipped(v.s.Name, RulePidsLimit) {
 		pids, why := v.entry.Pids, v.kbSource()
 		if v.learnt != nil && v.learnt.PidsPeak > 0 {
-			pids = max(2*v.learnt.PidsPeak, 32)
-			why = fmt.Sprintf("learnt: at most %d processes and threads in the trial (%s), doubled", v.learnt.PidsPeak, v.learnt.PidsEvidence)
+			// A trial is short and idle; under load a service forks and
+			// threads more (postgres: a process per connection). The
+			// knowledge base's ceiling stays the floor.
+			learnt := max(4*v.learnt.PidsPeak, v.learnt.PidsPeak+128)
+			why = fmt.Sprintf("learnt: at most %d processes and threads in the trial (%s), times four", v.learnt.PidsPeak, v.learnt.PidsEvidence)
+			if !v.entry.Fallback && v.entry.Pids > learnt {
+				why += fmt.Sprintf("; the knowledge base's %d is higher", v.entry.Pids)
+			} else {
+				pids = learnt
+			}
 		}
 		e := edit{rule: RulePidsLimit, path: []string{"pids_limit"}, value: pids, text: fmt.Sprint(pids), comment: "ctsec: pids: " + why}
 		switch {
@@ -505,9 +514,15 @@ func (pl *planner) limits(v *view, warn warnFunc) []edit {
 		mem, why := v.entry.Memory, v.kbSource()
 		limit, _ := ParseBytes(mem)
 		if v.learnt != nil && v.learnt.MemoryPeak > 0 {
-			limit = max(v.learnt.MemoryPeak*3/2, v.learnt.MemoryPeak+64<<20)
-			mem = FormatBytes(limit)
-			why = fmt.Sprintf("learnt: peak %s in the trial (%s), with headroom", FormatBytes(v.learnt.MemoryPeak), v.learnt.MemoryEvidence)
+			// Doubled, and at least 256 MiB above: an idle trial does not
+			// fill caches and buffers that load does.
+			learnt := max(2*v.learnt.MemoryPeak, v.learnt.MemoryPeak+256<<20)
+			why = fmt.Sprintf("learnt: peak %s in the trial (%s), doubled", FormatBytes(v.learnt.MemoryPeak), v.learnt.MemoryEvidence)
+			if !v.entry.Fallback && limit > learnt {
+				why += "; the knowledge base's " + mem + " is higher"
+			} else {
+				limit, mem = learnt, FormatBytes(learnt)
+			}
 		}
 		if h := v.heap; h != nil && limit < h.Bytes+max(h.Bytes/2, 256<<20) {
 			limit = h.Bytes + max(h.Bytes/2, 256<<20)
@@ -577,7 +592,10 @@ func (pl *planner) readOnly(v *view, warn warnFunc) []edit {
 					// An added file: its directory goes on tmpfs.
 					want[len(want)-1] = path.Dir(w.Path)
 				}
-			case w.Kind == "C" && !w.Dir && !isDirWrite(v.learnt.Writes, w.Path):
+			case w.Kind == "C" && !isDirWrite(v.learnt.Writes, w.Path):
+				// Changed in place: a file's content, or a directory's
+				// owner or mode (chown at start) — what a read-only
+				// root refuses and a tmpfs cannot keep.
 				changed = append(changed, w.Path)
 			case w.Kind == "D":
 				changed = append(changed, w.Path)
@@ -724,4 +742,33 @@ func expectedService(m map[string]any, edits []edit) map[string]any {
 		parent[e.path[len(e.path)-1]] = e.value
 	}
 	return out
+}
+
+// CandidateCaps are the capabilities harden would add to a service after
+// cap_drop: [ALL] without a trial (from the image's facts and the
+// knowledge base, kb nil for the embedded one): where learn starts.
+func CandidateCaps(d *Document, service string, f *Facts, kb *capabilities.Base) ([]string, error) {
+	if kb == nil {
+		var err error
+		if kb, err = capabilities.Default(); err != nil {
+			return nil, err
+		}
+	}
+	pl := &planner{d: d, f: f, kb: kb, only: map[string]bool{}, out: &plan{}}
+	for _, s := range d.Services() {
+		if s.Name != service {
+			continue
+		}
+		quiet := func(string, report.Severity, []string, string, ...any) {}
+		v := pl.view(s, quiet)
+		v.learnt = nil
+		var caps []string
+		for _, e := range pl.caps(v, quiet) {
+			if e.path[0] == "cap_add" {
+				caps = append(caps, e.items...)
+			}
+		}
+		return caps, nil
+	}
+	return nil, fmt.Errorf("no service %s in %s", service, d.Name)
 }
