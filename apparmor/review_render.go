@@ -26,13 +26,13 @@ func (rv *Review) Findings() []report.Finding {
 				fix = "the profile is not defined in the profiles directory: add the proposed rules where it is defined, or name that directory with --profiles-dir"
 			}
 			out = append(out, report.Finding{
-				Rule: "apparmor-review-needs-rules", Severity: report.Medium, Target: p.Profile, File: p.File,
+				Rule: RuleReviewNeedsRules, Severity: report.Medium, Target: p.Profile, File: p.File,
 				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
 				Fix:     fix,
 			})
 		case VerdictBlocked:
 			out = append(out, report.Finding{
-				Rule: "apparmor-review-blocked", Severity: report.High, Target: p.Profile, File: p.File,
+				Rule: RuleReviewBlocked, Severity: report.High, Target: p.Profile, File: p.File,
 				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
 				Fix:     "raise the audit backlog (auditctl -b 8192) or disable printk rate limiting, then review a new window",
 			})

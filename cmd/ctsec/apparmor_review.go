@@ -298,7 +298,11 @@ func runSetMode(ctx context.Context, a *app, command string, names []string, mod
 	var findings []report.Finding
 	for _, r := range results {
 		if r.Error != "" {
-			findings = append(findings, report.Finding{Rule: "apparmor-" + map[string]string{"enforce": "promote", "complain": "demote"}[mode] + "-failed",
+			rule := apparmor.RulePromoteFailed
+			if mode == "complain" {
+				rule = apparmor.RuleDemoteFailed
+			}
+			findings = append(findings, report.Finding{Rule: rule,
 				Severity: report.High, File: r.File, Message: r.Error, Fix: "fix the profile file; it was restored from backup " + r.BackupID})
 		}
 	}

@@ -47,7 +47,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
+	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor/review-needs-rules" || len(rep.Data.Profiles) != 5 {
 		t.Errorf("json: exit %d %+v", code, rep)
 	}
 	// promote cannot edit a profile that has no file here: the fix says so.

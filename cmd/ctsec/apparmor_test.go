@@ -138,7 +138,7 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 || len(st.Findings) != 1 ||
-		st.Findings[0].Rule != "apparmor-profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
+		st.Findings[0].Rule != "apparmor/profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
 		t.Errorf("status json: exit %d %v %+v\n%s", code, err, st, out)
 	}
 	_, errOut, code := ctsec(t, "apparmor", "load", "--complain", "--enforce", src)

@@ -44,7 +44,7 @@ local filesystem, so they run only when the engine is a local socket or
 --root is given.
 
 Exit code 1 when a failed check reaches --fail-on (default high). Each failed
-container, file or setting is one finding (rule CIS-<id>) in json, sarif,
+container, file or setting is one finding (rule bench/cis-<id>) in json, sarif,
 junit and markdown output; the json "data" carries every check's result.`,
 		Example: `  ctsec bench
   ctsec bench --check 5 --exclude 5.28 --include-containers 'web-*'
@@ -116,7 +116,7 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 	data := bench.NewData(snap, results, score)
 	r := bench.Report(data)
 	if a.format == report.Text {
-		if err := bench.WriteText(a.stdout, data, a.color()); err != nil {
+		if err := bench.WriteText(a.stdout, data, a.options()); err != nil {
 			return err
 		}
 		if r.Reaches(a.failOn) {

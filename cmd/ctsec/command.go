@@ -235,6 +235,7 @@ func (a *app) writeUsage(w io.Writer, c *cobra.Command) {
 	}
 	if c.Runnable() && !c.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "\n\nOutput formats (--format): %s", report.Join(formatsOf(c)))
+		writeRulesHelp(w, c, width)
 	}
 	if c.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "\n\nUse \"%s [command] --help\" for more information about a command.", c.CommandPath())

@@ -148,18 +148,21 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 		t.Errorf("plan edits more than the sysctl drop-in:\n%s", out)
 	}
 	out, _, code = ctsec(t, "host", "audit", "--root", root, "--policy", pol, "--format", "json", "--fail-on", "none")
-	var rep struct{ Findings []struct{ Rule string } }
+	var rep struct {
+		Findings []struct{ Rule, Target string }
+	}
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("audit: %d %s", code, out)
 	}
 	rules := map[string]bool{}
 	for _, f := range rep.Findings {
 		rules[f.Rule] = true
-		if strings.HasPrefix(f.Rule, "host.firewall.") && f.Rule != "host.firewall.unmanaged" {
+		rules[f.Rule+" "+f.Target] = true
+		if strings.HasPrefix(f.Rule, "host/firewall-") && f.Rule != "host/firewall-unmanaged" {
 			t.Errorf("audit of an unmanaged firewall: %s", f.Rule)
 		}
 	}
-	if !rules["host.firewall.unmanaged"] || !rules["host.sysctl.kernel.kptr_restrict"] {
+	if !rules["host/firewall-unmanaged"] || !rules["host/sysctl-value kernel.kptr_restrict"] {
 		t.Errorf("audit rules = %v", rules)
 	}
 	os.WriteFile(pol, []byte("version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n"), 0o644)
