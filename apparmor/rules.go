@@ -2,13 +2,12 @@ package apparmor
 
 import "github.com/ctsec/ctsec/internal/report"
 
-// Rule ids of status, review, promote and demote (validate's are beside it).
+// Rule ids of status, promote and demote (validate's and review's are
+// beside them).
 const (
 	RuleContainerProfileNotLoaded = "apparmor/container-profile-not-loaded"
 	RuleProfileUnreadable         = "apparmor/profile-unreadable"
 	RuleProfileNotLoaded          = "apparmor/profile-not-loaded"
-	RuleReviewNeedsRules          = "apparmor/review-needs-rules"
-	RuleReviewBlocked             = "apparmor/review-blocked"
 	RulePromoteFailed             = "apparmor/promote-failed"
 	RuleDemoteFailed              = "apparmor/demote-failed"
 )
@@ -34,12 +33,21 @@ var Rules = report.Rules{
 		Help: "fix the file: ctsec apparmor validate FILE"},
 	{ID: RuleProfileNotLoaded, Severity: report.Low, Title: "a profile on disk is not loaded",
 		Help: "ctsec apparmor load --write FILE, or remove the file"},
+	{ID: RuleReviewBreaking, Severity: report.High, Title: "an enforce-mode profile is denying what the service does",
+		Description: "The service is being blocked now: the logs show denials of an enforcing profile in the window.",
+		Help:        "add the proposed rules (ctsec apparmor promote PROFILE --add-rules --write) or go back to complain mode (ctsec apparmor demote PROFILE --write)"},
 	{ID: RuleReviewNeedsRules, Severity: report.Medium, Title: "complain-mode profile would have denied events",
 		Description: "Events in the window are not allowed by the profile yet: enforcing it now would block them.",
 		Help:        "review the proposed rules, then ctsec apparmor promote PROFILE --add-rules"},
 	{ID: RuleReviewBlocked, Severity: report.High, Title: "the logs lost events in the review window",
 		Description: "A log that dropped records proves nothing: a quiet profile may have been busy.",
 		Help:        "raise the audit backlog (auditctl -b 8192) or disable printk rate limiting, then review a new window"},
+	{ID: RuleReviewDenyRule, Severity: report.Medium, Title: "the profile's own deny rule denied an access",
+		Description: "Deny rules are enforced in complain mode too, so no allow rule is proposed for what they denied.",
+		Help:        "if the service needs it, narrow or remove the deny rule; otherwise nothing to do"},
+	{ID: RuleReviewCoverage, Severity: report.Medium, Title: "the logs do not cover the review window",
+		Description: "The logs read start after the window does (rotated away, or a journal that keeps less), so quiet days may be unrecorded.",
+		Help:        "name the older logs with --log (audit.log.N, kern.log.N.gz), keep more of them, or shorten --since"},
 	{ID: RulePromoteFailed, Severity: report.High, Title: "promote failed and the profile was restored",
 		Help: "fix the profile file; it was restored from its backup"},
 	{ID: RuleDemoteFailed, Severity: report.High, Title: "demote failed and the profile was restored",
@@ -57,7 +65,9 @@ func StatusRules() report.Rules {
 }
 
 // ReviewRules are the rules review evaluates.
-func ReviewRules() report.Rules { return pick(RuleReviewNeedsRules, RuleReviewBlocked) }
+func ReviewRules() report.Rules {
+	return pick(RuleReviewBreaking, RuleReviewNeedsRules, RuleReviewBlocked, RuleReviewDenyRule, RuleReviewCoverage)
+}
 
 func pick(ids ...string) report.Rules {
 	var out report.Rules
