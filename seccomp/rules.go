@@ -96,13 +96,16 @@ var Rules = report.Rules{
 	{ID: LintNoEffect, Severity: report.Info, Title: "rule with the default action",
 		Description: "runc skips rules whose action is the default, so the rule changes nothing.",
 		Help:        "drop it"},
+	{ID: LintRuncStart, Severity: report.Medium, Title: "runc cannot start a container under the profile",
+		Description: "runc makes some syscalls itself after it has loaded the container's filter and before it executes the container's process; an allow-list without them stops every container at start.",
+		Help:        "add the syscalls named, or build the profile on the runtime base (profile gen --base runtime)"},
 	{ID: LintRecording, Severity: report.High, Title: "a recording profile confines nothing",
 		Description: "The profile notifies a recorder for every syscall and then lets it through.",
 		Help:        "use the profile profile record wrote from it, not the recording profile"},
 }
 
 var lintRules = map[string]bool{LintDefaultAllow: true, LintDangerous: true, LintPtraceKernel: true, LintClone3: true,
-	LintClone3Args: true, LintSocketcall: true, LintCompatArch: true, LintNoEffect: true, LintRecording: true}
+	LintClone3Args: true, LintSocketcall: true, LintCompatArch: true, LintNoEffect: true, LintRecording: true, LintRuncStart: true}
 
 // ValidateRules are the rules validate evaluates: loading, names, compiling.
 func ValidateRules() report.Rules {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -57,15 +58,21 @@ func TestSeccompValidateFixtures(t *testing.T) {
 	if _, _, code := ctsec(t, "seccomp", "validate", "--fail-on", "none", fixture(t, "example.json")); code != 1 {
 		t.Errorf("--fail-on none: exit %d", code)
 	}
-	var v []struct {
-		Compiled struct {
-			Instructions int      `json:"instructions"`
-			Arches       []string `json:"arches"`
-		} `json:"compiled"`
+	var data struct {
+		Profiles []struct {
+			Compiled struct {
+				Instructions int      `json:"instructions"`
+				Arches       []string `json:"arches"`
+			} `json:"compiled"`
+		} `json:"profiles"`
 	}
 	out, _, _ = ctsec(t, "seccomp", "validate", "--arch", "amd64", "--format", "json", fixture(t, "default.json"))
-	if err := json.Unmarshal(decodeReport(t, out).Data, &v); err != nil || len(v) != 1 || v[0].Compiled.Instructions == 0 || len(v[0].Compiled.Arches) != 3 {
-		t.Errorf("validate data: %v %+v", err, v)
+	v := data.Profiles
+	if err := json.Unmarshal(decodeReport(t, out).Data, &data); err != nil || len(data.Profiles) != 1 {
+		t.Fatalf("validate data: %v %s", err, out)
+	}
+	if v = data.Profiles; v[0].Compiled.Instructions == 0 || len(v[0].Compiled.Arches) != 3 {
+		t.Errorf("validate data: %+v", v)
 	}
 }
 
@@ -438,17 +445,33 @@ func TestSeccompDiffInvalid(t *testing.T) {
 	}
 }
 
-// TestSeccompShowJSON: the listing is a report like every command's JSON;
-// a named profile is printed as itself.
+// TestSeccompShowJSON: the listing and a named profile are reports like
+// every command's JSON; in text a named profile is printed as itself.
 func TestSeccompShowJSON(t *testing.T) {
 	out, _, code := ctsec(t, "seccomp", "show", "--format", "json")
 	r := decodeReport(t, out)
-	var list []struct{ Name, Description string }
-	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list) != len(profiles.SeccompNames()) {
+	var list struct {
+		Profiles []struct {
+			Name, Description string
+			Profile           json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list.Profiles) != len(profiles.SeccompNames()) {
 		t.Errorf("exit %d %v %s", code, err, out)
 	}
+	want, _ := profiles.Seccomp("strict")
+	out, _, _ = ctsec(t, "seccomp", "show", "strict")
+	if strings.TrimSuffix(out, "\n") != strings.TrimSuffix(string(want), "\n") {
+		t.Error("show strict is not the profile byte for byte")
+	}
 	out, _, _ = ctsec(t, "seccomp", "show", "strict", "--format", "json")
-	if want, _ := profiles.Seccomp("strict"); strings.TrimSpace(out) != strings.TrimSpace(string(want)) {
-		t.Error("show strict --format json is not the profile")
+	if err := json.Unmarshal(decodeReport(t, out).Data, &list); err != nil || len(list.Profiles) != 1 || list.Profiles[0].Name != "strict" {
+		t.Fatalf("show strict --format json: %v\n%s", err, out)
+	}
+	var got, exp any
+	json.Unmarshal(list.Profiles[0].Profile, &got)
+	json.Unmarshal(want, &exp)
+	if !reflect.DeepEqual(got, exp) {
+		t.Error("show strict --format json does not carry the profile")
 	}
 }

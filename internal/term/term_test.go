@@ -196,3 +196,11 @@ func TestTableLineSpansColumns(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
+
+func TestFit(t *testing.T) {
+	in := "short\n  + SCMP_ACT_ALLOW: read, write, open, close, stat, fstat\nlast"
+	want := "short\n  + SCMP_ACT_ALLOW:\n      read, write, open,\n      close, stat, fstat\nlast"
+	if got := Fit(in, 24); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
