@@ -118,7 +118,7 @@ func TestSeccompBadInput(t *testing.T) {
 			}
 			// profile gen reads the same files as lists of syscalls: its
 			// messages differ (an empty file lists nothing), the contract not.
-			args := []string{"profile", "gen", "x", "--syscalls-from", tt.path, "-o", outDir}
+			args := []string{"profile", "gen", "x", "--syscalls-from", tt.path, "--dir", outDir}
 			out, errOut, code := ctsec(t, args...)
 			if code != 2 || !strings.Contains(errOut, filepath.Base(tt.path)) || strings.Count(errOut, "\n") != 1 || len(errOut) > 300 || out != "" {
 				t.Errorf("%v: exit %d stdout %q stderr %q", args, code, out, errOut)
@@ -143,7 +143,7 @@ func TestProfileGenJunkLists(t *testing.T) {
 	for _, tt := range tests {
 		p := filepath.Join(dir, tt.name)
 		os.WriteFile(p, []byte(tt.src), 0o644)
-		out, errOut, code := ctsec(t, "profile", "gen", "x", "--syscalls-from", p, "-o", dir)
+		out, errOut, code := ctsec(t, "profile", "gen", "x", "--syscalls-from", p, "--dir", dir)
 		if code != 2 || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "\n") != 1 || out != "" {
 			t.Errorf("%s: exit %d %q, want %q", tt.name, code, errOut, tt.want)
 		}
@@ -271,7 +271,7 @@ func TestProfileGen(t *testing.T) {
 	state := t.TempDir()
 	obs := filepath.Join(dir, "observed.json")
 	os.WriteFile(obs, []byte(`{"syscalls":[{"name":"getrandom","arch":"x86_64","count":3,"first_seen":"2026-11-25T10:00:00Z","last_seen":"2026-11-25T10:00:01Z"},{"name":"uname","arch":"x86_64","count":1}],"command":["x"]}`), 0o644)
-	out, errOut, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "-o", dir, "--state-dir", state)
+	out, errOut, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "--dir", dir, "--state-dir", state)
 	path := filepath.Join(dir, "api.seccomp.json")
 	if code != 0 || !strings.Contains(out, "security_opt:\n  - seccomp="+path) {
 		t.Fatalf("gen: exit %d\n%s%s", code, out, errOut)
@@ -286,21 +286,31 @@ func TestProfileGen(t *testing.T) {
 		t.Errorf("generated profile does not validate (exit %d)", code)
 	}
 	// Same again: unchanged. Different without --force: refused, file kept.
-	if _, _, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "-o", dir, "--state-dir", state); code != 0 {
+	if _, _, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "--dir", dir, "--state-dir", state); code != 0 {
 		t.Errorf("idempotent run: exit %d", code)
 	}
-	_, errOut, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "-o", dir, "--state-dir", state)
+	_, errOut, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "--dir", dir, "--state-dir", state)
 	if again, _ := os.ReadFile(path); code != 1 || !strings.Contains(errOut, "use --force") || !bytes.Equal(again, data) {
 		t.Errorf("overwrite without --force: exit %d %q", code, errOut)
 	}
-	out, _, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "-o", dir, "--state-dir", state, "--force", "--format", "json")
+	out, _, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "--dir", dir, "--state-dir", state, "--force", "--format", "json")
 	var res struct {
 		Data struct {
-			Backup  string   `json:"backup"`
-			Written []string `json:"written"`
+			Backup string `json:"backup"`
+			Files  []struct {
+				Kind    string `json:"kind"`
+				Written bool   `json:"written"`
+			} `json:"files"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res.Data.Backup == "" || len(res.Data.Written) != 1 {
+	written := 0
+	err := json.Unmarshal([]byte(out), &res)
+	for _, f := range res.Data.Files {
+		if f.Written {
+			written++
+		}
+	}
+	if err != nil || code != 0 || res.Data.Backup == "" || written != 1 {
 		t.Fatalf("--force: exit %d %v %s", code, err, out)
 	}
 	backups, _ := filepath.Glob(filepath.Join(state, "backups", res.Data.Backup, "*api.seccomp.json"))
@@ -312,12 +322,12 @@ func TestProfileGen(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "plain")
 	os.WriteFile(plain, nil, 0o644)
 	for _, bad := range [][]string{
-		{"profile", "gen", "../evil", "-o", dir},
-		{"profile", "gen", "x", "--allow", "opnat", "-o", dir},
-		{"profile", "gen", "x", "--base", "lax", "-o", dir},
-		{"profile", "gen", "x", "--allow", "opnat", "-o", filepath.Join(dir, "missing")},
-		{"profile", "gen", "x", "-o", filepath.Join(plain, "sub")},
-		{"profile", "gen", "x", "-o", plain},
+		{"profile", "gen", "../evil", "--dir", dir},
+		{"profile", "gen", "x", "--allow", "opnat", "--dir", dir},
+		{"profile", "gen", "x", "--base", "lax", "--dir", dir},
+		{"profile", "gen", "x", "--allow", "opnat", "--dir", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "--dir", filepath.Join(plain, "sub")},
+		{"profile", "gen", "x", "--dir", plain},
 	} {
 		if _, errOut, code := ctsec(t, bad...); code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d %q", bad, code, errOut)
@@ -331,7 +341,7 @@ func TestProfileGen(t *testing.T) {
 	}
 	// A missing output directory is made when the gen goes through.
 	nested := filepath.Join(dir, "new", "profiles")
-	if _, errOut, code := ctsec(t, "profile", "gen", "x", "-o", nested, "--state-dir", t.TempDir()); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "x", "--dir", nested, "--state-dir", t.TempDir()); code != 0 {
 		t.Fatalf("gen into a new directory: exit %d %q", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(nested, "x.seccomp.json")); err != nil {
@@ -349,7 +359,7 @@ func TestDockerStrictProfile(t *testing.T) {
 	image := testenv.Busybox(t)
 	docker := testenv.Docker(t)
 	dir := t.TempDir()
-	if _, errOut, code := ctsec(t, "profile", "gen", "web", "--base", "strict", "--deny", "chmod,fchmodat,fchmodat2", "-o", dir); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "web", "--base", "strict", "--deny", "chmod,fchmodat,fchmodat2", "--dir", dir); code != 0 {
 		t.Fatalf("gen: %d %s", code, errOut)
 	}
 	profile := filepath.Join(dir, "web.seccomp.json")
@@ -413,7 +423,7 @@ func TestDockerRuntimeProfile(t *testing.T) {
 	image := testenv.Busybox(t)
 	docker := testenv.Docker(t)
 	dir := t.TempDir()
-	if _, errOut, code := ctsec(t, "profile", "gen", "base", "--base", "runtime", "-o", dir); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "base", "--base", "runtime", "--dir", dir); code != 0 {
 		t.Fatalf("gen: %d %s", code, errOut)
 	}
 	run := func(argv ...string) (string, error) {
