@@ -88,7 +88,14 @@ func TestBenchUsageErrors(t *testing.T) {
 
 func TestBenchList(t *testing.T) {
 	out, _, code := ctsec(t, "bench", "--list")
-	if code != 0 || strings.Count(out, "\n") != 117 || !strings.Contains(out, "5.32") {
-		t.Errorf("exit %d, %d lines:\n%s", code, strings.Count(out, "\n"), out)
+	if code != 0 || !strings.Contains(out, "5.32") || !strings.Contains(out, "1.1.1 ") {
+		t.Errorf("exit %d:\n%s", code, out)
+	}
+	out, _, code = ctsec(t, "bench", "--list", "--format", "json")
+	var rep struct {
+		Data struct{ Checks []struct{ ID string } }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 0 || len(rep.Data.Checks) != 117 {
+		t.Errorf("exit %d %v: %d checks", code, err, len(rep.Data.Checks))
 	}
 }

@@ -58,14 +58,17 @@ func TestHostAuditPlanApplyRollback(t *testing.T) {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root, "--format", "json")
-	var plan struct {
-		Modules []struct {
-			Module string
-			Edits  []struct{ Path, Diff string }
+	var planRep struct {
+		Data struct {
+			Modules []struct {
+				Module string
+				Edits  []struct{ Path, Diff, Mode string }
+			}
 		}
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
-		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" {
+	plan := &planRep.Data
+	if code != 0 || json.Unmarshal([]byte(out), &planRep) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
+		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" || plan.Modules[0].Edits[0].Mode != "0644" {
 		t.Fatalf("plan json: %d %s", code, out)
 	}
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
@@ -111,10 +114,13 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 	os.WriteFile(pol, []byte(strings.Replace(string(b), "    net.ipv4.tcp_syncookies: \"1\"\n", "    net.ipv4.tcp_syncookies: \"1\"\n    net.ipv4.ip_forward: \"0\"\n", 1)), 0o644)
 	state := t.TempDir()
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol)
-	if code != 1 || !strings.Contains(errOut, "refusing to apply (use --force to override): sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") {
+	if code != 1 || !strings.Contains(errOut, "sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") ||
+		!strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.Contains(out, "REFUSED (sysctl-docker-forwarding)") {
+	// The refusal comes first, with what to change; --force last.
+	if !strings.HasPrefix(out, "REFUSED: 1 lockout guard") || !strings.Contains(out, "  sysctl-docker-forwarding: ") ||
+		!strings.Contains(flat(out), "fix: keep net.ipv4.ip_forward at 1") || strings.Index(out, "fix:") > strings.Index(out, "--force") {
 		t.Errorf("plan output lacks the refusal: %s", out)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {

@@ -352,7 +352,7 @@ type listenSummary struct {
 // recording is not repeated easily.
 func rescue(a *app, obs *record.Observation) {
 	fmt.Fprintln(a.stderr, "ctsec: the observations that could not be saved follow:")
-	writeJSON(a.stderr, obs)
+	report.WriteJSON(a.stderr, obs)
 }
 
 // checkOutputDirs fails before recording, not after, when an output could
