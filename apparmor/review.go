@@ -368,17 +368,27 @@ func judgeOne(rv *Review, name string, info ProfileInfo, known bool, acts []Acti
 		pr.DaysInComplain = int(now.Sub(info.ComplainSince) / (24 * time.Hour))
 	}
 	var merged []Proposal
-	byText := map[string]int{}
+	byKey := map[string]int{}
 	add := func(p Proposal) {
-		if i, ok := byText[p.Text]; ok { // same rule from complain and enforce events
+		// The same rule from complain and enforce events, or from a null
+		// child: one proposal, and for a path the union of the permissions.
+		key := p.Text
+		if f, ok := p.Rule.(File); ok {
+			key = fileKey(f)
+		}
+		if i, ok := byKey[key]; ok {
 			m := &merged[i]
 			m.Events += p.Events
 			m.Denied += p.Denied
 			m.Last = later(m.Last, p.Last)
 			m.merge(p.Sample)
+			if f, ok := p.Rule.(File); ok {
+				u := mergeFile(m.Rule.(File), f)
+				m.Rule, m.Text = u, u.String()
+			}
 			return
 		}
-		byText[p.Text] = len(merged)
+		byKey[key] = len(merged)
 		merged = append(merged, p)
 	}
 	for _, a := range acts {
@@ -446,6 +456,31 @@ func judgeOne(rv *Review, name string, info ProfileInfo, known bool, acts []Acti
 	slices.SortFunc(pr.DeniedByRule, func(x, y DenyGroup) int { return strings.Compare(x.Rule, y.Rule) })
 	pr.Verdict, pr.Reason = verdict(rv, &pr, known, minComplain)
 	return pr
+}
+
+func fileKey(f File) string {
+	owner := ""
+	if f.Owner {
+		owner = "owner "
+	}
+	return "file:" + owner + f.Path.String()
+}
+
+// mergeFile unions the permissions of two rules on one path.
+func mergeFile(a, b File) File {
+	var bits uint8
+	for _, f := range []File{a, b} {
+		for i := 0; i < len(permOrder); i++ {
+			if strings.IndexByte(f.Perms, permOrder[i]) >= 0 {
+				bits |= 1 << i
+			}
+		}
+		if f.Exec != "" {
+			bits |= permExec
+		}
+	}
+	a.Perms, a.Exec = permsOf(bits)
+	return a
 }
 
 func hasExecFor(ps []Proposal, prog string) bool {
