@@ -16,6 +16,7 @@ import (
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
@@ -97,7 +98,10 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 			}
 		}
 	}
-	dir := filepath.Join(o.Root, ProfileDir)
+	dir, err := InRoot(o.Root, filepath.Join(o.Root, ProfileDir))
+	if err != nil {
+		return LoadResult{}, err
+	}
 	now := clock.Or(o.Clock).Now()
 	var res LoadResult
 	contents := map[string][]byte{}
@@ -125,6 +129,22 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 		}
 		return res, nil
 	}
+	if _, err := rootfs.New(o.Root).MkdirAll(ProfileDir, 0o755); err != nil {
+		return res, fmt.Errorf("creating %s: %w", ProfileDir, err)
+	}
+	// A directory missing at planning resolves only now that it exists.
+	real, err := InRoot(o.Root, dir)
+	if err != nil {
+		return res, err
+	}
+	if real != dir {
+		moved := map[string][]byte{}
+		for i, a := range res.Actions {
+			res.Actions[i].Target = filepath.Join(real, filepath.Base(a.Target))
+			moved[res.Actions[i].Target] = contents[a.Target]
+		}
+		contents = moved
+	}
 	store := safefile.Store{Dir: o.StateDir, Clock: o.Clock}
 	change, err := store.NewChange("apparmor load")
 	if err != nil {
@@ -142,9 +162,6 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 	for _, a := range res.Actions {
 		if !a.Changed {
 			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(a.Target), 0o755); err != nil {
-			return res, fmt.Errorf("creating %s: %w", filepath.Dir(a.Target), err)
 		}
 		if err := safefile.WriteFile(a.Target, contents[a.Target], 0o644); err != nil {
 			_, _ = store.Restore(change.ID())
