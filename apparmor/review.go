@@ -93,6 +93,11 @@ type ProfileReview struct {
 	Rejected     map[string]int `json:"rejected,omitempty"` // events with a field outside its grammar, by which
 	Verdict      string         `json:"verdict"`
 	Reason       string         `json:"reason"`
+	Trend        *Trend         `json:"trend,omitempty"`
+	// Containers run under the profile (from the engine). When exactly one
+	// does, the profile's events are its events: AttributedTo names it.
+	Containers   []ContainerProfile `json:"containers,omitempty"`
+	AttributedTo string             `json:"attributed_to,omitempty"`
 }
 
 // DenyGroup is the events one deny rule of the profile caused.
@@ -634,4 +639,24 @@ func (rv *Review) Profile(name string) (ProfileReview, bool) {
 		}
 	}
 	return ProfileReview{}, false
+}
+
+// AddContainers attributes each profile's events to the containers that run
+// under it. The log names only the profile (a pid is the host's, and gone
+// by the time of the review), so events can be told to be a container's
+// only when that container alone uses the profile: one profile per
+// container, as ctsec generates them.
+func (rv *Review) AddContainers(cs []ContainerProfile) {
+	for i := range rv.Profiles {
+		p := &rv.Profiles[i]
+		top := ProfileOf(p.Profile)
+		for _, c := range cs {
+			if c.Profile == top || c.Profile == "" && c.Requested == top {
+				p.Containers = append(p.Containers, c)
+			}
+		}
+		if len(p.Containers) == 1 {
+			p.AttributedTo = p.Containers[0].Container
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/clock"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
@@ -85,6 +86,7 @@ func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) 
 
 func newApparmorReviewCmd(a *app) *cobra.Command {
 	var f logFlags
+	var h reviewExtras
 	cmd := &cobra.Command{
 		Use:   "review",
 		Short: "Weekly review: what complain-mode profiles would have denied, and which are ready to enforce",
@@ -100,8 +102,24 @@ activity, and a verdict:
   idle         no activity, or not long enough in complain mode: do not promote blindly
   blocked      the logs show events were lost in the window (a finding, severity high)
 
+  breaking     the kernel denied events of an enforce-mode profile: the service
+               is being blocked now (a finding, severity high, shown first)
+
+Events a profile's own deny rules caused are listed with the deny rule, never
+proposed as allows; an event with a field outside its grammar is rejected
+(counted and shown), never turned into a wider rule.
+
 Without --log or --journal it reads the first of ROOT/var/log/audit/audit.log,
-kern.log, syslog, messages that exists, else the journal. It changes nothing.
+kern.log, syslog, messages that exists, with its rotated files that hold part
+of the window (audit.log.1, kern.log.2.gz…), else the journal. When the logs
+read begin after the window's start it says so (a finding) and calls nothing
+ready.
+
+Each run is recorded under --state-dir (DIR/apparmor, trusted only when it
+belongs to you and nobody else can write it) and compared with the last:
+new rules since then, how long a profile has been quiet, when promote or
+demote changed its mode. The engine is asked which containers run under each
+profile (--no-docker skips it). It changes no profile.
 --format text and markdown print the review itself (markdown is made for a
 weekly ticket); json carries it in .data next to the findings.`,
 		Example: `  ctsec apparmor review
@@ -113,6 +131,12 @@ weekly ticket); json carries it in .data next to the findings.`,
 			rv, err := f.review(cmd.Context(), a)
 			if err != nil {
 				return err
+			}
+			if !h.noDocker {
+				reviewContainers(cmd.Context(), a, &rv, h.host)
+			}
+			if !h.noHistory {
+				reviewHistory(&rv, h.stateDir)
 			}
 			r := report.New("apparmor review", rv.Findings(), rv)
 			switch a.format {
@@ -134,7 +158,50 @@ weekly ticket); json carries it in .data next to the findings.`,
 	}
 	f.add(cmd)
 	cmd.Flags().StringArrayVar(&f.profiles, "profile", nil, "review only this profile (repeatable)")
+	cmd.Flags().StringVar(&h.stateDir, "state-dir", safefile.DefaultStateDir, "where the review history is kept (DIR/apparmor): each run's verdicts, counts and rules, for the trend")
+	cmd.Flags().BoolVar(&h.noHistory, "no-history", false, "neither read nor record the review history")
+	cmd.Flags().BoolVar(&h.noDocker, "no-docker", false, "do not ask the Docker engine which containers run under each profile")
+	cmd.Flags().StringVarP(&h.host, "host", "H", "", "Docker engine to ask (default: DOCKER_HOST or the local socket)")
 	return cmd
+}
+
+// reviewExtras are the review's flags beyond the logs.
+type reviewExtras struct {
+	stateDir, host      string
+	noHistory, noDocker bool
+}
+
+// reviewHistory sets the trend against the recorded reviews, then records
+// this one. History is a help, not the job: a state directory that cannot
+// be used, or is not trusted, is a warning in the review.
+func reviewHistory(rv *apparmor.Review, stateDir string) {
+	h := apparmor.History{Dir: apparmor.HistoryDir(stateDir)}
+	prev, err := h.Reviews(rv.Until, 12)
+	if err == nil {
+		var modes []apparmor.ModeRecord
+		if modes, err = h.Modes(); err == nil {
+			rv.AddTrends(prev, modes)
+			err = h.Record(rv)
+		}
+	}
+	if err != nil {
+		rv.Warnings = append(rv.Warnings, "review history not used or kept: "+err.Error())
+	}
+}
+
+// reviewContainers names the containers under each profile, when the
+// engine answers; when it does not, the review says so and goes on.
+func reviewContainers(ctx context.Context, a *app, rv *apparmor.Review, host string) {
+	cli, err := engine.Connect(host)
+	if err == nil {
+		defer cli.Close()
+		var cs []apparmor.ContainerProfile
+		if cs, err = apparmor.Containers(ctx, cli); err == nil {
+			rv.AddContainers(cs)
+			return
+		}
+	}
+	rv.Warnings = append(rv.Warnings, "containers not attributed: "+oneLine(err.Error()))
 }
 
 // changeFlags are what promote and demote share.
