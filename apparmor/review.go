@@ -342,6 +342,9 @@ func fileUnder(label string, indexOf func(string) *ruleIndex) (string, *Inherite
 			return target, inh
 		}
 		exec := File{Path: Literal(prog), Exec: "ix"}
+		if exec.Validate() != nil {
+			return target, inh // a label no exec rule can name (it came from a log): not folded
+		}
 		if mode := indexOf(parent).execMode(prog); mode != "" && mode != "ix" {
 			return target, inh // a px/cx/ux rule: the program runs under another profile
 		}
