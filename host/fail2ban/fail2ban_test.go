@@ -103,6 +103,14 @@ func TestGuardClientIPNotWhitelisted(t *testing.T) {
 	if len(mp.Refusals) != 0 {
 		t.Errorf("whitelisted network still refused: %+v", mp.Refusals)
 	}
+	// A value the guard cannot read is a refusal, never "no client".
+	for _, garbage := range []string{"garbage", "198.51.100.7 x 192.0.2.1 22", "198.51.100.7 50022 192.0.2.1", "300.1.1.1 1 192.0.2.1 22"} {
+		env.SSHConnection = garbage
+		mp, _ = New().Plan(context.Background(), env, pol)
+		if len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "ssh-connection" || !strings.Contains(mp.Refusals[0].Reason, "SSH_CONNECTION") {
+			t.Errorf("SSH_CONNECTION=%q: refusals = %+v", garbage, mp.Refusals)
+		}
+	}
 }
 
 // backend polling needs a log file Debian 12 does not have: fail2ban-client

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -252,11 +251,12 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		}
 		mp.Notes = append(mp.Notes, note)
 	}
-	if ip := env.ClientIP(); ip != "" {
-		if _, err := netip.ParseAddr(ip); err == nil && !covered(ip, ignoreList(pol)) {
-			mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "fail2ban-client-ip",
-				Reason: fmt.Sprintf("your SSH client address %s (SSH_CONNECTION) is not in ignoreip: %d failed logins would ban you for %s; add it to operator.trusted_ips", ip, pol.Fail2ban.MaxRetry, pol.Fail2ban.BanTime)})
-		}
+	switch conn, ok, err := env.Conn(); {
+	case err != nil:
+		mp.Refusals = append(mp.Refusals, host.ConnRefusal(err))
+	case ok && !covered(conn.Client.String(), ignoreList(pol)):
+		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "fail2ban-client-ip",
+			Reason: fmt.Sprintf("your SSH client address %s (SSH_CONNECTION) is not in ignoreip: %d failed logins would ban you for %s; add it to operator.trusted_ips", conn.Client, pol.Fail2ban.MaxRetry, pol.Fail2ban.BanTime)})
 	}
 	return mp, nil
 }

@@ -378,7 +378,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 				Reason: fmt.Sprintf("%s would stay %s%s", k, short(got), where)})
 		}
 	}
-	mp.Refusals = append(mp.Refusals, lockoutGuard(env, eff)...)
+	cur, _, err := stage(env, host.Overlay{Env: env})
+	if err != nil {
+		return nil, err
+	}
+	defer cur.Close()
+	refusals, notes := lockoutGuard(ctx, env, cfg, cur.main, st.main)
+	mp.Refusals = append(mp.Refusals, refusals...)
+	mp.Notes = append(mp.Notes, notes...)
 	// The drop-in sets global values; a Match block elsewhere still applies
 	// its own to the connections it matches, so say which ones stay weak
 	// after this change rather than let apply look complete.
@@ -415,46 +422,6 @@ func cryptoGuard(ctx context.Context, env *host.Env, pol *host.Policy) []host.Re
 			out = append(out, host.Refusal{Guard: "ssh-crypto",
 				Reason: fmt.Sprintf("%s %s not supported by the installed OpenSSH (ssh -Q %s); remove them from the policy", l.name, strings.Join(bad, ","), l.kind)})
 		}
-	}
-	return out
-}
-
-// lockoutGuard refuses to turn password login off while someone who can
-// log in by password today (or the operator) has no usable key.
-func lockoutGuard(env *host.Env, eff Effective) []host.Refusal {
-	if eff.Get("passwordauthentication") != "no" || eff.Get("kbdinteractiveauthentication") != "no" {
-		return nil
-	}
-	if c := eff.Get("authorizedkeyscommand"); c != "" && c != "none" {
-		return nil // keys come from a command (EC2 Instance Connect, OS Login)
-	}
-	accts, err := readAccounts(env)
-	if err != nil {
-		return []host.Refusal{{Guard: "ssh-keys", Reason: "cannot read /etc/passwd to check who keeps a way in: " + err.Error()}}
-	}
-	var out []host.Refusal
-	withKey := 0
-	for _, a := range accts {
-		if !a.canLogIn() || !a.allowedBy(eff) {
-			if a.Name == env.Operator && a.canLogIn() {
-				out = append(out, host.Refusal{Guard: "ssh-keys", Reason: fmt.Sprintf("the operator %q may not log in over SSH after this change (PermitRootLogin/AllowUsers)", a.Name)})
-			}
-			continue
-		}
-		ok, why := usableKey(env, a, eff)
-		if ok {
-			withKey++
-			continue
-		}
-		switch {
-		case a.Name == env.Operator:
-			out = append(out, host.Refusal{Guard: "ssh-keys", Reason: fmt.Sprintf("password login off but the operator %q has no usable key (%s)", a.Name, why)})
-		case a.Password || !a.ShadowKnown:
-			out = append(out, host.Refusal{Guard: "ssh-keys", Reason: fmt.Sprintf("password login off but user %q logs in with a password and has no usable key (%s)", a.Name, why)})
-		}
-	}
-	if withKey == 0 && len(out) == 0 {
-		out = append(out, host.Refusal{Guard: "ssh-keys", Reason: "password login off but no account that may log in has a usable key: nobody could log in"})
 	}
 	return out
 }
