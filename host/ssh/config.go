@@ -31,6 +31,14 @@ type Config struct {
 	// Includes lists the Include patterns met, for checking that
 	// sshd_config.d is read before the main file's settings.
 	Includes []Directive
+	// inMatch indexes the directives under each Match line, so reading
+	// every block stays linear in the file.
+	inMatch map[location][]int
+}
+
+type location struct {
+	file string
+	line int
 }
 
 // Source reads host paths for the parser: the files under a root, possibly
@@ -113,6 +121,13 @@ func (c *Config) parseFile(src Source, file string, match *Directive, depth int)
 			continue
 		}
 		d.Match = cur
+		if cur != nil && d.Keyword != "include" {
+			if c.inMatch == nil {
+				c.inMatch = map[location][]int{}
+			}
+			k := location{cur.File, cur.Line}
+			c.inMatch[k] = append(c.inMatch[k], len(c.Directives))
+		}
 		if d.Keyword == "include" {
 			if len(d.Args) == 0 {
 				return &ParseError{File: file, Line: i + 1, Msg: "Include without a path"}
@@ -244,10 +259,8 @@ func (c *Config) Matches() []Directive {
 // InMatch returns the directives under a Match line.
 func (c *Config) InMatch(m Directive) []Directive {
 	var out []Directive
-	for _, d := range c.Directives {
-		if d.Match != nil && d.Match.File == m.File && d.Match.Line == m.Line {
-			out = append(out, d)
-		}
+	for _, i := range c.inMatch[location{m.File, m.Line}] {
+		out = append(out, c.Directives[i])
 	}
 	return out
 }

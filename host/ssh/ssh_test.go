@@ -18,7 +18,7 @@ import (
 // sshRoot is a root with Debian 12's real sshd_config, an empty
 // sshd_config.d, and two accounts: root, and alice who logs in with a
 // password and (when withKey) also has a key.
-func sshRoot(t *testing.T, withKey bool) *host.Env {
+func sshRoot(t testing.TB, withKey bool) *host.Env {
 	t.Helper()
 	testenv.Root(t)
 	testenv.Tool(t, "sshd")
