@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -78,6 +79,9 @@ func Canonical(keyword string) string {
 
 const maxIncludeDepth = 16
 
+// keyword is the shape of every sshd_config keyword.
+var keyword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
+
 // Parse reads the configuration starting at mainPath (a host path),
 // expanding Include as sshd does: globs in lexical order, relative paths
 // under /etc/ssh, an Include inside Match belonging to that Match, and a
@@ -104,6 +108,11 @@ func (c *Config) parseFile(src Source, file string, match *Directive, depth int)
 		d, ok, err := parseLine(line)
 		if err != nil {
 			return &ParseError{File: file, Line: i + 1, Msg: err.Error()}
+		}
+		if ok && !keyword.MatchString(d.Raw) {
+			// Never quote it: an Include can reach any file (../../etc/shadow),
+			// and this line may be a secret.
+			return &ParseError{File: file, Line: i + 1, Msg: "not an sshd keyword (sshd would refuse this line too)"}
 		}
 		if !ok {
 			continue

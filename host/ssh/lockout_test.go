@@ -204,3 +204,25 @@ func TestParseKeyLine(t *testing.T) {
 		t.Error("a comment is a line")
 	}
 }
+
+// FuzzParseKeyLine: any authorized_keys line parses without panicking,
+// and a line without a problem always has a known key type and a blob.
+func FuzzParseKeyLine(f *testing.F) {
+	for _, s := range []string{`ssh-ed25519 AAAA c`, `from="10.0.0.0/8,!10.1.1.1",restrict,pty ssh-rsa AAAA c`, `command="echo \"a b\"" ssh-ed25519 AAAA`, `from="x`, `restrict,`, `expiry-time="20300101" ssh-ed25519 A`, "\"\t,=", `environment="A=B",no-pty,cert-authority ecdsa-sha2-nistp256 AAAA`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		k, ok := parseKeyLine(line)
+		if !ok || k.Problem != "" {
+			return
+		}
+		if _, known := keyTypes[k.Type]; !known || k.Blob == "" {
+			t.Fatalf("parseKeyLine(%q) = %+v without a problem", line, k)
+		}
+		for n := range k.Options {
+			if _, known := keyOptions[n]; !known {
+				t.Fatalf("parseKeyLine(%q) accepted option %q", line, n)
+			}
+		}
+	})
+}

@@ -217,3 +217,45 @@ func BenchmarkAuditManyMatches(b *testing.B) {
 		}
 	}
 }
+
+// `Include ../../../../../etc/shadow` put a line of that file into the
+// error text. Neither ctsec's parser nor sshd's message may quote a line
+// of a file outside /etc/ssh.
+func TestIncludeOutsideConfigTreeLeaksNothing(t *testing.T) {
+	const secret = "SECRETHASHb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+	for name, content := range map[string]string{
+		"shadow line":  "root:$y$j9T$" + secret + ":19000:0:99999:7:::\n",
+		"base64 line":  secret + "\n", // a valid-looking keyword: only sshd rejects it
+		"key and args": "Ciphers " + secret + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := sshRoot(t, true)
+			hosttest.Write(t, env, "/etc/shadow", content)
+			hosttest.Write(t, env, MainConfig, "Include ../../../../../etc/shadow\n"+hosttest.Read(t, env, MainConfig))
+			var msgs []string
+			fs, err := New().Audit(context.Background(), env, baseline(t))
+			if err != nil {
+				msgs = append(msgs, err.Error())
+			}
+			for _, f := range fs {
+				msgs = append(msgs, f.Message, f.Target)
+			}
+			plan, err := engine(t, env).Plan(context.Background(), baseline(t))
+			if err != nil {
+				msgs = append(msgs, err.Error())
+			} else {
+				for _, r := range plan.Refusals() {
+					msgs = append(msgs, r.Reason)
+				}
+				msgs = append(msgs, plan.Modules[0].Notes...)
+			}
+			all := strings.Join(msgs, "\n")
+			if strings.Contains(all, "SECRET") || strings.Contains(all, "j9T") {
+				t.Fatalf("a line of /etc/shadow reached the messages:\n%s", all)
+			}
+			if !strings.Contains(all, "/etc/shadow") {
+				t.Errorf("the messages do not name /etc/shadow:\n%s", all)
+			}
+		})
+	}
+}
