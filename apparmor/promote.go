@@ -117,8 +117,19 @@ func (pf ProfileFile) Infos() []ProfileInfo {
 		}
 	}
 	var out []ProfileInfo
+	var walk func(prefix string, p *Profile)
+	walk = func(prefix string, p *Profile) {
+		name := prefix + p.Name
+		out = append(out, ProfileInfo{Name: name, File: pf.Path, Profile: p, ComplainSince: since})
+		for _, r := range p.Rules {
+			if c, ok := r.(Child); ok && c.Profile != nil {
+				// the kernel names hats and children parent//child
+				walk(name+"//", c.Profile)
+			}
+		}
+	}
 	for _, p := range pf.Profiles {
-		out = append(out, ProfileInfo{Name: p.Name, File: pf.Path, Profile: p, ComplainSince: since})
+		walk("", p)
 	}
 	return out
 }

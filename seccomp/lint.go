@@ -108,6 +108,7 @@ func Lint(p *Profile, t Target) []report.Finding {
 	out = append(out, p.lintSocketcall(t)...)
 	out = append(out, p.lintArches(t)...)
 	out = append(out, p.lintNoEffect()...)
+	out = append(out, p.lintRuncStart(t)...)
 	return out
 }
 

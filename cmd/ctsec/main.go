@@ -13,7 +13,7 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, clock: clock.System{}, exit: os.Exit}
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, clock: clock.System{}, exit: os.Exit, lookupEnv: os.LookupEnv}
 	code := runApp(ctx, a, os.Args[1:])
 	stop()
 	os.Exit(code)

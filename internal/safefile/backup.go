@@ -155,6 +155,29 @@ func (c *Change) save(root rootfs.Root, p string, rec FileRecord) error {
 	return c.writeManifest()
 }
 
+// Replace saves path as it is (see Save), then writes data over it
+// atomically: the one way ctsec replaces a file the user may want back. The
+// file keeps its mode and owner; a new file gets perm.
+func (c *Change) Replace(path string, data []byte, perm fs.FileMode) error {
+	if err := c.Save(path); err != nil {
+		return err
+	}
+	if err := WriteFile(path, data, perm); err != nil {
+		return fmt.Errorf("writing %s (backed up in change %s): %w", path, c.ID(), err)
+	}
+	return nil
+}
+
+// Replace writes data over path after backing up what is there in a new
+// change recorded for command, and returns the change's id.
+func (s *Store) Replace(command, path string, data []byte, perm fs.FileMode) (string, error) {
+	c, err := s.NewChange(command)
+	if err != nil {
+		return "", err
+	}
+	return c.ID(), c.Replace(path, data, perm)
+}
+
 func (c *Change) writeManifest() error {
 	b, err := json.MarshalIndent(c.manifest, "", "  ")
 	if err != nil {
