@@ -140,7 +140,7 @@ func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, erro
 }
 
 func notManaged(module string) string {
-	return "the policy has no " + module + " section: ctsec leaves " + module + " alone"
+	return "the policy sets " + module + " to null: ctsec leaves " + module + " alone"
 }
 
 // ApplyOptions changes how apply behaves.

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/ctsec/ctsec/host"
 )
 
 // Directive is one configuration line, after Include expansion.
@@ -58,24 +60,8 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
-// aliases maps keywords sshd accepts to the name `sshd -T` reports.
-var aliases = map[string]string{
-	"challengeresponseauthentication": "kbdinteractiveauthentication",
-	"skeyauthentication":              "kbdinteractiveauthentication",
-	"dsaauthentication":               "pubkeyauthentication",
-	"pubkeyacceptedkeytypes":          "pubkeyacceptedalgorithms",
-	"hostbasedacceptedkeytypes":       "hostbasedacceptedalgorithms",
-	"authorizedkeysfile2":             "authorizedkeysfile",
-}
-
 // Canonical is the sshd -T name of a keyword.
-func Canonical(keyword string) string {
-	k := strings.ToLower(keyword)
-	if a, ok := aliases[k]; ok {
-		return a
-	}
-	return k
-}
+func Canonical(keyword string) string { return host.SSHCanonical(keyword) }
 
 const maxIncludeDepth = 16
 

@@ -100,6 +100,10 @@ func sshdSeconds(s string) (int, bool) {
 // the file and line it comes from, directives ignored because an earlier
 // file wins, and Match blocks that weaken a setting.
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
+	if !env.Exists(MainConfig) {
+		return []report.Finding{{Rule: "host.ssh.installed", Severity: report.Info, Target: "sshd",
+			Message: "no " + MainConfig + " under the root: sshd is not installed, nothing to audit"}}, nil
+	}
 	st, cfg, err := stage(env, host.Overlay{Env: env})
 	if err != nil {
 		return nil, err
@@ -404,6 +408,10 @@ type planData struct {
 func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*host.ModulePlan, error) {
 	content := Render(pol)
 	mp := &host.ModulePlan{Data: planData{Want: desired(pol)}}
+	if !env.Exists(MainConfig) {
+		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "ssh-installed", Reason: "no " + MainConfig + " under the root: sshd is not installed (apt-get install openssh-server), or set ssh: ~ in the policy to leave it alone"})
+		return mp, nil
+	}
 	ed, err := host.NewEdit(env, DropIn, content, 0o644)
 	if err != nil {
 		return nil, err
