@@ -31,7 +31,7 @@ func FuzzPolicyRender(f *testing.F) {
 			checkSSH(t, pol, ssh.Render(pol))
 		}
 		if pol.Manages("fail2ban") {
-			entries, err := fail2ban.ParseINI("ctsec.local", fail2ban.Render(pol))
+			entries, err := fail2ban.ParseINI("ctsec.local", fail2ban.Render(pol, nil))
 			if err != nil {
 				t.Fatalf("fail2ban drop-in does not parse: %v", err)
 			}
