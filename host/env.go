@@ -138,7 +138,7 @@ type Conn struct {
 func ParseSSHConnection(s string) (Conn, error) {
 	f := strings.Fields(s)
 	bad := func(what string) (Conn, error) {
-		return Conn{}, fmt.Errorf("SSH_CONNECTION %s is not \"client-ip client-port server-ip server-port\" (%s)", strconv.QuoteToASCII(truncate(s, 80)), what)
+		return Conn{}, fmt.Errorf("SSH_CONNECTION %s is not \"client-ip client-port server-ip server-port\" (%s)", strconv.QuoteToASCII(truncate(s, 40)), what)
 	}
 	if len(f) != 4 {
 		return bad(fmt.Sprintf("%d fields", len(f)))

@@ -187,3 +187,23 @@ func FuzzParsePolicy(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseSSHConnection: any $SSH_CONNECTION is either four fields of
+// address, port, address, port, or an error naming it in one line.
+func FuzzParseSSHConnection(f *testing.F) {
+	for _, s := range []string{"203.0.113.7 50022 192.0.2.1 22", "garbage", "::1 1 ::1 65535", "fe80::1%eth0 2 ::ffff:10.0.0.1 22", " 1.2.3.4  1 5.6.7.8 2 ", "1.2.3.4 0 5.6.7.8 22\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := ParseSSHConnection(s)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r") || len(err.Error()) > 400 {
+				t.Fatalf("error not one short line: %q", err)
+			}
+			return
+		}
+		if !c.Client.IsValid() || !c.Server.IsValid() || c.ClientPort < 1 || c.ServerPort > 65535 || c.Client.Zone() != "" {
+			t.Fatalf("ParseSSHConnection(%q) = %+v", s, c)
+		}
+	})
+}
