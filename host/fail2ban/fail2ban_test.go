@@ -272,3 +272,18 @@ func TestSiteIgnoreIPKept(t *testing.T) {
 		t.Errorf("fail2ban-client -d ignoreip = %v, %v", j.Settings["addignoreip"], err)
 	}
 }
+
+// BenchmarkParseINIContinuation is one key continued over 1 MiB of lines:
+// appending to the value line by line was quadratic (256 KiB took 37 s).
+//
+//	go test -run '^$' -bench ParseINIContinuation ./host/fail2ban/
+func BenchmarkParseINIContinuation(b *testing.B) {
+	data := []byte("[sshd]\nignoreip = 127.0.0.1\n" + strings.Repeat("  10.0.0.1\n", (1<<20)/11))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		es, err := ParseINI("jail.local", data)
+		if err != nil || len(es) != 1 {
+			b.Fatal(err, len(es))
+		}
+	}
+}
