@@ -213,6 +213,9 @@ func lockoutGuard(ctx context.Context, env *host.Env, cfg *Config, before, after
 		if a.Name == env.Operator || !a.canLogIn() {
 			continue
 		}
+		if err := ctx.Err(); err != nil {
+			return fail(err)
+		}
 		if judged++; judged > maxOtherAccounts {
 			notes = append(notes, fmt.Sprintf("only the operator and the first %d accounts that may log in were checked for a way in", maxOtherAccounts))
 			break

@@ -226,3 +226,33 @@ func FuzzParseKeyLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzRewriteMatchGroups: the staged copy keeps every line where it was
+// (sshd's messages name lines), and no Match line keeps a Group criterion
+// sshd would resolve through this machine's groups.
+func FuzzRewriteMatchGroups(f *testing.F) {
+	for _, s := range []string{"Match Group admins\n  X11Forwarding no\n", "Match User a Group b,!c Address 10.0.0.0/8\n", "Match all\nMatch Group\n", "match group \"x y\"\n", "Match Group a Group b"} {
+		f.Add(s)
+	}
+	accts := []account{{Name: "alice", Groups: []string{"alice", "admins"}}, {Name: "bob", Groups: []string{"b"}}}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := string(rewriteMatchGroups([]byte(s), accts))
+		if strings.Count(out, "\n") != strings.Count(s, "\n") {
+			t.Fatalf("lines moved: %q → %q", s, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			d, ok, err := parseLine(l)
+			if err != nil || !ok || d.Keyword != "match" {
+				continue
+			}
+			for i := 0; i+1 < len(d.Args); i++ {
+				if strings.EqualFold(d.Args[i], "group") {
+					t.Fatalf("Group criterion left in %q (from %q)", l, s)
+				}
+				if !strings.EqualFold(d.Args[i], "all") {
+					i++
+				}
+			}
+		}
+	})
+}
