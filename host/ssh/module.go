@@ -101,7 +101,7 @@ func sshdSeconds(s string) (int, bool) {
 // file wins, and Match blocks that weaken a setting.
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
 	if !env.Exists(MainConfig) {
-		return []report.Finding{{Rule: "host.ssh.installed", Severity: report.Info, Target: "sshd",
+		return []report.Finding{{Rule: "host/ssh-installed", Severity: report.Info, Target: "sshd",
 			Message: "no " + MainConfig + " under the root: sshd is not installed, nothing to audit"}}, nil
 	}
 	st, cfg, err := stage(env, host.Overlay{Env: env})
@@ -117,7 +117,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	var fs []report.Finding
 	for _, key := range host.SortedKeys(want) {
 		got := eff.Get(key)
-		f := report.Finding{Rule: "host.ssh." + key, Target: "sshd " + key, Severity: report.Info}
+		f := report.Finding{Rule: "host/ssh-option", Target: "sshd " + key, Severity: report.Info}
 		src := "sshd's built-in default (no file sets it)"
 		if d, ok := cfg.First(key); ok {
 			src = d.Location()
@@ -148,7 +148,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		// the cloud-init trap (a 50-cloud-init.conf re-enabling passwords).
 		for _, d := range cfg.All(key) {
 			if d.Location() != src && normalize(key, d.Value()) == want[key] {
-				fs = append(fs, report.Finding{Rule: "host.ssh.shadowed", Severity: f.Severity, File: d.File, Line: d.Line,
+				fs = append(fs, report.Finding{Rule: "host/ssh-shadowed", Severity: f.Severity, File: d.File, Line: d.Line,
 					Target:  "sshd " + key,
 					Message: fmt.Sprintf("%s %s here is ignored: sshd keeps the first value, %s from %s", d.Raw, strings.Join(d.Args, " "), short(got), src)})
 			}
@@ -222,7 +222,7 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 		}
 		spec, ok := matchSpec(mt, accts)
 		if !ok {
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: report.Info, File: mt.File, Line: mt.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: report.Info, File: mt.File, Line: mt.Line,
 				Target:  "Match " + strings.Join(mt.Args, " "),
 				Message: "Match block not evaluated: its criteria cannot be turned into a test connection"})
 			continue
@@ -238,7 +238,7 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 	for _, b := range blocks {
 		mt, where := b.mt, strings.Join(b.mt.Args, " ")
 		if err, ok := errs[b.spec]; ok {
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: report.Medium, File: mt.File, Line: mt.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: report.Medium, File: mt.File, Line: mt.Line,
 				Message: fmt.Sprintf("sshd -T -C %s failed: %v", b.spec, err)})
 			continue
 		}
@@ -252,7 +252,7 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 			if got == w {
 				continue
 			}
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: severity(d.Keyword), File: d.File, Line: d.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: severity(d.Keyword), File: d.File, Line: d.Line,
 				Target: "Match " + where,
 				Message: fmt.Sprintf("inside Match %s (%s): %s is %s for matching connections, policy wants %s (%s)",
 					where, mt.Location(), d.Keyword, short(got), w, how)})

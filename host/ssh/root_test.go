@@ -192,7 +192,7 @@ func TestManyMatchBlocksBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	evaluated, fromFile := map[string]bool{}, 0
-	for _, f := range find(fs, "host.ssh.match") {
+	for _, f := range find(fs, "host/ssh-match") {
 		if i := strings.Index(f.Message, "(sshd -T -C "); i >= 0 {
 			evaluated[f.Message[i:]] = true
 		} else if strings.Contains(f.Message, "read from the file: sshd -T ran for the first 16 of 3000") {
