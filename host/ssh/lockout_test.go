@@ -39,6 +39,7 @@ func keyPair(t *testing.T, kind string) string {
 func operatorRoot(t *testing.T, keys string) *host.Env {
 	env := sshRoot(t, false)
 	env.SSHConnection = sshConnection
+	env.Clock = testenv.Clock(t)
 	if keys == "" {
 		keys = keyPair(t, "ed25519") + "\n"
 	}
@@ -109,6 +110,10 @@ func TestLockoutScenariosRefused(t *testing.T) {
 		{"a key whose command= leaves no shell", func(t *testing.T, env *host.Env, _ *host.Policy) {
 			hosttest.Write(t, env, "/home/alice/.ssh/authorized_keys", `command="/usr/bin/backup" `+ed+"\n")
 		}, "command= forces a command"},
+		{"a key whose expiry-time has passed", func(t *testing.T, env *host.Env, _ *host.Policy) {
+			past := testenv.Now(t).AddDate(0, 0, -1).UTC().Format("20060102") + "Z"
+			hosttest.Write(t, env, "/home/alice/.ssh/authorized_keys", `expiry-time="`+past+`" `+ed+"\n")
+		}, "expired (expiry-time "},
 		{"SSH_CONNECTION that cannot be read", func(t *testing.T, env *host.Env, _ *host.Policy) {
 			env.SSHConnection = "garbage"
 		}, "SSH_CONNECTION \"garbage\" is not"},
@@ -160,6 +165,10 @@ func TestLoginAdmittedOnTheRealConnection(t *testing.T) {
 		}},
 		{"Match Address of another network re-enables nothing for alice", func(t *testing.T, env *host.Env) {
 			appendMain(t, env, "Match Address 10.0.0.0/8\n\tPubkeyAuthentication no\n")
+		}},
+		{"an expiry-time still ahead", func(t *testing.T, env *host.Env) {
+			ahead := testenv.Now(t).AddDate(0, 0, 1).UTC().Format("20060102") + "Z"
+			hosttest.Write(t, env, "/home/alice/.ssh/authorized_keys", `expiry-time="`+ahead+`" `+rsa+"\n")
 		}},
 		{"a bad line before a good key", func(t *testing.T, env *host.Env) {
 			hosttest.Write(t, env, "/home/alice/.ssh/authorized_keys", "garbage\n# comment\n\n"+rsa+"\n")
