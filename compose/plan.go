@@ -609,6 +609,9 @@ func (pl *planner) readOnly(v *view, warn warnFunc) []edit {
 		if len(want) == 0 {
 			why = "learnt: the trial wrote nothing outside its volumes"
 		}
+	case !v.entry.Fallback && v.entry.NoReadOnly != "":
+		warn(RuleWritableRootfs, report.Low, nil, "read_only not added: %s: %s; ctsec compose learn shows what it writes", v.kbSource(), v.entry.NoReadOnly)
+		return nil
 	case !v.entry.Fallback:
 		want = append([]string{"/tmp", "/run"}, v.entry.Writable...)
 		why = v.kbSource()
