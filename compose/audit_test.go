@@ -279,3 +279,77 @@ func TestWorstCases(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditVariables: a socket mount or a database port written with
+// ${VAR} is judged through the environment (.env, defaults) as docker
+// compose will read it, reported as "cannot tell" when it has no value,
+// and never passed over in silence; locally built images have no tag to
+// pin (issue 14.6).
+func TestAuditVariables(t *testing.T) {
+	src := []byte(`services:
+  a:
+    image: x:1
+    volumes:
+      - ${SOCK:-/var/run/docker.sock}:/var/run/docker.sock
+      - ${ETC}:/host-etc
+      - ${DATA}:/data
+      - ${SOCK2}:/run/docker.sock
+    ports:
+      - "${BIND}:5432:5432"
+      - "${PG_PORT:-6379}:6379"
+      - "${WEB_PORTS}"
+  built:
+    build: .
+    image: myapp
+  local:
+    image: local/app
+    pull_policy: never
+  var:
+    image: ${APP_IMAGE}
+`)
+	for _, tt := range []struct {
+		name string
+		env  Env
+		want []string // rule@line severity: message part
+	}{
+		{"no values", nil, []string{
+			"compose/docker-socket@5 critical: mounts /var/run/docker.sock (${SOCK:-/var/run/docker.sock})",
+			"compose/sensitive-mount@6 low: cannot tell what host path ${ETC} mounts at /host-etc",
+			"compose/docker-socket@8 high: cannot tell what ${SOCK2} mounts at /run/docker.sock",
+			"compose/db-port-exposed@10 medium: cannot tell where PostgreSQL port 5432 is published",
+			"compose/db-port-exposed@11 high: Redis port 6379 published on all interfaces",
+			"compose/port-all-interfaces@12 low: cannot tell what ${WEB_PORTS} publishes",
+			"compose/image-tag@20 low: cannot tell the tag of image ${APP_IMAGE}",
+		}},
+		{"values from .env", Env{"ETC": "/etc", "DATA": "./data", "SOCK2": "/run/podman/podman.sock", "BIND": "127.0.0.1", "WEB_PORTS": "8080:80", "APP_IMAGE": "app:latest"}, []string{
+			"compose/sensitive-mount@6 high: mounts host /etc (${ETC}) read-write",
+			"compose/docker-socket@8 critical: mounts /run/podman/podman.sock (${SOCK2})",
+			"compose/port-all-interfaces@12 low: port 8080→80 published on all interfaces (${WEB_PORTS})",
+			"compose/image-tag@20 medium: image app:latest uses :latest",
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Parse("vars.yml", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.SetEnv(tt.env)
+			var got []string
+			for _, f := range Audit(d) {
+				got = append(got, fmt.Sprintf("%s@%d %s: %s", f.Rule, f.Line, f.Severity, strings.TrimPrefix(f.Message, "service "+strings.TrimPrefix(f.Target, "service ")+": ")))
+			}
+			all := strings.Join(got, "\n")
+			for _, w := range tt.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("no finding %q in\n%s", w, all)
+				}
+			}
+			if strings.Contains(all, "compose/image-tag@14") || strings.Contains(all, "compose/image-tag@17") {
+				t.Errorf("image-tag on a locally built image:\n%s", all)
+			}
+			if tt.env != nil && strings.Contains(all, "@10") && strings.Contains(all, "db-port-exposed@10") {
+				t.Errorf("127.0.0.1-bound port reported:\n%s", all)
+			}
+		})
+	}
+}

@@ -60,6 +60,7 @@ func tuneGC() {
 
 type composeAuditOptions struct {
 	Files []string
+	Facts factFlags // the env files ${VAR} resolves through
 }
 
 type composeAuditData struct {
@@ -77,7 +78,11 @@ func newComposeAuditCmd(a *app, runF runFunc[composeAuditOptions]) *cobra.Comman
 		Long: `audit loads each compose file with compose-go (as docker compose does) and
 reports the rules below for every service, each finding at the file:line of
 the key it is about. It changes nothing. Exit 1 when a finding reaches
---fail-on (default high), 2 when a file does not load.`,
+--fail-on (default high), 2 when a file does not load.
+
+A mount or a port written with ${VAR} is judged by what it resolves to through
+the .env beside the file (or --env-file) and the environment, as docker compose
+will read it; one that has no value here is reported as "cannot tell".`,
 		Example: `  ctsec compose audit compose.yaml
   ctsec compose audit --format sarif --fail-on medium stacks/*.yml > compose.sarif`,
 		Args: cobra.MinimumNArgs(1),
@@ -86,14 +91,15 @@ the key it is about. It changes nothing. Exit 1 when a finding reaches
 			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
+	opts.Facts.registerEnv(cmd.Flags())
 	return withRules(audit(cmd), "compose audit")
 }
 
-func runComposeAudit(_ context.Context, opts *composeAuditOptions, _ *app) (*report.Report, error) {
+func runComposeAudit(_ context.Context, opts *composeAuditOptions, a *app) (*report.Report, error) {
 	tuneGC()
 	var findings []report.Finding
 	for _, f := range opts.Files {
-		d, err := compose.LoadFile(f)
+		d, err := opts.Facts.load(a, f)
 		if err != nil {
 			return nil, err
 		}
