@@ -144,5 +144,14 @@ func changes(d *Document, sp servicePlan) []Change {
 		}
 		out = append(out, Change{Service: sp.svc.Name, Rule: e.rule, Field: strings.Join(e.path, "."), Value: v, Reason: e.comment, Line: line})
 	}
+	for _, e := range sp.inherited {
+		line, _ := d.Locate("services", sp.svc.Name)
+		v := e.text
+		if e.items != nil {
+			v = strings.Join(e.items, ", ")
+		}
+		out = append(out, Change{Service: sp.svc.Name, Rule: e.rule, Field: strings.Join(e.path, "."), Value: v,
+			Reason: "through its merge key, from the edit to " + sp.through, Line: line})
+	}
 	return out
 }

@@ -344,3 +344,58 @@ func TestLimitsFollowDeployResources(t *testing.T) {
 		}
 	}
 }
+
+// TestHardenAnchoredService: a service others merge is hardened when its
+// edits are what every merging service needs (the merge carries them);
+// when one of them needs other edits, it is left as it was with a finding
+// in the result, and the merging services are hardened on their own
+// (issue 14.6).
+func TestHardenAnchoredService(t *testing.T) {
+	same := []byte("services:\n  web: &web\n    image: nginx:1.27\n    environment:\n      A: \"1\"\n  worker:\n    <<: *web\n    command: worker\n")
+	res := checkHarden(t, "anchored.yml", same, Options{})
+	out := string(res.Output)
+	if strings.Count(out, "cap_drop:") != 1 || !strings.Contains(out, "    command: worker\n") || strings.Contains(out[strings.Index(out, "worker:"):], "cap_drop") {
+		t.Errorf("web not hardened once for both:\n%s", out)
+	}
+	inherited := 0
+	for _, c := range res.Changes {
+		if c.Service == "worker" && strings.Contains(c.Reason, "from the edit to web") {
+			inherited++
+		}
+	}
+	if inherited == 0 {
+		t.Errorf("worker's inherited changes not reported: %+v", res.Changes)
+	}
+	for _, w := range res.Warnings {
+		if w.Rule == RuleNotHardened {
+			t.Errorf("warning: %s", w.Message)
+		}
+	}
+
+	differ := append(append([]byte(nil), same...), []byte("  cache:\n    <<: *web\n    image: redis:7\n")...)
+	res = checkHarden(t, "anchored.yml", differ, Options{})
+	out = string(res.Output)
+	// cache needs other capabilities: it gets its own cap_add, and the
+	// rest comes through the merge.
+	if web := out[:strings.Index(out, "  worker:")]; !strings.Contains(web, "cap_drop") {
+		t.Errorf("web not edited:\n%s", out)
+	}
+	if cache := out[strings.Index(out, "  cache:"):]; !strings.Contains(cache, "cap_add:") || strings.Contains(cache, "cap_drop") {
+		t.Errorf("cache should have its own cap_add and inherit the rest:\n%s", out)
+	}
+
+	// A merging service that is not to get an edit (privileged: no
+	// capability hardening): the anchored service is left, with a finding.
+	priv := append(append([]byte(nil), same...), []byte("  debug:\n    <<: *web\n    privileged: true\n")...)
+	res = checkHarden(t, "anchored.yml", priv, Options{})
+	var found bool
+	for _, w := range res.Warnings {
+		found = found || (w.Rule == RuleNotHardened && strings.Contains(w.Message, "merged by debug, which is not to get cap_drop") && w.Line == 2)
+	}
+	if !found {
+		t.Errorf("no finding for the anchored service: %+v", res.Warnings)
+	}
+	if web := string(res.Output[:strings.Index(string(res.Output), "  worker:")]); strings.Contains(web, "cap_drop") {
+		t.Errorf("web edited although debug must not get cap_drop:\n%s", res.Output)
+	}
+}

@@ -64,7 +64,14 @@ type servicePlan struct {
 	svc   Service
 	node  serviceNode
 	edits []edit
+	// inherited are edits made to the anchored service this one merges
+	// (through), which reach it through its merge key.
+	inherited []edit
+	through   string
 }
+
+// all is every edit the service's model gets, its own and the merged ones.
+func (sp servicePlan) all() []edit { return append(append([]edit(nil), sp.edits...), sp.inherited...) }
 
 // plan is what harden will do to a file.
 type plan struct {
@@ -124,19 +131,165 @@ func makePlan(d *Document, o Options, f *Facts, kb *capabilities.Base, skip map[
 	for _, sn := range d.serviceNodes() {
 		nodes[sn.Name] = append(nodes[sn.Name], sn)
 	}
+	merged := mergedBy(d)
 	referenced := referencedAnchors(d)
+	// Services whose anchor only services' merge keys use are planned like
+	// the others, then edited where that serves every service merging them.
+	var anchored []int
 	for _, s := range d.Services() {
 		w := pl.warner(s)
-		sn, why := editable(nodes[s.Name], referenced, skip[s.Name])
+		ref := referenced
+		if len(nodes[s.Name]) == 1 && merged[nodes[s.Name][0].Val] != nil {
+			ref = nil
+		}
+		sn, why := editable(nodes[s.Name], ref, skip[s.Name])
 		if why != "" {
 			w(RuleNotHardened, report.Medium, nil, "%s", why)
 			continue
 		}
 		if edits := pl.service(s, w); len(edits) > 0 {
+			if merged[sn.Val] != nil {
+				anchored = append(anchored, len(pl.out.services))
+			}
 			pl.out.services = append(pl.out.services, servicePlan{svc: s, node: sn, edits: edits})
 		}
 	}
+	for _, i := range anchored {
+		pl.throughMerge(&pl.out.services[i], merged[pl.out.services[i].node.Val])
+	}
+	kept := pl.out.services[:0]
+	for _, sp := range pl.out.services {
+		if len(sp.edits) > 0 || len(sp.inherited) > 0 {
+			kept = append(kept, sp)
+		}
+	}
+	pl.out.services = kept
 	return pl.out
+}
+
+// mergedBy maps an anchored service mapping to the services that merge it
+// with <<, when merge keys of services are its only uses; anchors used any
+// other way are left out.
+func mergedBy(d *Document) map[*yaml.Node][]string {
+	byNode := map[*yaml.Node][]string{}
+	other := map[*yaml.Node]bool{}
+	services := map[*yaml.Node]bool{}
+	for _, sn := range d.serviceNodes() {
+		services[sn.Val] = true
+	}
+	var walk func(n *yaml.Node, service string, mergeValue bool)
+	walk = func(n *yaml.Node, service string, mergeValue bool) {
+		if n.Kind == yaml.AliasNode {
+			if mergeValue && service != "" && services[n.Alias] {
+				byNode[n.Alias] = append(byNode[n.Alias], service)
+			} else {
+				other[n.Alias] = true
+			}
+			return
+		}
+		for i, c := range n.Content {
+			mv := false
+			if n.Kind == yaml.MappingNode && i%2 == 1 && isMergeKey(n.Content[i-1]) && services[n] {
+				mv = true
+			}
+			if n.Kind == yaml.SequenceNode && mergeValue {
+				mv = true // <<: [*a, *b]
+			}
+			walk(c, service, mv)
+		}
+	}
+	for _, sn := range d.serviceNodes() {
+		walk(sn.Val, sn.Name, false)
+	}
+	for _, doc := range d.Docs {
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != "services" {
+				walk(root.Content[i+1], "", false)
+			}
+		}
+	}
+	for n := range other {
+		delete(byNode, n)
+	}
+	return byNode
+}
+
+// throughMerge decides whether an anchored service that others merge can
+// be edited. Its edits reach a merging service through the merge key
+// unless that service has the key itself — written in the file, or written
+// by its own plan (ctsec writes a merged list out in full on the service).
+// So it can be edited when, for each key it gets, every merging service
+// either has its own, or plans exactly the same edits for that key: those
+// then leave the merging service's plan and come through the merge, and
+// verification checks them there. Otherwise the anchored service is left
+// as it was, with a finding.
+func (pl *planner) throughMerge(a *servicePlan, mergers []string) {
+	plans := map[string]*servicePlan{}
+	for i := range pl.out.services {
+		plans[pl.out.services[i].svc.Name] = &pl.out.services[i]
+	}
+	nodes := map[string]serviceNode{}
+	for _, sn := range pl.d.serviceNodes() {
+		nodes[sn.Name] = sn
+	}
+	byKey := map[string][]edit{}
+	var keys []string
+	for _, e := range a.edits {
+		if _, ok := byKey[e.path[0]]; !ok {
+			keys = append(keys, e.path[0])
+		}
+		byKey[e.path[0]] = append(byKey[e.path[0]], e)
+	}
+	inherit := map[string][]string{} // merging service → keys that come through the merge
+	for _, k := range keys {
+		for _, m := range mergers {
+			if own, _ := ownKey(nodes[m].Val, k); own != nil {
+				continue
+			}
+			var mine []edit
+			if mp := plans[m]; mp != nil {
+				for _, e := range mp.edits {
+					if e.path[0] == k {
+						mine = append(mine, e)
+					}
+				}
+			}
+			switch {
+			case len(mine) == 0:
+				pl.warner(a.svc)(RuleNotHardened, report.Medium, nil,
+					"is anchored (&%s) and merged by %s, which is not to get %s; editing it would change that service too — not edited (give %s its own %s, or harden them apart)",
+					a.node.Val.Anchor, m, k, m, k)
+				a.edits = nil
+				return
+			case sameEdits(mine, byKey[k]):
+				inherit[m] = append(inherit[m], k)
+			}
+		}
+	}
+	for m, ks := range inherit {
+		mp := plans[m]
+		kept := mp.edits[:0]
+		for _, e := range mp.edits {
+			if slices.Contains(ks, e.path[0]) {
+				mp.inherited = append(mp.inherited, e)
+			} else {
+				kept = append(kept, e)
+			}
+		}
+		mp.edits, mp.through = kept, a.svc.Name
+	}
+}
+
+func sameEdits(a, b []edit) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x edit) bool { return !slices.ContainsFunc(b, func(y edit) bool { return sameEdit(x, y) }) })
+}
+
+func sameEdit(a, b edit) bool {
+	return a.rule == b.rule && slices.Equal(a.path, b.path) && slices.Equal(a.items, b.items) && a.text == b.text && sameValue(a.value, b.value)
 }
 
 type warnFunc func(rule string, sev report.Severity, path []string, format string, args ...any)

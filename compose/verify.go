@@ -343,13 +343,14 @@ func (c *treeCheck) models(d *Document, out []byte, done []servicePlan) error {
 		var keys []string
 		var values []*yaml.Node
 		fp.Reset()
-		for _, e := range sp.edits {
+		for _, e := range sp.all() {
 			if slices.Contains(keys, e.path[0]) {
 				continue
 			}
-			// What harden writes is always the service's own key: an
-			// inherited list is written out in full.
-			k, v := ownKey(node, e.path[0])
+			// What harden writes is the service's own key (an inherited
+			// list is written out in full), or, for an edit made to the
+			// anchored service it merges, the key as the merge resolves it.
+			k, v, _ := lookupKey(node, e.path[0])
 			if k == nil || hasComposeTags(v) {
 				return verifyFull(d, out, done)
 			}
@@ -383,7 +384,7 @@ func (c *treeCheck) models(d *Document, out []byte, done []servicePlan) error {
 	ve := &verifyError{}
 	for _, ch := range checks {
 		got, _ := svcs[ch.id].(map[string]any)
-		want := expectedService(ch.sp.svc.M, ch.sp.edits)
+		want := expectedService(ch.sp.svc.M, ch.sp.all())
 		for _, k := range ch.keys {
 			if !sameValue(want[k], got[k]) {
 				if ve.detail == "" {
@@ -475,7 +476,7 @@ func verifyFull(d *Document, out []byte, done []servicePlan) error {
 		es[k] = v
 	}
 	for _, sp := range done {
-		es[sp.svc.Name] = expectedService(sp.svc.M, sp.edits)
+		es[sp.svc.Name] = expectedService(sp.svc.M, sp.all())
 	}
 	expected["services"] = es
 	model, err := loadModel(d.Name, out)
