@@ -78,7 +78,7 @@ func Validate(p *Profile, schema []report.Finding, t Target, res *Resolver) *Val
 		f.Fix = "merge rules, drop argument conditions or architectures"
 	default:
 		f.Severity = report.Info
-		f.Message = fmt.Sprintf("compiles to %d BPF instructions for %s (limit %d)", c.Instructions, strings.Join(c.Arches, "+"), MaxInstructions)
+		f.Message = fmt.Sprintf("compiles to %d BPF instructions for %s as %s loads it (limit %d)", c.Instructions, strings.Join(c.Arches, "+"), c.Runc, MaxInstructions)
 	}
 	v.Findings = append(v.Findings, f)
 	return v

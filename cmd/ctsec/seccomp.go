@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/profiles"
 	"github.com/ctsec/ctsec/seccomp"
@@ -37,10 +39,11 @@ strict, runtime) when no such file exists.`,
 	return cmd
 }
 
-// targetFlags are the three facts moby's includes/excludes are judged on.
+// targetFlags are the three facts moby's includes/excludes are judged on,
+// and the runc that loads the filter.
 type targetFlags struct {
-	arch, kernel string
-	caps         []string
+	arch, kernel, runc string
+	caps               []string
 }
 
 func (t *targetFlags) add(fs *pflag.FlagSet) {
@@ -49,8 +52,35 @@ func (t *targetFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&t.kernel, "kernel", "", "kernel version X.Y for minKernel conditions (default this host's)")
 }
 
-func (t *targetFlags) target() (seccomp.Target, error) {
+// addRunc registers --runc for the commands that build the program.
+func (t *targetFlags) addRunc(fs *pflag.FlagSet) {
+	fs.StringVar(&t.runc, "runc", "auto", "count the program as this runc release loads it (1.1.5, 1.2...); auto asks the runc on PATH, and without one assumes 1.2 or later")
+}
+
+// target builds the target; with --runc it also settles which runc loads
+// the filter (asking `runc --version` for auto).
+func (t *targetFlags) target(ctx context.Context) (seccomp.Target, error) {
 	tg := seccomp.DefaultTarget()
+	switch t.runc {
+	case "":
+	case "auto":
+		r, err := seccomp.DetectRunc(ctx)
+		if err != nil {
+			var nf *execx.NotFoundError
+			if !errors.As(err, &nf) {
+				return tg, fmt.Errorf("--runc auto: %w (name the release with --runc)", err)
+			}
+			r = seccomp.LatestRunc
+		}
+		tg.Runc = r
+	default:
+		r, err := seccomp.ParseRuncVersion(t.runc)
+		if err != nil {
+			return tg, usageError(fmt.Errorf("--runc: %w", err))
+		}
+		r.Source = "--runc"
+		tg.Runc = r
+	}
 	arch, err := seccomp.ParseArch(t.arch)
 	if err != nil {
 		return tg, usageError(fmt.Errorf("--arch: %w", err))
@@ -101,8 +131,8 @@ type loaded struct {
 // command's error (exit 2, one line). With several, the others are still
 // checked: each failure becomes a critical seccomp/load finding and the
 // error is raised after the report (see finish).
-func newBatch(tf *targetFlags, args []string) (*batch, error) {
-	t, err := tf.target()
+func newBatch(ctx context.Context, tf *targetFlags, args []string) (*batch, error) {
+	t, err := tf.target(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +197,9 @@ index above 5, malformed minKernel, errnoRet where it means nothing or is above
 what libseccomp accepts, NOTIFY misuse), resolves every syscall name for the
 architectures it reaches through libseccomp (unknown everywhere: error; missing
 on some architectures or from an old libseccomp: warning), and compiles the
-profile to BPF the way runc does for the target (--arch, --caps, --kernel),
-reporting the instruction count against the kernel's 4096 limit.
+profile to BPF the way runc does for the target (--arch, --caps, --kernel) and
+the runc release that loads it (--runc, default the one on PATH), reporting the
+instruction count of the program the kernel holds against its 4096 limit.
 
 Exit 1 when a profile has errors (or findings reach --fail-on), 2 when a file
 is not a profile at all (unreadable, empty, broken JSON, wrong types); with
@@ -179,7 +210,7 @@ a critical seccomp/load finding before ctsec exits 2.`,
   ctsec seccomp validate --format sarif profiles/*.json > seccomp.sarif`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := newBatch(&tf, args)
+			b, err := newBatch(cmd.Context(), &tf, args)
 			if err != nil {
 				return err
 			}
@@ -201,6 +232,7 @@ a critical seccomp/load finding before ctsec exits 2.`,
 		},
 	}
 	tf.add(cmd.Flags())
+	tf.addRunc(cmd.Flags())
 	return cmd
 }
 
@@ -227,7 +259,7 @@ Schema errors (see validate) are reported too. Exit 1 when findings reach
   ctsec seccomp lint default`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := newBatch(&tf, args)
+			b, err := newBatch(cmd.Context(), &tf, args)
 			if err != nil {
 				return err
 			}

@@ -37,8 +37,8 @@ was killed).`,
 			if profile == "" {
 				return usageError(fmt.Errorf("--profile is required"))
 			}
-			tf := targetFlags{arch: seccomp.NativeArch(), caps: caps}
-			t, err := tf.target()
+			tf := targetFlags{arch: seccomp.NativeArch(), caps: caps, runc: "auto"}
+			t, err := tf.target(cmd.Context())
 			if err != nil {
 				return err
 			}

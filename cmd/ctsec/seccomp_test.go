@@ -232,6 +232,41 @@ func TestSeccompDiffShowCompile(t *testing.T) {
 	}
 }
 
+// TestSeccompCompileRunc: the count follows the runc that loads the filter:
+// runc 1.1 loads libseccomp's linear filter (1,001 instructions for Docker's
+// default) behind its 14-instruction ENOSYS stub, runc 1.2 the binary tree.
+// Before, compile reported 1,246 whatever the runc, where runc 1.1.5's kernel
+// program has 1,015 (seccomp.TestCompileMatchesKernel reads it back).
+func TestSeccompCompileRunc(t *testing.T) {
+	for _, tt := range []struct {
+		runc                string
+		total, filter, stub int
+		optimize            int
+	}{{"1.1.5", 1015, 1001, 14, 1}, {"1.2.0", 1260, 1246, 14, 2}, {"v1.4.2", 1260, 1246, 14, 2}} {
+		out, errOut, code := ctsec(t, "seccomp", "compile", "--arch", "amd64", "--runc", tt.runc, "default", "--format", "json")
+		var got struct {
+			Data struct {
+				Instructions int            `json:"instructions"`
+				Filter       int            `json:"filter_instructions"`
+				Stub         int            `json:"stub_instructions"`
+				Optimize     int            `json:"optimize"`
+				PerArch      map[string]int `json:"per_arch"`
+				Runc         struct{ Version, Source string }
+			}
+		}
+		if code != 0 || json.Unmarshal([]byte(out), &got) != nil {
+			t.Fatalf("--runc %s: exit %d %s %s", tt.runc, code, out, errOut)
+		}
+		d := got.Data
+		if d.Instructions != tt.total || d.Filter != tt.filter || d.Stub != tt.stub || d.Optimize != tt.optimize || len(d.PerArch) != 3 || d.Runc.Source != "--runc" {
+			t.Errorf("--runc %s: %+v", tt.runc, d)
+		}
+	}
+	if _, errOut, code := ctsec(t, "seccomp", "compile", "--runc", "latest", "default"); code != 2 || !strings.Contains(errOut, "--runc") {
+		t.Errorf("--runc latest: exit %d %q", code, errOut)
+	}
+}
+
 func TestSeccompExecCLI(t *testing.T) {
 	bb := testenv.Tool(t, "busybox")
 	dir := t.TempDir()
