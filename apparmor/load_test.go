@@ -52,17 +52,35 @@ func generated(t *testing.T, dir, name, mode string) string {
 
 func TestLoadRefusesWithoutAppArmor(t *testing.T) {
 	src := generated(t, t.TempDir(), "web", "")
-	for _, root := range []string{t.TempDir(), "/"} {
-		if DetectSupport(context.Background(), root).KernelEnabled {
-			continue // a host with AppArmor: covered by the write test
-		}
-		_, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, Write: true, StateDir: t.TempDir(), Clock: testenv.Clock(t)})
-		if !errors.Is(err, ErrNoAppArmor) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("root %s: err = %v, want one-line ErrNoAppArmor", root, err)
-		}
-		if _, err := os.Stat(filepath.Join(root, ProfileDir, "ctsec-web")); err == nil && root != "/" {
-			t.Errorf("root %s: file installed despite the error", root)
-		}
+	if DetectSupport(context.Background(), "/").KernelEnabled {
+		t.Skip("this host has AppArmor: covered by the lab tests")
+	}
+	_, err := Load(context.Background(), []string{src}, LoadOptions{Root: "/", Write: true, StateDir: t.TempDir(), Clock: testenv.Clock(t)})
+	if !errors.Is(err, ErrNoAppArmor) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("err = %v, want one-line ErrNoAppArmor", err)
+	}
+	plan, err := Load(context.Background(), []string{src}, LoadOptions{Root: "/", StateDir: t.TempDir(), Clock: testenv.Clock(t)})
+	if err != nil || plan.Written || !strings.Contains(plan.Note, "would refuse") {
+		t.Errorf("plan on a host without AppArmor: %+v %v", plan, err)
+	}
+}
+
+// 18.7: a root other than / is never loaded, so neither its plan nor its
+// installation needs AppArmor there.
+func TestLoadUnderRootNeedsNoAppArmor(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	src := generated(t, t.TempDir(), "web", "")
+	root := t.TempDir()
+	plan, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, StateDir: t.TempDir(), Clock: testenv.Clock(t)})
+	if err != nil || plan.Written || len(plan.Actions) != 1 || !plan.Actions[0].Changed {
+		t.Fatalf("plan: %+v %v", plan, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, ProfileDir)); err == nil {
+		t.Error("the plan installed something")
+	}
+	res, err := Load(context.Background(), []string{src}, LoadOptions{Root: root, Write: true, StateDir: t.TempDir(), Clock: testenv.Clock(t)})
+	if err != nil || !res.Written || res.Actions[0].Loaded {
+		t.Fatalf("write: %+v %v", res, err)
 	}
 }
 

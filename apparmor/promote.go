@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
@@ -21,6 +22,30 @@ import (
 // DefaultProfilesDir is where ctsec keeps container profiles (relative to
 // the host root): loaded from files, they survive AppArmor reloads.
 const DefaultProfilesDir = "etc/apparmor.d/containers"
+
+// InRoot is dir with every symlink resolved inside root when dir lies under
+// root (as the default ROOT/etc/apparmor.d/containers does), so no link in
+// the root's tree (an absolute one, or ../../..) leads reads or writes out
+// of it; a dir elsewhere (an explicit --profiles-dir) is used as given.
+func InRoot(root, dir string) (string, error) {
+	r := rootfs.New(root)
+	if r.IsHost() {
+		return dir, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(r.Dir(), abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return dir, nil
+	}
+	real, err := r.Resolve("/" + rel)
+	if rootfs.IsNotExist(err) {
+		return abs, nil // nothing there yet: nothing to read, created inside the root when written
+	}
+	return real, err
+}
 
 // ProfileFile is one file of a profiles directory.
 type ProfileFile struct {
@@ -92,8 +117,19 @@ func (pf ProfileFile) Infos() []ProfileInfo {
 		}
 	}
 	var out []ProfileInfo
+	var walk func(prefix string, p *Profile)
+	walk = func(prefix string, p *Profile) {
+		name := prefix + p.Name
+		out = append(out, ProfileInfo{Name: name, File: pf.Path, Profile: p, ComplainSince: since})
+		for _, r := range p.Rules {
+			if c, ok := r.(Child); ok && c.Profile != nil {
+				// the kernel names hats and children parent//child
+				walk(name+"//", c.Profile)
+			}
+		}
+	}
 	for _, p := range pf.Profiles {
-		out = append(out, ProfileInfo{Name: p.Name, File: pf.Path, Profile: p, ComplainSince: since})
+		walk("", p)
 	}
 	return out
 }
@@ -141,6 +177,11 @@ func SetMode(ctx context.Context, names []string, mode string, o ChangeOptions) 
 	if mode != "enforce" && mode != "complain" {
 		return nil, fmt.Errorf("mode %q: want enforce or complain", mode)
 	}
+	dir, err := InRoot(o.Root, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Dir = dir
 	files, problems, err := LoadProfileDir(o.Dir)
 	if err != nil {
 		return nil, err

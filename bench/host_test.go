@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ctsec/ctsec/internal/testenv"
 	"github.com/moby/moby/api/types/container"
@@ -252,5 +254,25 @@ func TestDockerdManagedContainerd(t *testing.T) {
 	})
 	if it := got["3.24"].Items; len(it) != 1 || it[0].Target != "/run/docker/containerd/containerd.sock" {
 		t.Errorf("3.24 items = %+v, want the dockerd-managed socket", it)
+	}
+}
+
+// A FIFO among the audit rules files of a root must not hang the
+// benchmark: it is skipped, the regular files are still read.
+func TestAuditRulesFIFONotBlocking(t *testing.T) {
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{"etc/audit/rules.d/10-docker.rules": "-w /usr/bin/dockerd -k docker\n"}, nil)
+	if err := syscall.Mkfifo(filepath.Join(root, "etc/audit/rules.d/20-fifo.rules"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan []string, 1)
+	go func() { rules, _ := readAuditRules(context.Background(), root); done <- rules }()
+	select {
+	case rules := <-done:
+		if len(rules) != 1 {
+			t.Errorf("rules = %q", rules)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("reading audit rules blocked on a FIFO")
 	}
 }

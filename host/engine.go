@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
 
@@ -108,6 +109,9 @@ func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 			return nil, fmt.Errorf("planning %s: %w", m.Name(), err)
 		}
 		mp.Module = m.Name()
+		for _, ed := range mp.Edits {
+			mp.Notes = append(mp.Notes, ed.Warnings...)
+		}
 		p.Modules = append(p.Modules, mp)
 	}
 	return p, nil
@@ -209,7 +213,7 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 		SSHConnection: e.Env.SSHConnection, Status: StatusApplying, Captures: map[string]json.RawMessage{}}
 	for _, mp := range mods {
 		for _, ed := range mp.Edits {
-			if err := change.Save(e.Env.Path(ed.Path)); err != nil {
+			if err := change.SaveIn(e.Env.FS(), ed.Path); err != nil {
 				return nil, err
 			}
 			j.CreatedDirs = append(j.CreatedDirs, e.missingDirs(ed.Path, j.CreatedDirs)...)
@@ -295,26 +299,36 @@ func removeCreatedDirs(env *Env, dirs []string) {
 	sorted := slices.Clone(dirs)
 	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
 	for _, d := range sorted {
-		os.Remove(env.Path(d)) // fails, harmlessly, when not empty
+		env.FS().RemoveDir(d) // fails, harmlessly, when not empty
 	}
 }
 
+// write makes one edit through the root (no symlink can lead it outside):
+// the file belongs to the writer afterwards and nobody else can write it,
+// whoever owned it before (the plan says so when that changes anything).
 func (e *Engine) write(ed Edit) error {
-	p := e.Env.Path(ed.Path)
+	fsys := e.Env.FS()
 	if ed.Remove {
-		if err := os.Remove(p); err != nil && !IsNotExist(err) {
+		if err := fsys.Remove(ed.Path); err != nil {
 			return fmt.Errorf("removing %s: %w", ed.Path, err)
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if _, err := fsys.MkdirAll(filepath.Dir(ed.Path), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", ed.Path, err)
 	}
 	mode := ed.Mode
 	if mode == 0 {
 		mode = 0o644
 	}
-	return safefile.WriteFile(p, ed.New, mode)
+	own := rootfs.Reset
+	if ed.Exists {
+		own = rootfs.Owner(os.Geteuid(), ed.GID)
+	}
+	if err := fsys.WriteFile(ed.Path, ed.New, mode, own); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
 }
 
 // undo restores everything after a failed step and returns the error that

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/user"
@@ -18,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/ctsec/ctsec/internal/execx"
+	"github.com/ctsec/ctsec/internal/rootfs"
 )
 
 // Env is the host being looked at: a root directory (a mounted image or a
@@ -98,13 +98,13 @@ func parentPID(pid int) (int, bool) {
 // reloaded and /proc, sockets and the kernel describe it.
 func (e *Env) Live() bool { return e.Root == "/" }
 
-// Path maps an absolute host path into the root.
-func (e *Env) Path(p string) string {
-	if e.Root == "/" {
-		return p
-	}
-	return filepath.Join(e.Root, p)
-}
+// FS reads and writes the root's files with every path, symlinks
+// included, resolved inside the root.
+func (e *Env) FS() rootfs.Root { return rootfs.New(e.Root) }
+
+// Path is where a host path would be under the root if nothing on the way
+// were a symlink: for messages and tests, never for opening (FS is).
+func (e *Env) Path(p string) string { return e.FS().Join(p) }
 
 // Rel turns a path inside the root back into the host path it stands for.
 func (e *Env) Rel(p string) string {
@@ -127,17 +127,18 @@ func (e *Env) ClientIP() string {
 	return f[0]
 }
 
-// ReadFile reads a host path under the root, bounded: configuration files
-// are small and anything huge is not one.
+// MaxConfigSize bounds every configuration file read: they are small, and
+// anything huge is not one.
+const MaxConfigSize = 4 << 20
+
+// ReadFile reads a regular file of the host under the root, bounded; a
+// FIFO or device is refused without blocking.
 func (e *Env) ReadFile(p string) ([]byte, error) {
-	return readLimited(e.Path(p), 4<<20)
+	return e.FS().ReadFile(p, MaxConfigSize)
 }
 
 // Exists reports whether a host path exists under the root.
-func (e *Env) Exists(p string) bool {
-	_, err := os.Stat(e.Path(p))
-	return err == nil
-}
+func (e *Env) Exists(p string) bool { return e.FS().Exists(p) }
 
 // DockerPresent says whether Docker is installed or running on the host,
 // which changes what is safe (ip_forward must stay on).
@@ -157,22 +158,6 @@ func (e *Env) Systemd() bool {
 	}
 	st, err := os.Stat("/run/systemd/system")
 	return err == nil && st.IsDir()
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // IsNotExist reports a missing file through any wrapping.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/rootfs"
 	profile "github.com/ctsec/ctsec/profiles/host"
 	"go.yaml.in/yaml/v3"
 )
@@ -96,7 +97,7 @@ func LoadPolicy(path string) (*Policy, error) {
 	if path == "" {
 		return BaselinePolicy()
 	}
-	data, err := readLimited(path, 1<<20)
+	data, err := rootfs.ReadRegular(path, 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("loading policy: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ctsec/ctsec/internal/clock"
@@ -39,6 +40,10 @@ type Stats struct {
 	Oversized int64 `json:"oversized,omitempty"` // lines over MaxLine, skipped
 	Outside   int64 `json:"outside,omitempty"`   // events outside [Since, Until]
 	Loss      Loss  `json:"loss"`
+	// First is the earliest of the first line's time (any record, not only
+	// AppArmor's) and every event's: how far back the input reaches, which
+	// tells whether it covers a review's window.
+	First time.Time `json:"first,omitzero"`
 }
 
 // Reader streams AppArmor events out of any of the supported log formats,
@@ -131,13 +136,43 @@ func (r *Reader) line() ([]byte, error) {
 				return nil, io.EOF
 			}
 			r.stats.Lines++
+			if r.stats.First.IsZero() {
+				r.stats.First = r.lineTime(line)
+			}
 			return line, nil
 		case err != nil:
 			return nil, r.wrap(err)
 		}
 		r.stats.Lines++
-		return line[:len(line)-1], nil
+		line = line[:len(line)-1]
+		if r.stats.First.IsZero() {
+			r.stats.First = r.lineTime(line)
+		}
+		return line, nil
 	}
+}
+
+// lineTime is the time a line was logged, when it says: an audit stamp, a
+// syslog header or a journal entry's timestamp. dmesg's seconds since boot
+// are not a time.
+func (r *Reader) lineTime(line []byte) time.Time {
+	if len(line) > 0 && line[0] == '{' {
+		if _, t, ok := journalMessage(line); ok {
+			return t
+		}
+		return time.Time{}
+	}
+	head := string(line[:min(len(line), 256)])
+	if t, _, ok := r.parser.syslogHeader(head + " "); ok {
+		return t
+	}
+	if i := strings.Index(head, "audit("); i >= 0 {
+		var ev Event
+		if _, ok := stamp(head[i:], &ev); ok {
+			return time.Unix(ev.Epoch, int64(ev.Millis)*int64(time.Millisecond)).UTC()
+		}
+	}
+	return time.Time{}
 }
 
 func (r *Reader) wrap(err error) error {
@@ -239,6 +274,9 @@ func (r *Reader) event(line []byte) *Event {
 			r.stats.Malformed++
 		}
 		return nil
+	}
+	if !ev.Time.IsZero() && (r.stats.First.IsZero() || ev.Time.Before(r.stats.First)) {
+		r.stats.First = ev.Time
 	}
 	if !r.inWindow(ev.Time) {
 		r.stats.Outside++

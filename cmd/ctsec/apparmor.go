@@ -16,12 +16,12 @@ only through typed values: literal paths are quoted and escaped, patterns
 are checked, names are validated.`,
 	}
 	cmd.AddCommand(
-		newApparmorValidateCmd(a),
+		audit(newApparmorValidateCmd(a)),
 		newApparmorLoadCmd(a),
-		newApparmorStatusCmd(a),
+		audit(newApparmorStatusCmd(a)),
 		newApparmorGenCmd(a),
 		newApparmorTemplateCmd(a),
-		newApparmorReviewCmd(a),
+		audit(newApparmorReviewCmd(a)),
 		newApparmorPromoteCmd(a),
 		newApparmorDemoteCmd(a),
 	)

@@ -21,7 +21,10 @@ func newApparmorGenCmd(a *app) *cobra.Command {
 		Long: `gen builds the profile ctsec-NAME from a template (docker-default as Docker
 renders it, or strict) and, with --spec, a YAML service spec: read-only,
 writable, executable and denied paths, capabilities, network protocols and
-extra rules. The profile is in complain mode (log, do not block) unless
+extra rules. It is validated as 'ctsec apparmor validate' does (apparmor_parser
+-QK against the pinned 3.0 ABI) before anything is written: a profile the
+parser refuses is an error (exit 1) and nothing is written. The profile is in
+complain mode (log, do not block) unless
 --enforce or the spec says 'mode: enforce'. A complain-mode profile carries
 '# ctsec: complain since DATE', from which 'apparmor review' counts days in
 complain mode; 'apparmor load' sets it to the day it installs the profile
@@ -70,7 +73,11 @@ See docs/apparmor.md for every key.`,
 			if err != nil {
 				return err
 			}
-			text, err := p.Bytes()
+			file := output
+			if file == "" {
+				file = args[0] + ".apparmor"
+			}
+			text, _, err := checkedProfile(cmd.Context(), file, p)
 			if err != nil {
 				return err
 			}

@@ -32,14 +32,15 @@ and the kernel's profiles are put back as they were.
 --complain / --enforce rewrite the profile's flags before installing (the
 rewrite keeps every rule and comment; only the flags change).
 
-On a host whose kernel has no AppArmor, load says so in one line and exits 2
-before changing anything; --no-load installs the files only (e.g. into a
-mounted image with --root). With a --root other than /, files are installed
-and verified with apparmor_parser -QK but not loaded into this kernel.`,
+On a host whose kernel has no AppArmor, load --write says so in one line and
+exits 2 before changing anything (the plan is still shown without --write);
+--no-load installs the files only. With a --root other than / (a mounted
+image), files are installed and verified with apparmor_parser -QK but never
+loaded into this kernel, so that root needs no AppArmor of its own.`,
 		Example: `  ctsec apparmor load web.apparmor                 # plan: target, mode, diff
   ctsec apparmor load --write web.apparmor         # install and load (complain/enforce as in the file)
   ctsec apparmor load --write --enforce web.apparmor
-  ctsec apparmor load --write --no-load --root /mnt/image web.apparmor`,
+  ctsec apparmor load --write --root /mnt/image web.apparmor     # install and verify, never load`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
@@ -82,27 +83,49 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 	}
 	src := filepath.Join(dir, "web.apparmor")
 
-	// No AppArmor under the root: one line, exit 2, nothing installed.
+	// No AppArmor under the root: status says so in one line, exit 2.
 	bare := t.TempDir()
-	for _, args := range [][]string{
-		{"apparmor", "load", "--write", "--root", bare, "--state-dir", t.TempDir(), src},
-		{"apparmor", "status", "--root", bare, "--no-docker"},
-	} {
-		_, errOut, code := ctsec(t, args...)
-		if code != 2 {
-			t.Errorf("%v: exit %d", args, code)
-		}
-		oneLineErr(t, errOut, "AppArmor is not enabled")
+	_, errOut, code := ctsec(t, "apparmor", "status", "--root", bare, "--no-docker")
+	if code != 2 {
+		t.Errorf("status: exit %d", code)
+	}
+	oneLineErr(t, errOut, "AppArmor is not enabled")
+	// 18.7: a root other than / is never loaded, so its plan needs no
+	// AppArmor (it exited 2 "AppArmor is not enabled"), and neither does
+	// installing into it.
+	out, errOut, code := ctsec(t, "apparmor", "load", "--root", bare, "--state-dir", t.TempDir(), src)
+	if code != 0 || !strings.Contains(out, "would install") || !strings.Contains(out, "never loaded") {
+		t.Errorf("plan under a root without AppArmor: exit %d %q\n%s", code, errOut, out)
 	}
 	if _, err := os.Stat(filepath.Join(bare, "etc")); err == nil {
-		t.Error("load changed a root without AppArmor")
+		t.Error("the plan changed the root")
+	}
+	out, errOut, code = ctsec(t, "apparmor", "load", "--write", "--root", bare, "--state-dir", t.TempDir(), src)
+	if code != 0 || !strings.Contains(out, "not loaded") {
+		t.Errorf("write under a root without AppArmor: exit %d %q\n%s", code, errOut, out)
+	}
+	if _, err := os.Stat(filepath.Join(bare, "etc/apparmor.d/containers/ctsec-web")); err != nil {
+		t.Errorf("not installed: %v", err)
+	}
+	// On this host without AppArmor, --write refuses in one line, while the
+	// plan still shows what it would do.
+	if !apparmor.DetectSupport(t.Context(), "/").KernelEnabled {
+		_, errOut, code = ctsec(t, "apparmor", "load", "--write", "--state-dir", t.TempDir(), src)
+		if code != 2 {
+			t.Errorf("load --write on / without AppArmor: exit %d", code)
+		}
+		oneLineErr(t, errOut, "AppArmor is not enabled")
+		out, _, code = ctsec(t, "apparmor", "load", src)
+		if code != 0 || !strings.Contains(out, "--write would refuse") {
+			t.Errorf("plan on / without AppArmor: exit %d\n%s", code, out)
+		}
 	}
 
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "sys/module/apparmor/parameters/enabled"), "Y\n")
 	writeFile(t, filepath.Join(root, "sys/kernel/security/apparmor/profiles"), "docker-default (enforce)\n")
 	state := t.TempDir()
-	out, _, code := ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, src)
+	out, _, code = ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, src)
 	if code != 0 || !strings.Contains(out, "would install") || !strings.Contains(out, "+profile \"ctsec-web\"") || !strings.Contains(out, "dry run") {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
@@ -141,7 +164,7 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		st.Findings[0].Rule != "apparmor-profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
 		t.Errorf("status json: exit %d %v %+v\n%s", code, err, st, out)
 	}
-	_, errOut, code := ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
+	_, errOut, code = ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
 	if code != 2 {
 		t.Errorf("--complain --enforce: exit %d", code)
 	}

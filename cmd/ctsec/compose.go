@@ -35,7 +35,7 @@ harden prints a unified diff of the edits it would make and changes nothing unle
 lines, anchors, merge keys, ${VAR} and CRLF stay as they are, and the result is loaded
 again with compose-go to prove only the intended fields changed.`,
 	}
-	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a), newComposeRollbackCmd(a))
+	cmd.AddCommand(audit(newComposeAuditCmd(a)), newComposeHardenCmd(a), newComposeRollbackCmd(a))
 	return cmd
 }
 

@@ -76,7 +76,7 @@ Lockout guards refuse a change that could shut the operator out, unless
   ctsec host history
   ctsec host rollback`,
 	}
-	cmd.AddCommand(newHostInitCmd(a), newHostAuditCmd(a), newHostPlanCmd(a), newHostApplyCmd(a),
+	cmd.AddCommand(newHostInitCmd(a), audit(newHostAuditCmd(a)), newHostPlanCmd(a), newHostApplyCmd(a),
 		newHostConfirmCmd(a), newHostRollbackCmd(a), newHostHistoryCmd(a))
 	return cmd
 }

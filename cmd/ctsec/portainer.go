@@ -74,8 +74,8 @@ Swarm stacks are hardened as swarm (limits under deploy.resources).`,
 	p.StringVar(&pf.keyFile, "api-key-file", "", "`FILE` holding the API key (default: $"+portainerAPIKeyEnv+")")
 	p.StringVar(&pf.ca, "ca", "", "PEM `FILE` of a private CA to trust")
 	p.DurationVar(&pf.timeout, "timeout", 60*time.Second, "timeout of each API request")
-	cmd.AddCommand(newPortainerStacksCmd(a, pf), newPortainerPullCmd(a, pf), newPortainerAuditCmd(a, pf),
-		newPortainerHardenCmd(a, pf), newPortainerPushCmd(a, pf), newPortainerTemplatesCmd(a))
+	cmd.AddCommand(newPortainerStacksCmd(a, pf), newPortainerPullCmd(a, pf), audit(newPortainerAuditCmd(a, pf)),
+		newPortainerHardenCmd(a, pf), newPortainerPushCmd(a, pf), audit(newPortainerTemplatesCmd(a)))
 	return cmd
 }
 

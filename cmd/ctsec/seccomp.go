@@ -29,8 +29,8 @@ A PROFILE argument is a file, or the name of a built-in profile (default,
 strict, runtime) when no such file exists.`,
 	}
 	cmd.AddCommand(
-		newSeccompValidateCmd(a),
-		newSeccompLintCmd(a),
+		audit(newSeccompValidateCmd(a)),
+		audit(newSeccompLintCmd(a)),
 		newSeccompDiffCmd(a),
 		newSeccompCompileCmd(a),
 		newSeccompExecCmd(a),

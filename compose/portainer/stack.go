@@ -129,7 +129,9 @@ func (c *Client) Push(ctx context.Context, s Stack, previous, content string, o 
 func SaveBackup(stateDir, host string, s Stack, content string, now time.Time) (string, error) {
 	dir := filepath.Join(stateDir, "portainer", safeName(host),
 		fmt.Sprintf("stack-%d-%s", s.ID, now.UTC().Format("20060102T150405.000000000Z")))
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+	// A state directory others can write could hand the secrets to them
+	// or redirect the write: refuse it.
+	if err := safefile.MakeStateDir(filepath.Dir(dir)); err != nil {
 		return "", fmt.Errorf("creating backup directory: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {

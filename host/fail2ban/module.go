@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,9 +52,19 @@ func entries(env *host.Env) ([]Entry, error) {
 	return all, nil
 }
 
-// check runs fail2ban-client -t and -d on the configuration under the root.
+// check runs fail2ban-client -t and -d on a private copy of the
+// configuration under the root: fail2ban would follow a symlink in the
+// root's tree out of it, the copy holds only what the root resolves to.
 func check(ctx context.Context, env *host.Env, jail string) (testErr error, j Jail, err error) {
-	dir := env.Path(ConfDir)
+	tmp, err := os.MkdirTemp("", "ctsec-fail2ban-")
+	if err != nil {
+		return nil, j, err
+	}
+	defer os.RemoveAll(tmp)
+	dir := filepath.Join(tmp, "fail2ban")
+	if err := env.FS().CopyOut(ConfDir, dir); err != nil {
+		return nil, j, fmt.Errorf("copying %s: %w", ConfDir, err)
+	}
 	res, err := env.Runner.Run(ctx, "fail2ban-client", "-c", dir, "-t")
 	if err != nil {
 		return nil, j, err

@@ -281,7 +281,7 @@ func copyUFW(env *host.Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := host.CopyTree(env.Path("/etc/ufw"), filepath.Join(dir, "etc/ufw")); err != nil {
+	if err := env.FS().CopyOut("/etc/ufw", filepath.Join(dir, "etc/ufw")); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}

@@ -201,7 +201,11 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 // Verify has procps parse the written file and check every key exists,
 // without writing anything (--dry-run).
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
-	res, err := env.Runner.Run(ctx, "sysctl", "--dry-run", "-p", env.Path(DropIn))
+	file, err := env.FS().Resolve(DropIn)
+	if err != nil {
+		return err
+	}
+	res, err := env.Runner.Run(ctx, "sysctl", "--dry-run", "-p", file)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -51,7 +52,7 @@ func Load(ov host.Overlay) (Tree, error) {
 			continue
 		}
 		if err != nil {
-			if st, serr := os.Stat(ov.Env.Path(f)); serr == nil && st.IsDir() {
+			if st, serr := ov.Env.FS().Stat(f); serr == nil && st.IsDir() {
 				continue
 			}
 			return Tree{}, err
@@ -275,12 +276,25 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 // the values, and has systemd check the calendar expression.
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
 	pd, _ := mp.Data.(planData)
-	f, err := os.CreateTemp("", "ctsec-apt-*.conf")
+	// apt is handed a private copy: it would follow a symlink in the root's
+	// tree out of it; the copy holds only what the root resolves to.
+	tmp, err := os.MkdirTemp("", "ctsec-apt-")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	fmt.Fprintf(f, "Dir::Etc::parts %q;\nDir::Etc::main %q;\n", env.Path("/etc/apt/apt.conf.d"), env.Path("/etc/apt/apt.conf"))
+	defer os.RemoveAll(tmp)
+	parts, main := filepath.Join(tmp, "apt.conf.d"), filepath.Join(tmp, "apt.conf")
+	if err := env.FS().CopyOut("/etc/apt/apt.conf.d", parts); err != nil && !host.IsNotExist(err) {
+		return fmt.Errorf("copying /etc/apt/apt.conf.d: %w", err)
+	}
+	if err := env.FS().CopyOut("/etc/apt/apt.conf", main); err != nil && !host.IsNotExist(err) {
+		return fmt.Errorf("copying /etc/apt/apt.conf: %w", err)
+	}
+	f, err := os.Create(filepath.Join(tmp, "ctsec.conf"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "Dir::Etc::parts %q;\nDir::Etc::main %q;\n", parts, main)
 	f.Close()
 	r := env.Runner
 	r.Env = append(append([]string{}, r.Env...), "APT_CONFIG="+f.Name())

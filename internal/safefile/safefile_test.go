@@ -96,6 +96,44 @@ func TestBackupRestore(t *testing.T) {
 	}
 }
 
+// Replace is backup then atomic write: the change restores the file as it
+// was (mode included), and a file Replace created is removed again.
+func TestReplace(t *testing.T) {
+	root := t.TempDir()
+	s := &Store{Dir: filepath.Join(root, "state"), Clock: clock.NewStep(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)}
+	path := filepath.Join(root, "compose.yaml")
+	os.WriteFile(path, []byte("old\n"), 0o640)
+	id, err := s.Replace("test", path, []byte("new\n"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new\n" {
+		t.Fatalf("content %q", b)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want the old file's 0640", st.Mode().Perm())
+	}
+	fresh := filepath.Join(root, "fresh.yaml")
+	id2, err := s.Replace("test", fresh, []byte("x"), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{id, id2} {
+		if _, err := s.Restore(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old\n" {
+		t.Errorf("restored %q", b)
+	}
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("created file still there: %v", err)
+	}
+	if _, err := s.Replace("test", filepath.Join(root, "no", "dir", "x"), []byte("x"), 0o600); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+}
+
 func TestRestoreRefusesCorruptBackup(t *testing.T) {
 	root := t.TempDir()
 	s := &Store{Dir: filepath.Join(root, "state"), Clock: clock.NewStep(time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC), time.Second)}
