@@ -82,7 +82,7 @@ func containerProcesses(root string, pid int) (procs []Process, ok bool) {
 // cgroupDir finds the directory of pid's cgroup under root's
 // /sys/fs/cgroup from /proc/PID/cgroup: the unified hierarchy (cgroup v2),
 // or a v1 hierarchy, pids first. Paths that climb out ("/.." when ctsec runs
-// in another cgroup namespace) are not followed.
+// in another cgroup namespace) and the root cgroup are not followed.
 func cgroupDir(root string, pid int) string {
 	data, err := readBounded(filepath.Join(root, "proc", strconv.Itoa(pid), "cgroup"), 64<<10)
 	if err != nil {
@@ -97,6 +97,9 @@ func cgroupDir(root string, pid int) string {
 			continue
 		}
 		ctrl, rel := parts[1], parts[2]
+		if rel == "/" {
+			continue // the root cgroup holds the host's processes, not a container's
+		}
 		switch {
 		case ctrl == "":
 			candidates = append([]string{filepath.Join(base, rel), filepath.Join(base, "unified", rel)}, candidates...)

@@ -14,6 +14,11 @@ import (
 // (BPF_MAXINSNS); a longer seccomp filter cannot be loaded.
 const MaxInstructions = 4096
 
+// MaxConditionalRules bounds the (syscall, argument conditions) rules a
+// profile may ask libseccomp to compile. Docker's default has 9; a profile
+// near the limit is far past anything written by hand.
+const MaxConditionalRules = 2048
+
 // Compiled is a profile turned into the one BPF program runc loads.
 type Compiled struct {
 	Arches []string `json:"arches"`
@@ -185,6 +190,30 @@ func (e *Effective) build(r Runc) (*builtFilter, error) {
 			b.optimize = 2
 		}
 	}
+	// libseccomp merges a rule it already has into the same program, but
+	// pays for it in time that grows with the rules of that syscall: 32,000
+	// repeats of one name took 10 s. Each distinct rule is added once.
+	type ruleKey struct {
+		call  libseccomp.ScmpSyscall
+		act   libseccomp.ScmpAction
+		conds string
+	}
+	// runc splits a rule that repeats an argument index into one rule per
+	// condition.
+	conditional := 0
+	for _, r := range e.Rules {
+		switch _, split, _ := conditions(r.Args); {
+		case split:
+			conditional += len(r.Names) * len(r.Args)
+		case len(r.Args) > 0:
+			conditional += len(r.Names)
+		}
+	}
+	if conditional > MaxConditionalRules {
+		return nil, fmt.Errorf("%d syscall rules with argument conditions, more than ctsec compiles (%d): libseccomp's time to build such a filter grows with the cube of their number (3,000 take 2 s here, 4,000 take 5 s) and the program would near the kernel's %d-instruction limit", conditional, MaxConditionalRules, MaxInstructions)
+	}
+	added := map[ruleKey]bool{}
+	dropped := map[string]bool{}
 	for _, r := range e.Rules {
 		act, err := scmpAction(r.Action, r.ErrnoRet)
 		if err != nil {
@@ -197,14 +226,21 @@ func (e *Effective) build(r Runc) (*builtFilter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rule %d: %w", r.Source, err)
 		}
+		condKey := fmt.Sprint(split, conds)
 		for _, name := range r.Names {
 			call, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
-				if !contains(b.dropped, name) {
+				if !dropped[name] {
+					dropped[name] = true
 					b.dropped = append(b.dropped, name)
 				}
 				continue
 			}
+			k := ruleKey{call, act, condKey}
+			if added[k] {
+				continue
+			}
+			added[k] = true
 			if err := addRule(f, call, act, conds, split); err != nil {
 				return nil, fmt.Errorf("adding rule for %s: %w", name, err)
 			}

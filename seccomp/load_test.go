@@ -67,7 +67,7 @@ func TestTooLarge(t *testing.T) {
 	f.Close()
 	_, _, err = Load(p)
 	var se *SyntaxError
-	if !errors.As(err, &se) || !strings.Contains(err.Error(), "larger than the 4 MiB limit") {
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), "larger than the 1 MiB limit") {
 		t.Errorf("err = %v", err)
 	}
 	if _, _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is a directory") {

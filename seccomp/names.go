@@ -107,6 +107,7 @@ func (p *Profile) checkNames(t Target, res *Resolver) []report.Finding {
 	firstMissing := map[string]string{}
 	lib := libVersion()
 	reported := map[string]bool{}
+	unknown := 0
 	for i, r := range p.Syscalls {
 		arches := filterArches
 		if r.Includes != nil && len(r.Includes.Arches) > 0 && !containsArch(r.Includes.Arches, t.Arch) {
@@ -149,9 +150,13 @@ func (p *Profile) checkNames(t Target, res *Resolver) []report.Finding {
 					}
 				} else {
 					f.Rule, f.Severity = RuleUnknownSyscall, report.High
-					f.Message = fmt.Sprintf("%q is not a syscall on any architecture (runc ignores it silently)", name)
-					if s := res.Suggest(name); s != "" {
-						f.Fix = fmt.Sprintf("did you mean %q?", s)
+					f.Message = fmt.Sprintf("%s is not a syscall on any architecture (runc ignores it silently)", quoteShort(name))
+					// A suggestion costs a scan of every syscall name: only
+					// as many as are shown (CapFindings) get one.
+					if unknown++; unknown <= maxPerRule {
+						if s := res.Suggest(name); s != "" {
+							f.Fix = fmt.Sprintf("did you mean %q?", s)
+						}
 					}
 				}
 				out = append(out, f)

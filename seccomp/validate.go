@@ -51,6 +51,7 @@ func Validate(p *Profile, schema []report.Finding, t Target, res *Resolver) *Val
 	v := &Validation{File: p.File, Target: TargetInfo{Arch: t.Arch, Caps: t.Caps, Kernel: t.Kernel.String()}}
 	v.Findings = append(v.Findings, schema...)
 	v.Findings = append(v.Findings, p.checkNames(t, res)...)
+	v.Findings = CapFindings(v.Findings)
 	for _, f := range schema {
 		if f.Severity >= report.High {
 			// A profile with schema errors cannot be compiled faithfully.

@@ -265,7 +265,7 @@ Schema errors (see validate) are reported too. Exit 1 when findings reach
 			}
 			findings := b.failures
 			for _, l := range b.profiles {
-				findings = append(findings, l.schema...)
+				findings = append(findings, seccomp.CapFindings(l.schema)...)
 				findings = append(findings, seccomp.Lint(l.p, b.target)...)
 			}
 			return b.finish(a.emit(report.New("seccomp lint", findings, nil)))

@@ -89,8 +89,8 @@ func TestSeccompBadInput(t *testing.T) {
 	}{
 		{"empty", write("empty.json", nil), "empty.json: profile is empty"},
 		{"truncated", write("trunc.json", []byte("{\"defaultAction\": \"SCMP_ACT_ERRNO\",\n \"syscalls\": [{\"names\": [\"re")), "trunc.json:2:29: invalid JSON: unexpected end of input"},
-		{"100 MB", big, "big.json: file is larger than the 4 MiB limit"},
-		{"deep", write("deep.json", bytes.Repeat([]byte("[{\"a\":"), 200000)), "deep.json:1:"},
+		{"100 MB", big, "big.json: file is larger than the 1 MiB limit"},
+		{"deep", write("deep.json", bytes.Repeat([]byte("[{\"a\":"), 100000)), "deep.json:1:"},
 		{"wrong type", write("type.json", []byte(`{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": true}]}`)), "type.json:1:80: syscalls[0].action: want a string, found a boolean"},
 		{"missing", filepath.Join(dir, "nope.json"), "no such file"},
 	}
