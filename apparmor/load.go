@@ -48,7 +48,7 @@ type LoadAction struct {
 type LoadResult struct {
 	Actions  []LoadAction `json:"actions"`
 	Written  bool         `json:"written"`
-	BackupID string       `json:"backup_id,omitempty"`
+	BackupID string       `json:"backup,omitempty"`
 	Note     string       `json:"note,omitempty"`
 }
 

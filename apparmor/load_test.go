@@ -207,7 +207,7 @@ func TestStatusUnderRoot(t *testing.T) {
 	for _, f := range st.Findings() {
 		sev[filepath.Base(f.File)] = f.Rule + "/" + f.Severity.String()
 	}
-	if len(sev) != 2 || sev["broken"] != "apparmor-profile-unreadable/medium" || sev["api.apparmor"] != "apparmor-profile-not-loaded/low" {
+	if len(sev) != 2 || sev["broken"] != "apparmor/profile-unreadable/medium" || sev["api.apparmor"] != "apparmor/profile-not-loaded/low" {
 		t.Errorf("findings: %v", sev)
 	}
 	empty, err := ReadStatus(context.Background(), t.TempDir(), nil)

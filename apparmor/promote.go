@@ -158,7 +158,7 @@ type ChangeResult struct {
 	Written    bool     `json:"written"`
 	Validated  bool     `json:"validated"`
 	Reload     string   `json:"reload,omitempty"`
-	BackupID   string   `json:"backup_id,omitempty"`
+	BackupID   string   `json:"backup,omitempty"`
 	RolledBack bool     `json:"rolled_back,omitempty"`
 	Error      string   `json:"error,omitempty"`
 }

@@ -25,11 +25,11 @@ const (
 
 // Finding rule ids of the review.
 const (
-	RuleReviewBreaking   = "apparmor-review-breaking"
-	RuleReviewNeedsRules = "apparmor-review-needs-rules"
-	RuleReviewBlocked    = "apparmor-review-blocked"
-	RuleReviewDenyRule   = "apparmor-review-deny-rule"
-	RuleReviewCoverage   = "apparmor-review-coverage"
+	RuleReviewBreaking   = "apparmor/review-breaking"
+	RuleReviewNeedsRules = "apparmor/review-needs-rules"
+	RuleReviewBlocked    = "apparmor/review-blocked"
+	RuleReviewDenyRule   = "apparmor/review-deny-rule"
+	RuleReviewCoverage   = "apparmor/review-coverage"
 )
 
 // DefaultMinComplain is how long a profile should run in complain mode

@@ -83,7 +83,7 @@ func TestReviewVerdicts(t *testing.T) {
 	if rv.Duplicates != 1 || rv.LostEvents {
 		t.Errorf("duplicates %d lost %v", rv.Duplicates, rv.LostEvents)
 	}
-	if f := rv.Findings(); len(f) != 2 || f[0].Rule != "apparmor-review-needs-rules" {
+	if f := rv.Findings(); len(f) != 2 || f[0].Rule != "apparmor/review-needs-rules" {
 		t.Errorf("findings %+v", f)
 	}
 }

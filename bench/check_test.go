@@ -126,7 +126,7 @@ func TestSelection(t *testing.T) {
 	if len(ids) != 18 || ids[0] != "1.1.1" || ids[1] != "1.1.3" || ids[len(ids)-1] != "5.1" {
 		t.Errorf("selected %v", ids)
 	}
-	for _, bad := range []Selection{{Checks: []string{"9"}}, {Exclude: []string{"5.99"}}, {IncludeContainers: []string{"["}}, {Level: 3}} {
+	for _, bad := range []Selection{{Checks: []string{""}}, {Checks: []string{"9"}}, {Exclude: []string{"5.99"}}, {IncludeContainers: []string{"["}}, {Level: 3}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)
 		}

@@ -199,7 +199,7 @@ func flags(results []Result, id, target string) bool {
 
 func itemSeverity(results []Result, id, target string) report.Severity {
 	for _, f := range Findings(results) {
-		if f.Rule == "CIS-"+id && f.Target == target {
+		if f.Rule == RuleID(id) && (f.Target == target || f.File == target) {
 			return f.Severity
 		}
 	}

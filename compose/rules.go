@@ -38,33 +38,75 @@ const (
 	RuleNotHardened    = "compose/not-hardened"
 )
 
-// Rules lists every rule id with its default severity and title, for --help
-// and documentation.
-var Rules = []struct {
-	ID       string
-	Severity report.Severity
-	Title    string
-}{
-	{RulePrivileged, report.Critical, "privileged: true"},
-	{RuleDockerSocket, report.Critical, "Docker/containerd socket mounted or use_api_socket"},
-	{RuleSensitiveMount, report.High, "sensitive host directory mounted (medium when read-only)"},
-	{RulePropagation, report.Medium, "bind mount with shared propagation"},
-	{RuleHostNamespace, report.High, "host network/pid/ipc/uts/userns/cgroup namespace"},
-	{RuleDangerousCap, report.High, "dangerous capability added (critical for ALL)"},
-	{RuleCapDropAll, report.Medium, "cap_drop does not include ALL"},
-	{RuleNoNewPrivs, report.Medium, "no-new-privileges not set"},
-	{RuleUnconfined, report.High, "seccomp/apparmor/label/systempaths unconfined"},
-	{RuleMemoryLimit, report.Medium, "no memory limit"},
-	{RulePidsLimit, report.Medium, "no pids limit"},
-	{RuleCPULimit, report.Low, "no CPU limit"},
-	{RuleRootUser, report.Medium, "runs as root (low when no user is set: the image decides)"},
-	{RuleWritableRootfs, report.Low, "root filesystem writable"},
-	{RuleDBPort, report.High, "database port published on all interfaces (Docker bypasses UFW)"},
-	{RulePortAll, report.Low, "port published on all interfaces"},
-	{RuleImageTag, report.Medium, "image untagged or :latest"},
-	{RuleHealthcheck, report.Low, "no healthcheck"},
-	{RuleDevices, report.Medium, "host devices or device cgroup rules"},
-	{RuleSecretEnv, report.Medium, "secret-looking environment value written in the file"},
+// Rules is every compose rule with its default severity, for SARIF,
+// --help and docs/rules.md: what audit reports, and what harden warns about.
+var Rules = report.Rules{
+	{ID: RulePrivileged, Severity: report.Critical, Title: "privileged: true",
+		Description: "A privileged container has every capability and device and no seccomp or AppArmor: root in it is root on the host.",
+		Help:        "remove privileged; add the one capability or device the service needs"},
+	{ID: RuleDockerSocket, Severity: report.Critical, Title: "Docker/containerd socket mounted or use_api_socket",
+		Description: "Whoever controls the engine's socket can start a privileged container: it is root on the host.",
+		Help:        "do not mount the socket; put a socket proxy that allows only the calls needed in front of it"},
+	{ID: RuleSensitiveMount, Severity: report.High, Title: "sensitive host directory mounted (medium when read-only)",
+		Help: "bind only the application's own directories"},
+	{ID: RulePropagation, Severity: report.Medium, Title: "bind mount with shared propagation",
+		Description: "Mounts made inside the container appear on the host and the other way round.",
+		Help:        "use the default rprivate propagation"},
+	{ID: RuleHostNamespace, Severity: report.High, Title: "host network/pid/ipc/uts/userns/cgroup namespace",
+		Help: "use the container's own namespace (drop network_mode: host, pid: host, …)"},
+	{ID: RuleDangerousCap, Severity: report.High, Title: "dangerous capability added (critical for ALL)",
+		Help: "add only the capability the service needs; SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN and ALL break the container's boundary"},
+	{ID: RuleCapDropAll, Severity: report.Medium, Title: "cap_drop does not include ALL",
+		Help: "ctsec compose harden adds cap_drop: [ALL] and the capabilities the image needs"},
+	{ID: RuleNoNewPrivs, Severity: report.Medium, Title: "no-new-privileges not set",
+		Description: "Without it a setuid binary in the image can gain privileges the container was not given.",
+		Help:        "security_opt: [no-new-privileges:true] (ctsec compose harden adds it)"},
+	{ID: RuleUnconfined, Severity: report.High, Title: "seccomp/apparmor/label/systempaths unconfined",
+		Help: "remove the unconfined option; give the service its own profile (ctsec profile gen)"},
+	{ID: RuleSeccomp, Severity: report.Low, Title: "no per-service seccomp profile",
+		Help: "ctsec profile gen SERVICE, then ctsec compose harden --profiles-dir DIR"},
+	{ID: RuleAppArmor, Severity: report.Low, Title: "no per-service AppArmor profile",
+		Help: "ctsec profile gen SERVICE, load it, then ctsec compose harden --profiles-dir DIR"},
+	{ID: RuleMemoryLimit, Severity: report.Medium, Title: "no memory limit",
+		Help: "set mem_limit (ctsec compose harden adds one from the image's knowledge base)"},
+	{ID: RulePidsLimit, Severity: report.Medium, Title: "no pids limit",
+		Description: "A fork bomb in one container exhausts the host's process table.",
+		Help:        "set pids_limit (ctsec compose harden adds one)"},
+	{ID: RuleCPULimit, Severity: report.Low, Title: "no CPU limit", Help: "set cpus"},
+	{ID: RuleRootUser, Severity: report.Medium, Title: "runs as root (low when no user is set: the image decides)",
+		Help: "set user: to an unprivileged uid the image supports"},
+	{ID: RuleWritableRootfs, Severity: report.Low, Title: "root filesystem writable",
+		Help: "read_only: true with tmpfs for the paths the service writes (ctsec compose harden --level strict)"},
+	{ID: RuleDBPort, Severity: report.High, Title: "database port published on all interfaces (Docker bypasses UFW)",
+		Description: "Docker's published ports skip the host firewall's INPUT rules: a database published on 0.0.0.0 faces the internet.",
+		Help:        "do not publish it, or bind it to 127.0.0.1"},
+	{ID: RulePortAll, Severity: report.Low, Title: "port published on all interfaces",
+		Help: "bind it to the address it should answer on"},
+	{ID: RuleImageTag, Severity: report.Medium, Title: "image untagged or :latest", Help: "pin a version tag or a digest"},
+	{ID: RuleHealthcheck, Severity: report.Low, Title: "no healthcheck", Help: "add a healthcheck"},
+	{ID: RuleDevices, Severity: report.Medium, Title: "host devices or device cgroup rules",
+		Help: "pass only the device the service needs, read-only where it can be"},
+	{ID: RuleSecretEnv, Severity: report.Medium, Title: "secret-looking environment value written in the file",
+		Help: "use secrets: or an env_file kept out of version control"},
+	{ID: RuleSwarm, Severity: report.Medium, Title: "swarm stack: security_opt is ignored",
+		Description: "docker stack deploy ignores security_opt and privileged, so no-new-privileges, seccomp and AppArmor profiles cannot be applied per service.",
+		Help:        "set no-new-privileges in the daemon; use --swarm=false if the file is deployed with docker compose"},
+	{ID: RuleNotHardened, Severity: report.Medium, Title: "service left as it is",
+		Description: "harden could not edit the service safely (an alias, an anchor other services merge, a file split across documents) or its edit would not load back as planned.",
+		Help:        "edit the service by hand as the message says"},
+}
+
+// AuditRules are the rules audit evaluates.
+func AuditRules() report.Rules {
+	var out report.Rules
+	for _, r := range Rules {
+		switch r.ID {
+		case RuleSeccomp, RuleAppArmor, RuleSwarm, RuleNotHardened:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // dbPorts are container ports of data stores that should never face the

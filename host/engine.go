@@ -123,7 +123,7 @@ func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, erro
 	var out []report.Finding
 	for _, m := range e.Modules {
 		if !pol.Manages(m.Name()) {
-			out = append(out, report.Finding{Rule: "host." + m.Name() + ".unmanaged", Severity: report.Info,
+			out = append(out, report.Finding{Rule: "host/" + m.Name() + "-unmanaged", Severity: report.Info,
 				Target: m.Name(), Message: notManaged(m.Name())})
 			continue
 		}

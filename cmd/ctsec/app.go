@@ -8,6 +8,7 @@ import (
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
+	"github.com/spf13/cobra"
 )
 
 // app is what every command shares: the streams, the clock, how output is
@@ -35,6 +36,10 @@ type app struct {
 
 	format report.Format
 	failOn report.Severity
+	// cmd is the command running, for next commands printed for people
+	// (nextCommand repeats the flags it was given); nil when a test calls
+	// a run function directly.
+	cmd *cobra.Command
 
 	// notes are one-line notices for stderr gathered while flags are parsed
 	// (a deprecated flag name); printed once, before the command runs.
@@ -87,26 +92,22 @@ func (a *app) render(r report.Report) error {
 }
 
 // finish is how every command ends: the report it returned is rendered in
-// the chosen format, then the command's own error decides the exit, else
-// findings at or above --fail-on make it 1. A nil report prints nothing
-// (the command wrote its artifact itself, or failed before it had one).
+// the chosen format, then the command's own error decides the exit, else,
+// for an audit, findings at or above --fail-on make it 1. A command that
+// changes things reports what it left alone as findings (warnings) but
+// succeeds when it did its job: its failures are errors. A nil report
+// prints nothing (the command failed before it had one).
 func (a *app) finish(r *report.Report, err error) error {
 	if r != nil {
 		if rerr := a.render(*r); rerr != nil && err == nil {
 			return rerr
 		}
-		if err == nil && r.Reaches(a.failOn) {
+		if err == nil && isAudit(a.cmd) && r.Reaches(a.failOn) {
 			return errFindingsReached
 		}
 	}
 	return err
 }
 
-// emit renders a report in the chosen format and turns a reached threshold
-// into exit code 1.
-func (a *app) emit(r report.Report) error { return a.finish(&r, nil) }
-
 // jsonOutput says whether the user asked for machine output.
 func (a *app) jsonOutput() bool { return a.format == report.JSON }
-
-func isTerminal(w io.Writer) bool { return term.IsTerminal(w) }

@@ -33,7 +33,7 @@ func TestApparmorGenValidatesLikeProfileGen(t *testing.T) {
 		for _, args := range [][]string{
 			{"apparmor", "gen", "web", "--spec", spec(c.rules)},
 			{"apparmor", "gen", "web", "--spec", spec(c.rules), "-o", out},
-			{"profile", "gen", "web", "--apparmor-spec", spec(c.rules), "-o", filepath.Join(dir, "pg")},
+			{"profile", "gen", "web", "--spec", spec(c.rules), "--dir", filepath.Join(dir, "pg")},
 		} {
 			stdout, stderr, code := ctsec(t, args...)
 			if code != c.code || stdout != "" || !strings.HasPrefix(stderr, "ctsec: ") {

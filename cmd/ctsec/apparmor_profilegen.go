@@ -20,7 +20,7 @@ type apparmorGenerator struct {
 }
 
 func (g *apparmorGenerator) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&g.spec, "apparmor-spec", "", "YAML service spec for the AppArmor profile (keys: see 'ctsec apparmor gen --help')")
+	fs.StringVar(&g.spec, "spec", "", "YAML service spec `FILE` for the AppArmor profile (keys: see 'ctsec apparmor gen --help')")
 	fs.BoolVar(&g.enforce, "enforce", false, "start the AppArmor profile in enforce mode instead of complain")
 }
 

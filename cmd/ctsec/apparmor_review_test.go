@@ -34,7 +34,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 		t.Errorf("text: exit %d stderr %q\n%s", code, errOut, out)
 	}
 	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--format", "markdown")...)
-	if code != 0 || !strings.Contains(out, "| `ctsec-web` | needs-rules |") {
+	if code != 0 || !strings.Contains(flat(out), "| `ctsec-web` | needs-rules |") {
 		t.Errorf("markdown: exit %d\n%s", code, out)
 	}
 	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
@@ -47,7 +47,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
+	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor/review-needs-rules" || len(rep.Data.Profiles) != 5 {
 		t.Errorf("json: exit %d %+v", code, rep)
 	}
 	// promote cannot edit a profile that has no file here: the fix says so.
@@ -58,7 +58,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	}
 	// Lost events make every profile blocked: a high finding, exit 1.
 	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
-	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(out, "WARNING: events were lost") {
+	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(flat(out), "WARNING: events were lost") {
 		t.Errorf("blocked: exit %d\n%s", code, out)
 	}
 }
@@ -90,7 +90,7 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 		"--log", "../../apparmor/auditlog/testdata/mixed/audit.log", "--log", "../../apparmor/testdata/review/journal.json"}
 
 	out, errOut, code := ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules"}, base...)...)
-	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(out, "dry run, nothing changed (4 rule(s) to add)") {
+	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(flat(out), "dry run, nothing changed (4 rule(s) to add)") {
 		t.Fatalf("dry run: exit %d %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
@@ -103,7 +103,7 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	}
 	// --dry-run wins over --write.
 	out, errOut, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
-	if code != 0 || !strings.Contains(out, "dry run, nothing changed") {
+	if code != 0 || !strings.Contains(flat(out), "dry run, nothing changed") {
 		t.Fatalf("--dry-run --write: exit %d %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
@@ -113,11 +113,11 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 		t.Fatal("--dry-run --write made a backup")
 	}
 	out, errOut, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
-	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
+	if code != 0 || !strings.Contains(flat(out), "now enforce, 4 rule(s) added, validated") || !strings.Contains(flat(out), "reload skipped") {
 		t.Fatalf("write: exit %d %q\n%s", code, errOut, out)
 	}
 	out, _, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
-	if code != 0 || !strings.Contains(out, "already enforce, nothing to change") {
+	if code != 0 || !strings.Contains(flat(out), "already enforce, nothing to change") {
 		t.Errorf("second promote: exit %d\n%s", code, out)
 	}
 	out, _, code = ctsecAt(t, reviewWeek, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", state, "--format", "json")
@@ -139,7 +139,7 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	broken := strings.Replace(string(src), `"/etc/nginx/**" r,`, `"/etc/@{NOPE}" r,`, 1)
 	os.WriteFile(path, []byte(broken), 0o644)
 	out, errOut, code = ctsecAt(t, reviewWeek, "apparmor", "promote", "ctsec-web", "--write", "--root", root, "--state-dir", state)
-	if code != 1 || !strings.Contains(out, "NOT changed") || !strings.Contains(errOut, "validation failed") {
+	if code != 1 || !strings.Contains(flat(out), "NOT changed") || !strings.Contains(errOut, "validation failed") {
 		t.Errorf("broken: exit %d stderr %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != broken {
@@ -219,7 +219,7 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 	args := []string{"apparmor", "promote", "--ready", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"),
 		"--since", "2026-11-18", "--log", "../../apparmor/testdata/review/activity.log"}
 	out, errOut, code := ctsecAt(t, reviewWeek, args...)
-	if code != 0 || strings.Count(out, "now enforce") != 1 || !strings.Contains(out, "containers/ctsec-ready: now enforce") {
+	if code != 0 || strings.Count(flat(out), "now enforce") != 1 || !strings.Contains(flat(out), "containers/ctsec-ready: now enforce") {
 		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "ctsec-web"))
@@ -228,7 +228,7 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 	}
 	// Nothing left ready: the second run says so and changes nothing.
 	out, _, code = ctsecAt(t, reviewWeek, args...)
-	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
+	if code != 0 || !strings.Contains(flat(out), "no profile is ready to promote") {
 		t.Errorf("second run: exit %d\n%s", code, out)
 	}
 	// … and in JSON it is still the one report object.
@@ -252,7 +252,7 @@ func TestApparmorDemoteAllSkipsBrokenFile(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "ctsec-enforced"), string(enforced))
 	broken := writeFile(t, filepath.Join(dir, "zz-broken"), "profile broken {\n  /x r\n")
 	out, errOut, code := ctsecAt(t, reviewWeek, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"))
-	if code != 1 || !strings.Contains(out, "now complain") || !strings.Contains(errOut, "zz-broken") {
+	if code != 1 || !strings.Contains(flat(out), "now complain") || !strings.Contains(errOut, "zz-broken") {
 		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "ctsec-enforced")); !strings.Contains(string(b), "complain") {

@@ -40,6 +40,12 @@ func withFormats(cmd *cobra.Command, fs ...report.Format) *cobra.Command {
 // audit declares a command that reports findings: every format.
 func audit(cmd *cobra.Command) *cobra.Command { return withFormats(cmd, report.Formats...) }
 
+// isAudit reports whether cmd is an audit: findings are its result, and
+// --fail-on decides its exit code.
+func isAudit(cmd *cobra.Command) bool {
+	return cmd == nil || slices.Contains(formatsOf(cmd), report.SARIF)
+}
+
 func formatsOf(cmd *cobra.Command) []report.Format {
 	s, ok := cmd.Annotations[formatsAnnotation]
 	if !ok {
@@ -150,6 +156,9 @@ var carried = []string{"root", "state-dir", "policy", "profiles-dir", "url", "ap
 // shell-quoted so it can be pasted as it is.
 func nextCommand(cmd *cobra.Command, path string, args ...string) string {
 	words := append([]string{"ctsec"}, strings.Fields(path)...)
+	if cmd == nil {
+		return quoteWords(append(words, args...))
+	}
 	target, _, err := cmd.Root().Find(strings.Fields(path))
 	if err == nil && target != nil {
 		for _, name := range carried {
@@ -160,11 +169,15 @@ func nextCommand(cmd *cobra.Command, path string, args ...string) string {
 			words = append(words, "--"+name, f.Value.String())
 		}
 	}
-	words = append(words, args...)
+	return quoteWords(append(words, args...))
+}
+
+func quoteWords(words []string) string {
+	q := make([]string, len(words))
 	for i, w := range words {
-		words[i] = shellQuote(w)
+		q[i] = shellQuote(w)
 	}
-	return strings.Join(words, " ")
+	return strings.Join(q, " ")
 }
 
 var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
@@ -235,6 +248,7 @@ func (a *app) writeUsage(w io.Writer, c *cobra.Command) {
 	}
 	if c.Runnable() && !c.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "\n\nOutput formats (--format): %s", report.Join(formatsOf(c)))
+		writeRulesHelp(w, c, width)
 	}
 	if c.HasAvailableSubCommands() {
 		fmt.Fprintf(w, "\n\nUse \"%s [command] --help\" for more information about a command.", c.CommandPath())

@@ -27,6 +27,14 @@ func (o *hostOpts) addFlags(a *app, cmd *cobra.Command, withPolicy, withState bo
 	}
 }
 
+// policyName is the policy as reports name it.
+func (o *hostOpts) policyName() string {
+	if o.policy == "" {
+		return "baseline"
+	}
+	return o.policy
+}
+
 // engine builds the change engine for the named modules.
 func (o *hostOpts) engine(names []string) (*host.Engine, error) {
 	mods, err := modules.Select(names)
@@ -76,8 +84,8 @@ Lockout guards refuse a change that could shut the operator out, unless
   ctsec host history
   ctsec host rollback`,
 	}
-	cmd.AddCommand(newHostInitCmd(a), audit(newHostAuditCmd(a)), newHostPlanCmd(a), newHostApplyCmd(a),
-		newHostConfirmCmd(a), newHostRollbackCmd(a), newHostHistoryCmd(a))
+	cmd.AddCommand(newHostInitCmd(a, nil), newHostAuditCmd(a, nil), newHostPlanCmd(a, nil), newHostApplyCmd(a, nil),
+		newHostConfirmCmd(a, nil), newHostRollbackCmd(a, nil), newHostHistoryCmd(a, nil))
 	return cmd
 }
 

@@ -58,14 +58,17 @@ func TestHostAuditPlanApplyRollback(t *testing.T) {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root, "--format", "json")
-	var plan struct {
-		Modules []struct {
-			Module string
-			Edits  []struct{ Path, Diff string }
+	var planRep struct {
+		Data struct {
+			Modules []struct {
+				Module string
+				Edits  []struct{ Path, Diff, Mode string }
+			}
 		}
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
-		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" {
+	plan := &planRep.Data
+	if code != 0 || json.Unmarshal([]byte(out), &planRep) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
+		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" || plan.Modules[0].Edits[0].Mode != "0644" {
 		t.Fatalf("plan json: %d %s", code, out)
 	}
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
@@ -111,10 +114,13 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 	os.WriteFile(pol, []byte(strings.Replace(string(b), "    net.ipv4.tcp_syncookies: \"1\"\n", "    net.ipv4.tcp_syncookies: \"1\"\n    net.ipv4.ip_forward: \"0\"\n", 1)), 0o644)
 	state := t.TempDir()
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol)
-	if code != 1 || !strings.Contains(errOut, "refusing to apply (use --force to override): sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") {
+	if code != 1 || !strings.Contains(errOut, "sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") ||
+		!strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.Contains(out, "REFUSED (sysctl-docker-forwarding)") {
+	// The refusal comes first, with what to change; --force last.
+	if !strings.HasPrefix(out, "REFUSED: 1 lockout guard") || !strings.Contains(out, "  sysctl-docker-forwarding: ") ||
+		!strings.Contains(flat(out), "fix: keep net.ipv4.ip_forward at 1") || strings.Index(out, "fix:") > strings.Index(out, "--force") {
 		t.Errorf("plan output lacks the refusal: %s", out)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {
@@ -148,18 +154,21 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 		t.Errorf("plan edits more than the sysctl drop-in:\n%s", out)
 	}
 	out, _, code = ctsec(t, "host", "audit", "--root", root, "--policy", pol, "--format", "json", "--fail-on", "none")
-	var rep struct{ Findings []struct{ Rule string } }
+	var rep struct {
+		Findings []struct{ Rule, Target string }
+	}
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("audit: %d %s", code, out)
 	}
 	rules := map[string]bool{}
 	for _, f := range rep.Findings {
 		rules[f.Rule] = true
-		if strings.HasPrefix(f.Rule, "host.firewall.") && f.Rule != "host.firewall.unmanaged" {
+		rules[f.Rule+" "+f.Target] = true
+		if strings.HasPrefix(f.Rule, "host/firewall-") && f.Rule != "host/firewall-unmanaged" {
 			t.Errorf("audit of an unmanaged firewall: %s", f.Rule)
 		}
 	}
-	if !rules["host.firewall.unmanaged"] || !rules["host.sysctl.kernel.kptr_restrict"] {
+	if !rules["host/firewall-unmanaged"] || !rules["host/sysctl-value kernel.kptr_restrict"] {
 		t.Errorf("audit rules = %v", rules)
 	}
 	os.WriteFile(pol, []byte("version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n"), 0o644)

@@ -51,12 +51,12 @@ func TestPortainerCommands(t *testing.T) {
 		t.Fatal("harden without --push changed the stack")
 	}
 	state := t.TempDir()
-	check([]string{"harden", "7", "--push", "--state-dir", state}, 0, "+    cap_drop:", "updated stack 7")
+	check([]string{"harden", "7", "--write", "--state-dir", state}, 0, "+    cap_drop:", "updated stack 7")
 	if !strings.Contains(srv.File(7), "cap_drop") || srv.Stack(7).Env[0].Value != "x" {
 		t.Fatal("push did not update the stack with its env")
 	}
-	check([]string{"harden", "7", "--push", "--state-dir", state}, 0, "", "nothing to change")
-	check([]string{"harden", "8", "--push", "--state-dir", state}, 2, "", "deployed from Git")
+	check([]string{"harden", "7", "--write", "--state-dir", state}, 0, "", "nothing to change")
+	check([]string{"harden", "8", "--write", "--state-dir", state}, 2, "", "deployed from Git")
 	// Restore the backup with push.
 	backups, _ := filepath.Glob(filepath.Join(state, "portainer", "*", "stack-7-*", "stack.yml"))
 	if len(backups) != 1 {

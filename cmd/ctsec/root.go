@@ -54,6 +54,7 @@ unreadable or malformed input, missing tool or engine).`,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			a.armInterrupt(cmd.Context(), cmd)
+			a.cmd = cmd
 			for _, n := range a.notes {
 				fmt.Fprintln(a.stderr, n)
 			}
@@ -83,7 +84,7 @@ unreadable or malformed input, missing tool or engine).`,
 	})
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.formatName, "format", "f", "text", "output format: "+strings.Join(formats, ", "))
-	pf.StringVar(&a.failOnName, "fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical, none")
+	pf.StringVar(&a.failOnName, "fail-on", "high", "audits: exit 1 when a finding is at or above this severity (info, low, medium, high, critical, none)")
 	pf.StringVar(&a.colorMode, "color", "auto", "colour people-facing output: auto (terminal and no NO_COLOR), always, never")
 	root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(
@@ -97,7 +98,7 @@ unreadable or malformed input, missing tool or engine).`,
 		newProfileCmd(a),
 		newComposeCmd(a),
 		newPortainerCmd(a),
-		audit(newBenchCmd(a)),
+		newBenchCmd(a, nil),
 		newHostCmd(a),
 		newRecordShimCmd(),
 	)

@@ -27,6 +27,10 @@ func ctsecAt(t *testing.T, clk clock.Clock, args ...string) (string, string, int
 	return out.String(), errOut.String(), code
 }
 
+// flat joins wrapped text back into one line per paragraph's words, for
+// tests that look for a phrase in output fitted to the width.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func TestRootContract(t *testing.T) {
 	tests := []struct {
 		name     string

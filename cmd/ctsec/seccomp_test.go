@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -57,15 +58,21 @@ func TestSeccompValidateFixtures(t *testing.T) {
 	if _, _, code := ctsec(t, "seccomp", "validate", "--fail-on", "none", fixture(t, "example.json")); code != 1 {
 		t.Errorf("--fail-on none: exit %d", code)
 	}
-	var v []struct {
-		Compiled struct {
-			Instructions int      `json:"instructions"`
-			Arches       []string `json:"arches"`
-		} `json:"compiled"`
+	var data struct {
+		Profiles []struct {
+			Compiled struct {
+				Instructions int      `json:"instructions"`
+				Arches       []string `json:"arches"`
+			} `json:"compiled"`
+		} `json:"profiles"`
 	}
 	out, _, _ = ctsec(t, "seccomp", "validate", "--arch", "amd64", "--format", "json", fixture(t, "default.json"))
-	if err := json.Unmarshal(decodeReport(t, out).Data, &v); err != nil || len(v) != 1 || v[0].Compiled.Instructions == 0 || len(v[0].Compiled.Arches) != 3 {
-		t.Errorf("validate data: %v %+v", err, v)
+	v := data.Profiles
+	if err := json.Unmarshal(decodeReport(t, out).Data, &data); err != nil || len(data.Profiles) != 1 {
+		t.Fatalf("validate data: %v %s", err, out)
+	}
+	if v = data.Profiles; v[0].Compiled.Instructions == 0 || len(v[0].Compiled.Arches) != 3 {
+		t.Errorf("validate data: %+v", v)
 	}
 }
 
@@ -111,7 +118,7 @@ func TestSeccompBadInput(t *testing.T) {
 			}
 			// profile gen reads the same files as lists of syscalls: its
 			// messages differ (an empty file lists nothing), the contract not.
-			args := []string{"profile", "gen", "x", "--syscalls-from", tt.path, "-o", outDir}
+			args := []string{"profile", "gen", "x", "--syscalls-from", tt.path, "--dir", outDir}
 			out, errOut, code := ctsec(t, args...)
 			if code != 2 || !strings.Contains(errOut, filepath.Base(tt.path)) || strings.Count(errOut, "\n") != 1 || len(errOut) > 300 || out != "" {
 				t.Errorf("%v: exit %d stdout %q stderr %q", args, code, out, errOut)
@@ -136,7 +143,7 @@ func TestProfileGenJunkLists(t *testing.T) {
 	for _, tt := range tests {
 		p := filepath.Join(dir, tt.name)
 		os.WriteFile(p, []byte(tt.src), 0o644)
-		out, errOut, code := ctsec(t, "profile", "gen", "x", "--syscalls-from", p, "-o", dir)
+		out, errOut, code := ctsec(t, "profile", "gen", "x", "--syscalls-from", p, "--dir", dir)
 		if code != 2 || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "\n") != 1 || out != "" {
 			t.Errorf("%s: exit %d %q, want %q", tt.name, code, errOut, tt.want)
 		}
@@ -299,7 +306,7 @@ func TestProfileGen(t *testing.T) {
 	state := t.TempDir()
 	obs := filepath.Join(dir, "observed.json")
 	os.WriteFile(obs, []byte(`{"syscalls":[{"name":"getrandom","arch":"x86_64","count":3,"first_seen":"2026-11-25T10:00:00Z","last_seen":"2026-11-25T10:00:01Z"},{"name":"uname","arch":"x86_64","count":1}],"command":["x"]}`), 0o644)
-	out, errOut, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "-o", dir, "--state-dir", state)
+	out, errOut, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "--dir", dir, "--state-dir", state)
 	path := filepath.Join(dir, "api.seccomp.json")
 	if code != 0 || !strings.Contains(out, "security_opt:\n  - seccomp="+path) {
 		t.Fatalf("gen: exit %d\n%s%s", code, out, errOut)
@@ -314,21 +321,31 @@ func TestProfileGen(t *testing.T) {
 		t.Errorf("generated profile does not validate (exit %d)", code)
 	}
 	// Same again: unchanged. Different without --force: refused, file kept.
-	if _, _, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "-o", dir, "--state-dir", state); code != 0 {
+	if _, _, code := ctsec(t, "profile", "gen", "api", "--base", "runtime", "--syscalls-from", obs, "--allow", "ppoll", "--dir", dir, "--state-dir", state); code != 0 {
 		t.Errorf("idempotent run: exit %d", code)
 	}
-	_, errOut, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "-o", dir, "--state-dir", state)
+	_, errOut, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "--dir", dir, "--state-dir", state)
 	if again, _ := os.ReadFile(path); code != 1 || !strings.Contains(errOut, "use --force") || !bytes.Equal(again, data) {
 		t.Errorf("overwrite without --force: exit %d %q", code, errOut)
 	}
-	out, _, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "-o", dir, "--state-dir", state, "--force", "--format", "json")
+	out, _, code = ctsec(t, "profile", "gen", "api", "--base", "strict", "--dir", dir, "--state-dir", state, "--force", "--format", "json")
 	var res struct {
 		Data struct {
-			Backup  string   `json:"backup"`
-			Written []string `json:"written"`
+			Backup string `json:"backup"`
+			Files  []struct {
+				Kind    string `json:"kind"`
+				Written bool   `json:"written"`
+			} `json:"files"`
 		} `json:"data"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil || code != 0 || res.Data.Backup == "" || len(res.Data.Written) != 1 {
+	written := 0
+	err := json.Unmarshal([]byte(out), &res)
+	for _, f := range res.Data.Files {
+		if f.Written {
+			written++
+		}
+	}
+	if err != nil || code != 0 || res.Data.Backup == "" || written != 1 {
 		t.Fatalf("--force: exit %d %v %s", code, err, out)
 	}
 	backups, _ := filepath.Glob(filepath.Join(state, "backups", res.Data.Backup, "*api.seccomp.json"))
@@ -340,12 +357,12 @@ func TestProfileGen(t *testing.T) {
 	plain := filepath.Join(t.TempDir(), "plain")
 	os.WriteFile(plain, nil, 0o644)
 	for _, bad := range [][]string{
-		{"profile", "gen", "../evil", "-o", dir},
-		{"profile", "gen", "x", "--allow", "opnat", "-o", dir},
-		{"profile", "gen", "x", "--base", "lax", "-o", dir},
-		{"profile", "gen", "x", "--allow", "opnat", "-o", filepath.Join(dir, "missing")},
-		{"profile", "gen", "x", "-o", filepath.Join(plain, "sub")},
-		{"profile", "gen", "x", "-o", plain},
+		{"profile", "gen", "../evil", "--dir", dir},
+		{"profile", "gen", "x", "--allow", "opnat", "--dir", dir},
+		{"profile", "gen", "x", "--base", "lax", "--dir", dir},
+		{"profile", "gen", "x", "--allow", "opnat", "--dir", filepath.Join(dir, "missing")},
+		{"profile", "gen", "x", "--dir", filepath.Join(plain, "sub")},
+		{"profile", "gen", "x", "--dir", plain},
 	} {
 		if _, errOut, code := ctsec(t, bad...); code != 2 || strings.Count(errOut, "\n") != 1 {
 			t.Errorf("%v: exit %d %q", bad, code, errOut)
@@ -359,7 +376,7 @@ func TestProfileGen(t *testing.T) {
 	}
 	// A missing output directory is made when the gen goes through.
 	nested := filepath.Join(dir, "new", "profiles")
-	if _, errOut, code := ctsec(t, "profile", "gen", "x", "-o", nested, "--state-dir", t.TempDir()); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "x", "--dir", nested, "--state-dir", t.TempDir()); code != 0 {
 		t.Fatalf("gen into a new directory: exit %d %q", code, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(nested, "x.seccomp.json")); err != nil {
@@ -377,7 +394,7 @@ func TestDockerStrictProfile(t *testing.T) {
 	image := testenv.Busybox(t)
 	docker := testenv.Docker(t)
 	dir := t.TempDir()
-	if _, errOut, code := ctsec(t, "profile", "gen", "web", "--base", "strict", "--deny", "chmod,fchmodat,fchmodat2", "-o", dir); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "web", "--base", "strict", "--deny", "chmod,fchmodat,fchmodat2", "--dir", dir); code != 0 {
 		t.Fatalf("gen: %d %s", code, errOut)
 	}
 	profile := filepath.Join(dir, "web.seccomp.json")
@@ -441,7 +458,7 @@ func TestDockerRuntimeProfile(t *testing.T) {
 	image := testenv.Busybox(t)
 	docker := testenv.Docker(t)
 	dir := t.TempDir()
-	if _, errOut, code := ctsec(t, "profile", "gen", "base", "--base", "runtime", "-o", dir); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "base", "--base", "runtime", "--dir", dir); code != 0 {
 		t.Fatalf("gen: %d %s", code, errOut)
 	}
 	run := func(argv ...string) (string, error) {
@@ -473,18 +490,34 @@ func TestSeccompDiffInvalid(t *testing.T) {
 	}
 }
 
-// TestSeccompShowJSON: the listing is a report like every command's JSON;
-// a named profile is printed as itself.
+// TestSeccompShowJSON: the listing and a named profile are reports like
+// every command's JSON; in text a named profile is printed as itself.
 func TestSeccompShowJSON(t *testing.T) {
 	out, _, code := ctsec(t, "seccomp", "show", "--format", "json")
 	r := decodeReport(t, out)
-	var list []struct{ Name, Description string }
-	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list) != len(profiles.SeccompNames()) {
+	var list struct {
+		Profiles []struct {
+			Name, Description string
+			Profile           json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(r.Data, &list); err != nil || code != 0 || r.Findings == nil || len(list.Profiles) != len(profiles.SeccompNames()) {
 		t.Errorf("exit %d %v %s", code, err, out)
 	}
+	want, _ := profiles.Seccomp("strict")
+	out, _, _ = ctsec(t, "seccomp", "show", "strict")
+	if strings.TrimSuffix(out, "\n") != strings.TrimSuffix(string(want), "\n") {
+		t.Error("show strict is not the profile byte for byte")
+	}
 	out, _, _ = ctsec(t, "seccomp", "show", "strict", "--format", "json")
-	if want, _ := profiles.Seccomp("strict"); strings.TrimSpace(out) != strings.TrimSpace(string(want)) {
-		t.Error("show strict --format json is not the profile")
+	if err := json.Unmarshal(decodeReport(t, out).Data, &list); err != nil || len(list.Profiles) != 1 || list.Profiles[0].Name != "strict" {
+		t.Fatalf("show strict --format json: %v\n%s", err, out)
+	}
+	var got, exp any
+	json.Unmarshal(list.Profiles[0].Profile, &got)
+	json.Unmarshal(want, &exp)
+	if !reflect.DeepEqual(got, exp) {
+		t.Error("show strict --format json does not carry the profile")
 	}
 }
 

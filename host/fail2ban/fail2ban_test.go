@@ -26,7 +26,11 @@ func debianRoot(t *testing.T) *host.Env {
 func rules(fs []report.Finding) map[string]report.Finding {
 	m := map[string]report.Finding{}
 	for _, f := range fs {
-		m[f.Rule] = f
+		key := f.Rule
+		if f.Rule == "host/fail2ban-option" { // one rule, the option in the target
+			key += " " + f.Target[strings.LastIndex(f.Target, " ")+1:]
+		}
+		m[key] = f
 	}
 	return m
 }
@@ -39,10 +43,10 @@ func TestAuditStockDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := rules(fs)
-	if f := r["host.fail2ban.test"]; f.Severity != report.High || !strings.Contains(f.Message, "Have not found any log file for sshd jail") {
+	if f := r["host/fail2ban-test"]; f.Severity != report.High || !strings.Contains(f.Message, "Have not found any log file for sshd jail") {
 		t.Errorf("test finding = %+v", f)
 	}
-	if f := r["host.fail2ban.maxretry"]; f.Severity != report.Medium || f.File != "/etc/fail2ban/jail.conf" || !strings.Contains(f.Message, "maxretry = 5") {
+	if f := r["host/fail2ban-option maxretry"]; f.Severity != report.Medium || f.File != "/etc/fail2ban/jail.conf" || !strings.Contains(f.Message, "maxretry = 5") {
 		t.Errorf("maxretry finding = %+v", f)
 	}
 }
@@ -59,7 +63,7 @@ func TestJailSectionBeatsDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := rules(fs)["host.fail2ban.maxretry"]
+	f := rules(fs)["host/fail2ban-option maxretry"]
 	if !strings.Contains(f.Message, "maxretry = 7") || f.File != "/etc/fail2ban/jail.d/00-provider.conf" || f.Line != 2 {
 		t.Errorf("maxretry finding = %+v", f)
 	}

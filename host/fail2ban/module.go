@@ -94,7 +94,7 @@ func lastError(bs ...[]byte) string {
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
 	jail := pol.Fail2ban.Jail
 	if !env.Exists(ConfDir + "/jail.conf") {
-		return []report.Finding{{Rule: "host.fail2ban.installed", Severity: report.High, Target: "fail2ban",
+		return []report.Finding{{Rule: "host/fail2ban-installed", Severity: report.High, Target: "fail2ban",
 			Message: "fail2ban is not installed (no " + ConfDir + "/jail.conf): SSH brute force is not throttled", Fix: "apt-get install fail2ban python3-systemd"}}, nil
 	}
 	es, err := entries(env)
@@ -114,13 +114,13 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		return "fail2ban's default"
 	}
 	if testErr != nil {
-		f := report.Finding{Rule: "host.fail2ban.test", Severity: report.High, Target: "jail " + jail,
+		f := report.Finding{Rule: "host/fail2ban-test", Severity: report.High, Target: "jail " + jail,
 			Fix: "ctsec host apply fail2ban (backend = systemd reads the journal; Debian 12 has no /var/log/auth.log without rsyslog)"}
 		f.Message = fmt.Sprintf("the configuration does not load, so fail2ban does not run: %v (backend %s, from %s)", testErr, j.Backend, loc(&f, "backend"))
 		fs = append(fs, f)
 	}
 	if !j.Enabled {
-		f := report.Finding{Rule: "host.fail2ban.enabled", Severity: report.High, Target: "jail " + jail}
+		f := report.Finding{Rule: "host/fail2ban-enabled", Severity: report.High, Target: "jail " + jail}
 		f.Message = fmt.Sprintf("jail %s is not enabled (enabled from %s)", jail, loc(&f, "enabled"))
 		fs = append(fs, f)
 	}
@@ -128,7 +128,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		key, want string
 	}{{"maxretry", strconv.Itoa(pol.Fail2ban.MaxRetry)}, {"findtime", pol.Fail2ban.FindTime}, {"bantime", pol.Fail2ban.BanTime}} {
 		got := j.Get(c.key)
-		f := report.Finding{Rule: "host.fail2ban." + c.key, Target: "jail " + jail, Severity: report.Info}
+		f := report.Finding{Rule: "host/fail2ban-option", Target: "jail " + jail + " " + c.key, Severity: report.Info}
 		src := loc(&f, c.key)
 		gs, ok1 := seconds(got)
 		ws, ok2 := seconds(c.want)
@@ -141,7 +141,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		}
 		fs = append(fs, f)
 	}
-	f := report.Finding{Rule: "host.fail2ban.backend", Target: "jail " + jail, Severity: report.Info}
+	f := report.Finding{Rule: "host/fail2ban-backend", Target: "jail " + jail, Severity: report.Info}
 	f.Message = fmt.Sprintf("backend %s (from %s)", j.Backend, loc(&f, "backend"))
 	if j.Backend == "systemd" && !pythonSystemd(env) {
 		f.Severity = report.High
@@ -152,7 +152,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	ignored := j.Settings["addignoreip"]
 	for _, ip := range pol.Operator.TrustedIPs {
 		if !covered(ip, ignored) {
-			f := report.Finding{Rule: "host.fail2ban.ignoreip", Severity: report.Low, Target: "jail " + jail,
+			f := report.Finding{Rule: "host/fail2ban-ignoreip", Severity: report.Low, Target: "jail " + jail,
 				Message: fmt.Sprintf("trusted operator address %s is not in ignoreip (%s): mistyped logins can ban the operator", ip, strings.Join(ignored, " ")),
 				Fix:     "ctsec host apply fail2ban"}
 			loc(&f, "ignoreip")
@@ -160,7 +160,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		}
 	}
 	if env.DockerPresent() && !strings.Contains(j.Get("chain"), "DOCKER-USER") {
-		fs = append(fs, report.Finding{Rule: "host.fail2ban.docker", Severity: report.Info, Target: "jail " + jail,
+		fs = append(fs, report.Finding{Rule: "host/fail2ban-docker", Severity: report.Info, Target: "jail " + jail,
 			Message: "bans are added to INPUT; ports published by containers go through FORWARD and are not protected by this jail"})
 	}
 	return fs, nil

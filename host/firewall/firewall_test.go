@@ -190,7 +190,7 @@ func TestDockerBypass(t *testing.T) {
 	fs := dockerFindings(pubs, "-j RETURN", false, pol)
 	var high, info []string
 	for _, f := range fs {
-		if f.Rule != "host.firewall.docker-bypass" {
+		if f.Rule != "host/firewall-docker-bypass" {
 			continue
 		}
 		if f.Severity == report.High {

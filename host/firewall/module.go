@@ -76,7 +76,7 @@ func (s *ufwState) allows(port int, proto, addr string) bool {
 
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
 	if !installed(env) {
-		return []report.Finding{{Rule: "host.firewall.installed", Severity: report.High, Target: "ufw",
+		return []report.Finding{{Rule: "host/firewall-installed", Severity: report.High, Target: "ufw",
 			Message: "ufw is not installed: no host firewall is managed", Fix: "apt-get install ufw, then ctsec host apply firewall"}}, nil
 	}
 	st, err := readState(env)
@@ -84,7 +84,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		return nil, err
 	}
 	var fs []report.Finding
-	f := report.Finding{Rule: "host.firewall.enabled", Target: "ufw", File: "/etc/ufw/ufw.conf", Severity: report.Info}
+	f := report.Finding{Rule: "host/firewall-enabled", Target: "ufw", File: "/etc/ufw/ufw.conf", Severity: report.Info}
 	active := st.enabled
 	src := "ENABLED in /etc/ufw/ufw.conf"
 	if env.Live() {
@@ -102,7 +102,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	fs = append(fs, f)
 	in := st.defaults["DEFAULT_INPUT_POLICY"]
-	f = report.Finding{Rule: "host.firewall.default", Target: "DEFAULT_INPUT_POLICY", File: "/etc/default/ufw", Severity: report.Info,
+	f = report.Finding{Rule: "host/firewall-default", Target: "DEFAULT_INPUT_POLICY", File: "/etc/default/ufw", Severity: report.Info,
 		Message: "default incoming policy " + in}
 	if pol.Firewall.DefaultIncoming == "deny" && in != "DROP" && in != "REJECT" {
 		f.Severity = report.High
@@ -112,7 +112,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	fs = append(fs, f)
 	for _, r := range pol.Firewall.Allow {
 		if !st.allows(r.Port, r.Proto, "") && len(r.From) == 0 {
-			fs = append(fs, report.Finding{Rule: "host.firewall.allow", Severity: report.Low, Target: fmt.Sprintf("%d/%s", r.Port, r.Proto),
+			fs = append(fs, report.Finding{Rule: "host/firewall-allow", Severity: report.Low, Target: fmt.Sprintf("%d/%s", r.Port, r.Proto),
 				Message: fmt.Sprintf("%d/%s (%s) is not allowed by a UFW rule", r.Port, r.Proto, r.Comment), Fix: "ctsec host apply firewall"})
 		}
 	}
@@ -127,7 +127,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 			}
 		}
 		if !wanted {
-			fs = append(fs, report.Finding{Rule: "host.firewall.extra", Severity: report.Low, File: "/etc/ufw/user.rules", Line: r.Line,
+			fs = append(fs, report.Finding{Rule: "host/firewall-extra", Severity: report.Low, File: "/etc/ufw/user.rules", Line: r.Line,
 				Target:  fmt.Sprintf("%s/%s", r.DPort, r.Proto),
 				Message: fmt.Sprintf("UFW allows %s/%s from %s, which the policy does not list (%s)", r.DPort, r.Proto, r.Src, r.Comment)})
 		}
@@ -148,7 +148,7 @@ func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Polic
 	}
 	res, err := env.Runner.Run(ctx, "docker", "ps", "--format", "{{.Names}}\t{{.Ports}}")
 	if err != nil || res.ExitCode != 0 {
-		return []report.Finding{{Rule: "host.firewall.docker", Severity: report.Info, Target: "docker",
+		return []report.Finding{{Rule: "host/firewall-docker", Severity: report.Info, Target: "docker",
 			Message: "cannot list containers to check published ports: " + errText(err, res)}}
 	}
 	var pubs []Published
@@ -163,7 +163,7 @@ func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Polic
 // dockerFindings reports each published port that bypasses UFW.
 func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *host.Policy) []report.Finding {
 	var fs []report.Finding
-	fs = append(fs, report.Finding{Rule: "host.firewall.docker-user", Severity: report.Info, Target: "DOCKER-USER",
+	fs = append(fs, report.Finding{Rule: "host/firewall-docker-user", Severity: report.Info, Target: "DOCKER-USER",
 		Message: fmt.Sprintf("DOCKER-USER chain: %s; %d published port binding(s) on this host", dockerUser, len(pubs))})
 	for _, p := range pubs {
 		if !p.Public() {
@@ -182,7 +182,7 @@ func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *hos
 		case allowed:
 			sev, why = report.Info, "bypasses UFW, but the policy allows this port anyway"
 		}
-		fs = append(fs, report.Finding{Rule: "host.firewall.docker-bypass", Severity: sev, Target: p.Container,
+		fs = append(fs, report.Finding{Rule: "host/firewall-docker-bypass", Severity: sev, Target: p.Container,
 			Message: fmt.Sprintf("container %s publishes %s:%d/%s (→ %s) which %s", p.Container, p.HostIP, p.HostPort, p.Proto, p.Target, why),
 			Fix:     "bind it to 127.0.0.1 in the compose file, or filter it in DOCKER-USER (see docs/host.md)"})
 	}

@@ -112,7 +112,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	var fs []report.Finding
 	for _, key := range host.SortedKeys(want) {
 		got := eff.Get(key)
-		f := report.Finding{Rule: "host.ssh." + key, Target: "sshd " + key, Severity: report.Info}
+		f := report.Finding{Rule: "host/ssh-option", Target: "sshd " + key, Severity: report.Info}
 		src := "sshd's built-in default (no file sets it)"
 		if d, ok := cfg.First(key); ok {
 			src = d.Location()
@@ -143,7 +143,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		// the cloud-init trap (a 50-cloud-init.conf re-enabling passwords).
 		for _, d := range cfg.All(key) {
 			if d.Location() != src && normalize(key, d.Value()) == want[key] {
-				fs = append(fs, report.Finding{Rule: "host.ssh.shadowed", Severity: f.Severity, File: d.File, Line: d.Line,
+				fs = append(fs, report.Finding{Rule: "host/ssh-shadowed", Severity: f.Severity, File: d.File, Line: d.Line,
 					Target:  "sshd " + key,
 					Message: fmt.Sprintf("%s %s here is ignored: sshd keeps the first value, %s from %s", d.Raw, strings.Join(d.Args, " "), short(got), src)})
 			}
@@ -194,14 +194,14 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 	for _, mt := range cfg.Matches() {
 		spec, ok := matchSpec(mt, accts)
 		if !ok {
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: report.Info, File: mt.File, Line: mt.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: report.Info, File: mt.File, Line: mt.Line,
 				Target:  "Match " + strings.Join(mt.Args, " "),
 				Message: "Match block not evaluated: its criteria cannot be turned into a test connection"})
 			continue
 		}
 		eff, err := Dump(ctx, env.Runner, main, spec)
 		if err != nil {
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: report.Medium, File: mt.File, Line: mt.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: report.Medium, File: mt.File, Line: mt.Line,
 				Message: fmt.Sprintf("sshd -T -C %s failed: %v", spec, err)})
 			continue
 		}
@@ -210,7 +210,7 @@ func (m *Module) auditMatches(ctx context.Context, env *host.Env, cfg *Config, m
 			if !ok || eff.Get(d.Keyword) == w {
 				continue
 			}
-			fs = append(fs, report.Finding{Rule: "host.ssh.match", Severity: severity(d.Keyword), File: d.File, Line: d.Line,
+			fs = append(fs, report.Finding{Rule: "host/ssh-match", Severity: severity(d.Keyword), File: d.File, Line: d.Line,
 				Target: "Match " + strings.Join(mt.Args, " "),
 				Message: fmt.Sprintf("inside Match %s (%s): %s is %s for matching connections, policy wants %s (sshd -T -C %s)",
 					strings.Join(mt.Args, " "), mt.Location(), d.Keyword, eff.Get(d.Keyword), w, spec)})

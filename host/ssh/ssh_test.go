@@ -53,6 +53,16 @@ func find(fs []report.Finding, rule string) []report.Finding {
 	return out
 }
 
+func findTarget(fs []report.Finding, rule, target string) []report.Finding {
+	var out []report.Finding
+	for _, f := range find(fs, rule) {
+		if f.Target == target {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func engine(t *testing.T, env *host.Env) *host.Engine {
 	return &host.Engine{Env: env, StateDir: filepath.Join(t.TempDir(), "state"), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 }
@@ -72,11 +82,11 @@ func TestCloudInitOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pa := find(fs, "host.ssh.passwordauthentication")
+	pa := findTarget(fs, "host/ssh-option", "sshd passwordauthentication")
 	if len(pa) != 1 || pa[0].Severity != report.High || pa[0].File != "/etc/ssh/sshd_config.d/50-cloud-init.conf" || pa[0].Line != 1 {
 		t.Fatalf("passwordauthentication finding = %+v", pa)
 	}
-	sh := find(fs, "host.ssh.shadowed")
+	sh := find(fs, "host/ssh-shadowed")
 	if len(sh) != 1 || sh[0].File != MainConfig || sh[0].Line != mainLines {
 		t.Errorf("shadowed finding = %+v, want %s:%d", sh, MainConfig, mainLines)
 	}
@@ -128,7 +138,7 @@ func TestMatchBlockReenablesPasswords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := find(fs, "host.ssh.match")
+	m := find(fs, "host/ssh-match")
 	if len(m) != 2 {
 		t.Fatalf("match findings = %+v", m)
 	}

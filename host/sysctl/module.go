@@ -78,7 +78,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	var fs []report.Finding
 	for _, p := range st.problems {
-		fs = append(fs, report.Finding{Rule: "host.sysctl.syntax", Severity: report.Low, File: p.File, Line: p.Line, Message: p.Msg})
+		fs = append(fs, report.Finding{Rule: "host/sysctl-syntax", Severity: report.Low, File: p.File, Line: p.Line, Message: p.Msg})
 	}
 	docker := env.DockerPresent()
 	keys := host.SortedKeys(pol.Sysctl.Settings)
@@ -88,7 +88,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	for _, key := range keys {
 		want, inPolicy := pol.Sysctl.Settings[key]
-		f := report.Finding{Rule: "host.sysctl." + key, Target: key, Severity: report.Info}
+		f := report.Finding{Rule: "host/sysctl-value", Target: key, Severity: report.Info}
 		src := "no file sets it"
 		w, set := Winner(st.settings, key)
 		if set {

@@ -43,9 +43,9 @@ func TestAuditDebianDefaultIsNotSecurityOnly(t *testing.T) {
 	var origins, schedule []report.Finding
 	for _, f := range fs {
 		switch f.Rule {
-		case "host.updates.origins":
+		case "host/updates-origins":
 			origins = append(origins, f)
-		case "host.updates.schedule":
+		case "host/updates-schedule":
 			schedule = append(schedule, f)
 		}
 	}

@@ -145,7 +145,7 @@ func TestSARIFRuleMetadata(t *testing.T) {
 	}
 	one := d.Rules[0]
 	if one.ID != "test/one" || one.ShortDescription.Text != "the first rule" || one.FullDescription.Text != "why one matters" ||
-		one.Help.Text != "drop it" || one.HelpURI != DocsURL+"#testone" || one.DefaultConfiguration.Level != "error" ||
+		one.Help.Text != "drop it" || one.HelpURI != DocsURL+"#test-one" || one.DefaultConfiguration.Level != "error" ||
 		one.Properties["security-severity"] != "9.5" {
 		t.Errorf("rule metadata = %+v", one)
 	}

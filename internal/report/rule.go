@@ -63,7 +63,7 @@ func (rs Rules) Check() error {
 
 // Anchor is the rule's fragment in docs/rules.md, where HelpURI points.
 func (r Rule) Anchor() string {
-	return strings.NewReplacer("/", "", ".", "").Replace(r.ID)
+	return strings.NewReplacer("/", "-", ".", "-").Replace(r.ID)
 }
 
 // DocsURL is where the rule documentation lives; SARIF's helpUri is this

@@ -15,6 +15,7 @@ type Table struct {
 	width  int
 	header []string
 	rows   [][]string
+	spans  map[int]bool // rows that are one line across the table
 	styles map[int]func(cell string) string
 	// MinWrap is the narrowest the last column may be before rows are
 	// stacked (default 30).
@@ -46,6 +47,16 @@ func (t *Table) Row(cells ...string) {
 	t.rows = append(t.rows, row)
 }
 
+// Line adds a line of text across every column (a section heading),
+// wrapped to the width; it does not widen the columns.
+func (t *Table) Line(text string) {
+	if t.spans == nil {
+		t.spans = map[int]bool{}
+	}
+	t.spans[len(t.rows)] = true
+	t.rows = append(t.rows, []string{Line(text)})
+}
+
 // Style colours column col: fn returns the ANSI style for a cell's text, or
 // "" for none. Styles are added after padding, so alignment holds.
 func (t *Table) Style(col int, fn func(cell string) string) {
@@ -58,21 +69,31 @@ func (t *Table) Style(col int, fn func(cell string) string) {
 // Flush writes the table.
 func (t *Table) Flush() error {
 	rows := t.rows
+	spans := t.spans
 	if t.header != nil {
 		rows = append([][]string{t.header}, rows...)
+		spans = map[int]bool{}
+		for i := range t.spans {
+			spans[i+1] = true
+		}
 	}
 	n := 0
-	for _, r := range rows {
-		n = max(n, len(r))
-	}
-	if n == 0 {
-		return nil
-	}
-	widths := make([]int, n)
-	for _, r := range rows {
-		for i, c := range r {
-			widths[i] = max(widths[i], Len(c))
+	for i, r := range rows {
+		if !spans[i] {
+			n = max(n, len(r))
 		}
+	}
+	widths := make([]int, max(n, 1))
+	for i, r := range rows {
+		if spans[i] {
+			continue
+		}
+		for j, c := range r {
+			widths[j] = max(widths[j], Len(c))
+		}
+	}
+	if len(rows) == 0 {
+		return nil
 	}
 	fixed := Len(t.Indent)
 	for i := 0; i < n-1; i++ {
@@ -83,6 +104,12 @@ func (t *Table) Flush() error {
 	var b strings.Builder
 	for ri, r := range rows {
 		styled := ri > 0 || t.header == nil
+		if spans[ri] {
+			for _, l := range Wrap(r[0], t.width-Len(t.Indent)) {
+				b.WriteString(strings.TrimRight(t.Indent+l, " ") + "\n")
+			}
+			continue
+		}
 		if stack {
 			t.stacked(&b, r, widths, styled)
 		} else {

@@ -163,3 +163,38 @@ const (
 	Yellow  = "\x1b[33m"
 	Cyan    = "\x1b[36m"
 )
+
+// Fit wraps every line of preformatted text wider than width at spaces,
+// continuing it indented four columns past the line's own indentation, so
+// a report written line by line still fits. Not for content that must stay
+// byte for byte (a unified diff of a file).
+func Fit(text string, width int) string {
+	var b strings.Builder
+	lines := strings.SplitAfter(text, "\n")
+	for _, l := range lines {
+		body := strings.TrimSuffix(l, "\n")
+		if Len(body) <= width {
+			b.WriteString(l)
+			continue
+		}
+		indent := body[:len(body)-len(strings.TrimLeft(body, " "))]
+		if Len(indent) > width/2 {
+			indent = ""
+		}
+		next := indent + "    "
+		parts := Wrap(strings.TrimLeft(body, " "), width-Len(indent))
+		b.WriteString(indent + parts[0] + "\n")
+		if len(parts) > 1 {
+			for _, part := range Wrap(strings.Join(parts[1:], " "), width-Len(next)) {
+				b.WriteString(next + part + "\n")
+			}
+		}
+		if !strings.HasSuffix(l, "\n") {
+			// keep a last line without a newline as it was
+			s := b.String()
+			b.Reset()
+			b.WriteString(strings.TrimSuffix(s, "\n"))
+		}
+	}
+	return b.String()
+}

@@ -182,3 +182,25 @@ func abs(n int) int {
 	}
 	return n
 }
+
+func TestTableLineSpansColumns(t *testing.T) {
+	var b bytes.Buffer
+	tb := NewTable(&b, 40)
+	tb.Line("1 Host configuration")
+	tb.Row("PASS", "1.1", "ok")
+	tb.Line("2 Daemon")
+	tb.Row("FAIL", "2.10", "bad")
+	tb.Flush()
+	want := "1 Host configuration\nPASS  1.1   ok\n2 Daemon\nFAIL  2.10  bad\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+func TestFit(t *testing.T) {
+	in := "short\n  + SCMP_ACT_ALLOW: read, write, open, close, stat, fstat\nlast"
+	want := "short\n  + SCMP_ACT_ALLOW:\n      read, write, open,\n      close, stat, fstat\nlast"
+	if got := Fit(in, 24); got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
