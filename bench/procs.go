@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -96,7 +97,7 @@ func cgroupDir(root string, pid int) string {
 		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || strings.Contains(parts[2], "..") {
 			continue
 		}
-		ctrl, rel := parts[1], parts[2]
+		ctrl, rel := parts[1], path.Clean(parts[2])
 		if rel == "/" {
 			continue // the root cgroup holds the host's processes, not a container's
 		}
