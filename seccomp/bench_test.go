@@ -11,14 +11,14 @@ import (
 // BenchmarkValidateCompile is the seccomp goal of issue 17 side by side
 // with its anchor, in one run:
 //
-//	go test ./seccomp -run '^$' -bench BenchmarkValidateCompile -benchtime 50x
+//		go test ./seccomp -run '^$' -bench BenchmarkValidateCompile -benchtime 50x
 //
-//   - ctsec: what `ctsec seccomp validate` does with Docker's default on an
-//     amd64 host for a given runc: strict load, name resolution per
-//     architecture, one compile (stub, filter, per-architecture figures).
-//   - libseccomp: the anchor, libseccomp's own work for the same rules: a
-//     filter over x86_64+x86+x32, every name resolved and added, exported
-//     as BPF; nothing else.
+//	  - ctsec: what `ctsec seccomp validate` does with Docker's default on an
+//	    amd64 host for a given runc: strict load, name resolution per
+//	    architecture, one compile (stub, filter, per-architecture figures).
+//	  - libseccomp: the anchor, libseccomp's own work for the same rules: a
+//	    filter over x86_64+x86+x32, every name resolved and added, exported
+//	    as BPF; nothing else.
 //
 // Goal: ctsec within 1.3× the anchor for each runc layout.
 func BenchmarkValidateCompile(b *testing.B) {
