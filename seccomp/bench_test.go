@@ -9,18 +9,15 @@ import (
 )
 
 // BenchmarkValidateCompile is the seccomp goal of issue 17 side by side
-// with its anchor, in one run:
+// with its anchor, in one run. "ctsec" is what `ctsec seccomp validate` does
+// with Docker's default on an amd64 host for a given runc: strict load, name
+// resolution per architecture, one compile (stub, filter, per-architecture
+// figures). "libseccomp" is the anchor, libseccomp's own work for the same
+// rules: a filter over x86_64+x86+x32, every name resolved and added,
+// exported as BPF, nothing else. Goal: ctsec within 1.3x the anchor for each
+// runc layout.
 //
-//		go test ./seccomp -run '^$' -bench BenchmarkValidateCompile -benchtime 50x
-//
-//	  - ctsec: what `ctsec seccomp validate` does with Docker's default on an
-//	    amd64 host for a given runc: strict load, name resolution per
-//	    architecture, one compile (stub, filter, per-architecture figures).
-//	  - libseccomp: the anchor, libseccomp's own work for the same rules: a
-//	    filter over x86_64+x86+x32, every name resolved and added, exported
-//	    as BPF; nothing else.
-//
-// Goal: ctsec within 1.3× the anchor for each runc layout.
+//	go test ./seccomp -run '^$' -bench BenchmarkValidateCompile -benchtime 20x -count 5
 func BenchmarkValidateCompile(b *testing.B) {
 	data, err := os.ReadFile(testenv.Shared(b, "conformance", "moby-seccomp", "default.json"))
 	if err != nil {
