@@ -43,7 +43,7 @@ func hostRules(t *testing.T) string {
 	}
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if strings.Contains(l, "ufw") {
+		if strings.Contains(l, "ufw") && !strings.HasPrefix(l, ":") && !strings.HasPrefix(l, "#") {
 			keep = append(keep, l)
 		}
 	}
