@@ -172,6 +172,27 @@ func nextCommand(cmd *cobra.Command, path string, args ...string) string {
 	return quoteWords(append(words, args...))
 }
 
+// ctsecCommand finds "ctsec GROUP VERB" in a finding's fix or a note.
+var ctsecCommand = regexp.MustCompile(`\bctsec ([a-z]+) ([a-z]+)\b`)
+
+// carryFlags makes the ctsec commands a domain package wrote into text
+// (a finding's fix: "ctsec host apply ssh (writes …)") repeat the carried
+// flags this run was given, so they act on the same root and state.
+func carryFlags(cmd *cobra.Command, text string) string {
+	if cmd == nil || !strings.Contains(text, "ctsec ") {
+		return text
+	}
+	return ctsecCommand.ReplaceAllStringFunc(text, func(m string) string {
+		words := strings.Fields(m)[1:]
+		target, rest, err := cmd.Root().Find(words)
+		if err != nil || len(rest) > 0 || target == cmd.Root() {
+			return m
+		}
+		full := nextCommand(cmd, strings.Join(words, " "))
+		return full
+	})
+}
+
 func quoteWords(words []string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
