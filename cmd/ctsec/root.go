@@ -101,6 +101,7 @@ unreadable or malformed input, missing tool or engine).`,
 		newBenchCmd(a, nil),
 		newHostCmd(a),
 		newRecordShimCmd(),
+		newManCmd(a, nil),
 	)
 	groups(root)
 	return root
