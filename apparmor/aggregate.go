@@ -31,6 +31,11 @@ type Sample struct {
 // rules, not of events.
 const sampleSize = 3
 
+// sampleEvents is how many of a rule's first events the sample is drawn
+// from (later ones at powers of two): enough to show its variety, few
+// enough to cost nothing on a busy rule.
+const sampleEvents = 8
+
 func (s *Sample) add(ev *auditlog.Event) {
 	addSample(&s.Operations, ev.Operation)
 	addSample(&s.Commands, ev.Command)
@@ -80,14 +85,17 @@ type Aggregator struct {
 	acts    map[actKey]*activity
 	last    *activity // the previous event's activity: logs come in runs
 	lastKey actKey
+	keyBuf  []byte
 }
 
 type actKey struct{ label, mode string }
 
 type activity struct {
 	Activity
-	opts  RuleOptions
-	rules map[ruleKey]*ruleAcc
+	opts RuleOptions
+	// rules is keyed by the encoded ruleKey (ruleKey.appendTo): one string
+	// hashes faster and keeps less than seven.
+	rules map[string]*ruleAcc
 }
 
 // ruleAcc accumulates the events of one rule. File rules on one path
@@ -99,6 +107,9 @@ type ruleAcc struct {
 	events       int
 	denied       int
 	last         time.Time
+	// ruleNamesIt: the rule itself names the event's path or capability,
+	// so the sample keeps no examples (they would repeat the rule).
+	ruleNamesIt bool
 	Sample
 }
 
@@ -152,7 +163,7 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 		k := actKey{label, mode}
 		if act = a.acts[k]; act == nil {
 			l := strings.Clone(Label(label))
-			act = &activity{Activity: Activity{Profile: l, Mode: mode}, rules: map[ruleKey]*ruleAcc{}}
+			act = &activity{Activity: Activity{Profile: l, Mode: mode}, rules: map[string]*ruleAcc{}}
 			if a.Options != nil {
 				act.opts = a.Options(ProfileOf(l))
 			}
@@ -182,10 +193,16 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 			return
 		}
 	}
-	acc := act.rules[key]
+	a.keyBuf = key.appendTo(a.keyBuf[:0])
+	acc := act.rules[string(a.keyBuf)] // no allocation for the lookup
 	if acc == nil {
-		acc = newRuleAcc(key, ev, act.opts)
-		act.rules[key.clone()] = acc
+		// The event's strings belong to the reader's buffer: the key and
+		// the rule built from it get copies of their own.
+		acc = newRuleAcc(key.clone(), ev, act.opts)
+		if key.kind == kindFile && !key.glob || key.kind == kindCap {
+			acc.ruleNamesIt = true
+		}
+		act.rules[string(a.keyBuf)] = acc
 	}
 	switch {
 	case acc.reject != "":
@@ -206,8 +223,12 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	if ev.Time.After(acc.last) {
 		acc.last = ev.Time
 	}
-	if len(acc.Examples) < sampleSize || len(acc.Commands) < sampleSize || len(acc.Operations) < sampleSize {
-		acc.add(ev)
+	if acc.events <= sampleEvents || acc.events&(acc.events-1) == 0 {
+		addSample(&acc.Operations, ev.Operation)
+		addSample(&acc.Commands, ev.Command)
+		if !acc.ruleNamesIt {
+			addSample(&acc.Examples, ev.Name)
+		}
 	}
 }
 
@@ -263,7 +284,8 @@ func (a *Aggregator) Activities() []Activity {
 		res := act.Activity
 		res.Proposals = make([]Proposal, 0, len(act.rules))
 		byText := map[string]int{}
-		for _, acc := range act.rules {
+		for k, acc := range act.rules {
+			delete(act.rules, k) // what is converted need not stay twice
 			if acc.rule == nil || acc.events == 0 {
 				continue
 			}
@@ -271,6 +293,9 @@ func (a *Aggregator) Activities() []Activity {
 			if f, ok := r.(File); ok {
 				f.Perms, f.Exec = permsOf(acc.perms)
 				r = f
+			}
+			if acc.ruleNamesIt {
+				acc.Examples = []string{ruleExample(r)}
 			}
 			text := r.String()
 			if i, ok := byText[text]; ok { // two shapes, one rule (e.g. a path seen raw and hex-encoded)
@@ -297,6 +322,18 @@ func (a *Aggregator) Activities() []Activity {
 		return strings.Compare(x.Mode, y.Mode)
 	})
 	return out
+}
+
+// ruleExample is the path or name a rule that names its events shows as
+// their example.
+func ruleExample(r Rule) string {
+	switch r := r.(type) {
+	case File:
+		return r.Path.Text()
+	case Capability:
+		return strings.Join(r.Names, " ")
+	}
+	return ""
 }
 
 func later(a, b time.Time) time.Time {

@@ -1,6 +1,7 @@
 package apparmor
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -100,6 +101,24 @@ type ruleKey struct {
 	kind                uint8
 	owner, glob         bool
 	a, b, c, d, e, f, g string
+}
+
+// appendTo encodes the key unambiguously: kind and flags, then each field
+// with its length in front.
+func (k ruleKey) appendTo(b []byte) []byte {
+	var flags byte
+	if k.owner {
+		flags |= 1
+	}
+	if k.glob {
+		flags |= 2
+	}
+	b = append(b, k.kind, flags)
+	for _, f := range [...]string{k.a, k.b, k.c, k.d, k.e, k.f, k.g} {
+		b = binary.AppendUvarint(b, uint64(len(f)))
+		b = append(b, f...)
+	}
+	return b
 }
 
 func (k ruleKey) clone() ruleKey {

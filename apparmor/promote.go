@@ -161,6 +161,7 @@ type ChangeResult struct {
 	BackupID   string   `json:"backup,omitempty"`
 	RolledBack bool     `json:"rolled_back,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	Warning    string   `json:"warning,omitempty"` // the change is done, but its record in the history is not
 }
 
 // ErrValidation marks a change apparmor_parser refused; the file was restored.
@@ -332,6 +333,14 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 			res2.Reload += "; reloading the restored file failed too: " + msg2
 		}
 		return res2, err2
+	}
+	// The review shows when a profile went to enforce and came back.
+	h := History{Dir: HistoryDir(o.StateDir)}
+	command := map[string]string{"enforce": "apparmor promote", "complain": "apparmor demote"}[mode]
+	for _, n := range names {
+		if err := h.RecordMode(ModeRecord{At: now, Profile: n, Mode: mode, File: pf.Path, Command: command}); err != nil {
+			res.Warning = err.Error()
+		}
 	}
 	return res, nil
 }

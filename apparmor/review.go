@@ -93,6 +93,11 @@ type ProfileReview struct {
 	Rejected     map[string]int `json:"rejected,omitempty"` // events with a field outside its grammar, by which
 	Verdict      string         `json:"verdict"`
 	Reason       string         `json:"reason"`
+	Trend        *Trend         `json:"trend,omitempty"`
+	// Containers run under the profile (from the engine). When exactly one
+	// does, the profile's events are its events: AttributedTo names it.
+	Containers   []ContainerProfile `json:"containers,omitempty"`
+	AttributedTo string             `json:"attributed_to,omitempty"`
 }
 
 // DenyGroup is the events one deny rule of the profile caused.
@@ -337,6 +342,9 @@ func fileUnder(label string, indexOf func(string) *ruleIndex) (string, *Inherite
 			return target, inh
 		}
 		exec := File{Path: Literal(prog), Exec: "ix"}
+		if exec.Validate() != nil {
+			return target, inh // a label no exec rule can name (it came from a log): not folded
+		}
 		if mode := indexOf(parent).execMode(prog); mode != "" && mode != "ix" {
 			return target, inh // a px/cx/ux rule: the program runs under another profile
 		}
@@ -368,17 +376,27 @@ func judgeOne(rv *Review, name string, info ProfileInfo, known bool, acts []Acti
 		pr.DaysInComplain = int(now.Sub(info.ComplainSince) / (24 * time.Hour))
 	}
 	var merged []Proposal
-	byText := map[string]int{}
+	byKey := map[string]int{}
 	add := func(p Proposal) {
-		if i, ok := byText[p.Text]; ok { // same rule from complain and enforce events
+		// The same rule from complain and enforce events, or from a null
+		// child: one proposal, and for a path the union of the permissions.
+		key := p.Text
+		if f, ok := p.Rule.(File); ok {
+			key = fileKey(f)
+		}
+		if i, ok := byKey[key]; ok {
 			m := &merged[i]
 			m.Events += p.Events
 			m.Denied += p.Denied
 			m.Last = later(m.Last, p.Last)
 			m.merge(p.Sample)
+			if f, ok := p.Rule.(File); ok {
+				u := mergeFile(m.Rule.(File), f)
+				m.Rule, m.Text = u, u.String()
+			}
 			return
 		}
-		byText[p.Text] = len(merged)
+		byKey[key] = len(merged)
 		merged = append(merged, p)
 	}
 	for _, a := range acts {
@@ -446,6 +464,31 @@ func judgeOne(rv *Review, name string, info ProfileInfo, known bool, acts []Acti
 	slices.SortFunc(pr.DeniedByRule, func(x, y DenyGroup) int { return strings.Compare(x.Rule, y.Rule) })
 	pr.Verdict, pr.Reason = verdict(rv, &pr, known, minComplain)
 	return pr
+}
+
+func fileKey(f File) string {
+	owner := ""
+	if f.Owner {
+		owner = "owner "
+	}
+	return "file:" + owner + f.Path.String()
+}
+
+// mergeFile unions the permissions of two rules on one path.
+func mergeFile(a, b File) File {
+	var bits uint8
+	for _, f := range []File{a, b} {
+		for i := 0; i < len(permOrder); i++ {
+			if strings.IndexByte(f.Perms, permOrder[i]) >= 0 {
+				bits |= 1 << i
+			}
+		}
+		if f.Exec != "" {
+			bits |= permExec
+		}
+	}
+	a.Perms, a.Exec = permsOf(bits)
+	return a
 }
 
 func hasExecFor(ps []Proposal, prog string) bool {
@@ -599,4 +642,24 @@ func (rv *Review) Profile(name string) (ProfileReview, bool) {
 		}
 	}
 	return ProfileReview{}, false
+}
+
+// AddContainers attributes each profile's events to the containers that run
+// under it. The log names only the profile (a pid is the host's, and gone
+// by the time of the review), so events can be told to be a container's
+// only when that container alone uses the profile: one profile per
+// container, as ctsec generates them.
+func (rv *Review) AddContainers(cs []ContainerProfile) {
+	for i := range rv.Profiles {
+		p := &rv.Profiles[i]
+		top := ProfileOf(p.Profile)
+		for _, c := range cs {
+			if c.Profile == top || c.Profile == "" && c.Requested == top {
+				p.Containers = append(p.Containers, c)
+			}
+		}
+		if len(p.Containers) == 1 {
+			p.AttributedTo = p.Containers[0].Container
+		}
+	}
 }

@@ -86,6 +86,12 @@ func (rv *Review) WriteText(w io.Writer) error {
 		if p.File != "" {
 			fmt.Fprintf(w, "  file %s\n", safeText(p.File))
 		}
+		if p.Trend != nil && p.Trend.Summary != "" {
+			fmt.Fprintf(w, "  trend: %s\n", p.Trend.Summary)
+		}
+		if c := containersText(p); c != "" {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
 		for _, r := range p.Proposed {
 			fmt.Fprintf(w, "  + %s   # %s\n", r.Text, proposalNote(r))
 		}
@@ -150,6 +156,12 @@ func (rv *Review) WriteMarkdown(w io.Writer) error {
 	}
 	for _, p := range rv.Profiles {
 		fmt.Fprintf(w, "\n### `%s` — %s\n\n%s\n", mdText(p.Profile), p.Verdict, p.Reason)
+		if p.Trend != nil && p.Trend.Summary != "" {
+			fmt.Fprintf(w, "\nTrend: %s\n", mdText(p.Trend.Summary))
+		}
+		if c := containersText(p); c != "" {
+			fmt.Fprintf(w, "\n%s\n", mdText(c))
+		}
 		if len(p.Proposed) > 0 {
 			fmt.Fprintln(w, "\n```")
 			for _, r := range p.Proposed {
@@ -253,4 +265,20 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// containersText says which containers the profile's events come from.
+func containersText(p ProfileReview) string {
+	switch len(p.Containers) {
+	case 0:
+		return ""
+	case 1:
+		c := p.Containers[0]
+		return fmt.Sprintf("events of container %s (%.12s, %s): the only one under this profile", safeText(c.Container), c.ID, c.State)
+	}
+	var names []string
+	for _, c := range p.Containers {
+		names = append(names, safeText(c.Container))
+	}
+	return fmt.Sprintf("shared by %d containers (%s): the log cannot tell their events apart; give each its own profile", len(names), strings.Join(names, ", "))
 }

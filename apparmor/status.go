@@ -173,6 +173,12 @@ func readDisk(dir string, loaded map[string]string) ([]DiskProfile, error) {
 	return out, nil
 }
 
+// Containers asks the engine which profile each container runs under (or
+// asked for).
+func Containers(ctx context.Context, docker *client.Client) ([]ContainerProfile, error) {
+	return containerProfiles(ctx, docker, nil)
+}
+
 // containerProfiles asks the engine which profile each container runs under.
 func containerProfiles(ctx context.Context, docker *client.Client, loaded map[string]string) ([]ContainerProfile, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/clock"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
@@ -97,7 +98,11 @@ func (f *logFlags) review(ctx context.Context, a *app) (apparmor.Review, error) 
 }
 
 type apparmorReviewOptions struct {
-	Logs logFlags
+	Logs      logFlags
+	StateDir  string // the review history: DIR/apparmor
+	NoHistory bool
+	NoDocker  bool
+	Host      string
 }
 
 func newApparmorReviewCmd(a *app, runF runFunc[apparmorReviewOptions]) *cobra.Command {
@@ -119,10 +124,24 @@ activity, and a verdict:
   needs-rules  events the profile does not allow yet (a finding, severity medium)
   idle         no activity, or not long enough in complain mode: do not promote blindly
   blocked      the logs show events were lost in the window (a finding, severity high)
-  breaking     an enforce-mode profile is denying what the service does (high)
+  breaking     the kernel denied events of an enforce-mode profile: the service
+               is being blocked now (a finding, severity high, shown first)
+
+Events a profile's own deny rules caused are listed with the deny rule, never
+proposed as allows; an event with a field outside its grammar is rejected
+(counted and shown), never turned into a wider rule.
 
 Without --log or --journal it reads the first of ROOT/var/log/audit/audit.log,
-kern.log, syslog, messages that exists, else the journal. It changes nothing.
+kern.log, syslog, messages that exists, with its rotated files that hold part
+of the window (audit.log.1, kern.log.2.gz…), else the journal. When the logs
+read begin after the window's start it says so (a finding) and calls nothing
+ready.
+
+Each run is recorded under --state-dir (DIR/apparmor, trusted only when it
+belongs to you and nobody else can write it) and compared with the last:
+new rules since then, how long a profile has been quiet, when promote or
+demote changed its mode. The engine is asked which containers run under each
+profile (--no-docker skips it). It changes no profile.
 --format text and markdown print the review itself (markdown is made for a
 weekly ticket); json carries it in .data next to the findings.`,
 		Example: `  ctsec apparmor review
@@ -136,6 +155,10 @@ weekly ticket); json carries it in .data next to the findings.`,
 	}
 	opts.Logs.add(cmd)
 	cmd.Flags().StringArrayVar(&opts.Logs.Profiles, "profile", nil, "review only this profile (repeatable)")
+	cmd.Flags().StringVar(&opts.StateDir, "state-dir", safefile.DefaultStateDir, "where the review history is kept (DIR/apparmor): each run's verdicts, counts and rules, for the trend")
+	cmd.Flags().BoolVar(&opts.NoHistory, "no-history", false, "neither read nor record the review history")
+	cmd.Flags().BoolVar(&opts.NoDocker, "no-docker", false, "do not ask the Docker engine which containers run under each profile")
+	cmd.Flags().StringVarP(&opts.Host, "host", "H", "", "Docker engine to ask (default: DOCKER_HOST or the local socket)")
 	return withRules(audit(cmd), "apparmor review")
 }
 
@@ -143,6 +166,12 @@ func runApparmorReview(ctx context.Context, opts *apparmorReviewOptions, a *app)
 	rv, err := opts.Logs.review(ctx, a)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.NoDocker {
+		reviewContainers(ctx, &rv, opts.Host)
+	}
+	if !opts.NoHistory {
+		reviewHistory(&rv, opts.StateDir)
 	}
 	r := report.New("apparmor review", rv.Findings(), rv)
 	r.Rules = apparmor.ReviewRules()
@@ -156,6 +185,39 @@ func runApparmorReview(ctx context.Context, opts *apparmorReviewOptions, a *app)
 	}
 	r.Markdown = func(w io.Writer, _ report.Options) error { return rv.WriteMarkdown(w) }
 	return &r, nil
+}
+
+// reviewHistory sets the trend against the recorded reviews, then records
+// this one. History is a help, not the job: a state directory that cannot
+// be used, or is not trusted, is a warning in the review.
+func reviewHistory(rv *apparmor.Review, stateDir string) {
+	h := apparmor.History{Dir: apparmor.HistoryDir(stateDir)}
+	prev, err := h.Reviews(rv.Until, 12)
+	if err == nil {
+		var modes []apparmor.ModeRecord
+		if modes, err = h.Modes(); err == nil {
+			rv.AddTrends(prev, modes)
+			err = h.Record(rv)
+		}
+	}
+	if err != nil {
+		rv.Warnings = append(rv.Warnings, "review history not used or kept: "+err.Error())
+	}
+}
+
+// reviewContainers names the containers under each profile, when the
+// engine answers; when it does not, the review says so and goes on.
+func reviewContainers(ctx context.Context, rv *apparmor.Review, host string) {
+	cli, err := engine.Connect(host)
+	if err == nil {
+		defer cli.Close()
+		var cs []apparmor.ContainerProfile
+		if cs, err = apparmor.Containers(ctx, cli); err == nil {
+			rv.AddContainers(cs)
+			return
+		}
+	}
+	rv.Warnings = append(rv.Warnings, "containers not attributed: "+term.Line(err.Error()))
 }
 
 // changeFlags are what promote and demote share besides where the

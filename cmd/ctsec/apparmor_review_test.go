@@ -22,7 +22,9 @@ import (
 // really runs.
 var reviewWeek = clock.Fixed(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
 
-var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18",
+// reviewArgs review the fixtures; history and the engine are left out (the
+// tests of those name their own state directory and containers).
+var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18", "--no-history", "--no-docker",
 	"--log", "../../apparmor/auditlog/testdata/mixed/audit.log",
 	"--log", "../../apparmor/testdata/review/journal.json",
 	"--log", "../../apparmor/testdata/review/activity.log",
@@ -65,8 +67,8 @@ func TestApparmorReviewCLI(t *testing.T) {
 
 func TestApparmorReviewBadInput(t *testing.T) {
 	for _, args := range [][]string{
-		{"apparmor", "review", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
-		{"apparmor", "review", "--log", "/nonexistent/audit.log"},
+		{"apparmor", "review", "--no-history", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
+		{"apparmor", "review", "--no-history", "--log", "/nonexistent/audit.log"},
 		{"apparmor", "promote"},
 		{"apparmor", "promote", "x", "--ready"},
 	} {
@@ -174,7 +176,7 @@ func TestApparmorReviewJournal(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
 	}
-	out, errOut, code := ctsecAt(t, reviewWeek, "apparmor", "review", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
+	out, errOut, code := ctsecAt(t, reviewWeek, "apparmor", "review", "--no-history", "--no-docker", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
 		"--profiles-dir", t.TempDir(), "--format", "json")
 	var rep struct {
 		Data struct {
@@ -292,7 +294,7 @@ func TestApparmorReviewWindowFollowsTheClock(t *testing.T) {
 	kernLog := filepath.Join(t.TempDir(), "kern.log")
 	writeFile(t, kernLog, syslog(now.AddDate(0, 0, -1), "ctsec-old", "/srv/seen"))
 
-	out, errOut, code := ctsec(t, "apparmor", "review", "--since", "7d", "--min-complain", "7d", "--format", "json",
+	out, errOut, code := ctsec(t, "apparmor", "review", "--no-history", "--no-docker", "--since", "7d", "--min-complain", "7d", "--format", "json",
 		"--log", logFile, "--log", kernLog, "--profiles-dir", dir)
 	var rep struct {
 		Data struct {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,7 +36,7 @@ func TestInterruptEndsAStuckCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			r.Close()
-			time.Sleep(300 * time.Millisecond) // let it reach the read
+			waitReadingStdin(t, cmd.Process.Pid)
 			sent := time.Now()
 			cmd.Process.Signal(sig)
 			done := make(chan error, 1)
@@ -55,4 +57,22 @@ func TestInterruptEndsAStuckCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitReadingStdin waits until one of pid's threads is blocked in read(0,
+// …): the command is past its start-up (signal handling is set up) and
+// stuck where the test wants it.
+func waitReadingStdin(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/syscall", pid))
+		for _, f := range tasks {
+			if b, err := os.ReadFile(f); err == nil && strings.HasPrefix(string(b), "0 0x0 ") {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("pid %d never blocked reading its stdin", pid)
 }
