@@ -107,6 +107,44 @@ func TestGuardSSHPortNotAllowed(t *testing.T) {
 	}
 }
 
+// "ListenAddress 0.0.0.0:2222" makes sshd listen on 2222 whatever Port
+// says; the guard checked 22. It reads the ports from sshd -T's
+// listenaddress lines now, and the port of the operator's own connection.
+func TestGuardSSHPortFromListenAddress(t *testing.T) {
+	env := ufwRoot(t)
+	main := hosttest.Read(t, env, "/etc/ssh/sshd_config")
+	hosttest.Write(t, env, "/etc/ssh/sshd_config", "ListenAddress 0.0.0.0:2222\n"+main)
+	pol, _ := host.BaselinePolicy()
+	mp, err := New().Plan(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "firewall-ssh-port" || !strings.Contains(mp.Refusals[0].Reason, "port 2222") {
+		t.Fatalf("refusals = %+v", mp.Refusals)
+	}
+	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 2222, Proto: "tcp", Comment: "ssh"})
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
+		t.Errorf("still refused: %+v", mp.Refusals)
+	}
+	// The operator came in on 2200 (a port forward to sshd): that port must
+	// stay open from their address too; a rule for another network is not
+	// enough, one for theirs is.
+	env.SSHConnection = "198.51.100.7 50000 192.0.2.1 2200"
+	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 2200, Proto: "tcp", Comment: "fwd", From: []string{"10.0.0.0/8"}})
+	mp, _ = New().Plan(context.Background(), env, pol)
+	if len(mp.Refusals) != 1 || !strings.Contains(mp.Refusals[0].Reason, "port 2200") || !strings.Contains(mp.Refusals[0].Reason, "198.51.100.7") {
+		t.Errorf("refusals for the operator's own port = %+v", mp.Refusals)
+	}
+	pol.Firewall.Allow[len(pol.Firewall.Allow)-1].From = []string{"198.51.100.0/24"}
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
+		t.Errorf("the operator's network allowed, still refused: %+v", mp.Refusals)
+	}
+	env.SSHConnection = "garbage"
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "ssh-connection" {
+		t.Errorf("SSH_CONNECTION=garbage: refusals = %+v", mp.Refusals)
+	}
+}
+
 // A rules file damaged after writing (fault hook) fails ufw's own load in
 // the private namespace; every file comes back byte for byte.
 func TestVerifyFailureRestores(t *testing.T) {
