@@ -31,6 +31,10 @@ func ufwRoot(t *testing.T) *host.Env {
 	return env
 }
 
+// hostRules are the host's own ufw rules and chains: what an apply leaking
+// out of its namespace would change. Docker's chains are left out: the
+// shared engine adds and removes them whenever another test (another
+// package, run in parallel) publishes a port.
 func hostRules(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("iptables-save").Output()
@@ -39,7 +43,7 @@ func hostRules(t *testing.T) string {
 	}
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, ":") {
+		if strings.Contains(l, "ufw") && !strings.HasPrefix(l, ":") && !strings.HasPrefix(l, "#") {
 			keep = append(keep, l)
 		}
 	}
