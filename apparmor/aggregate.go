@@ -1,7 +1,6 @@
 package apparmor
 
 import (
-	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -15,7 +14,51 @@ type Proposal struct {
 	Text   string    `json:"rule"`
 	Kind   string    `json:"kind"`
 	Events int       `json:"events"`
+	Denied int       `json:"denied,omitempty"` // of Events, how many the kernel denied
 	Last   time.Time `json:"last"`
+	Sample
+}
+
+// Sample is what a person needs to recognise a group of events: a few of
+// their operations, commands and paths (or names), in the order seen.
+type Sample struct {
+	Operations []string `json:"operations,omitempty"`
+	Commands   []string `json:"commands,omitempty"`
+	Examples   []string `json:"examples,omitempty"`
+}
+
+// sampleSize bounds each list of a Sample, so memory follows the number of
+// rules, not of events.
+const sampleSize = 3
+
+// sampleEvents is how many of a rule's first events the sample is drawn
+// from (later ones at powers of two): enough to show its variety, few
+// enough to cost nothing on a busy rule.
+const sampleEvents = 8
+
+func (s *Sample) add(ev *auditlog.Event) {
+	addSample(&s.Operations, ev.Operation)
+	addSample(&s.Commands, ev.Command)
+	addSample(&s.Examples, ev.Name)
+}
+
+func (s *Sample) merge(o Sample) {
+	for _, v := range o.Operations {
+		addSample(&s.Operations, v)
+	}
+	for _, v := range o.Commands {
+		addSample(&s.Commands, v)
+	}
+	for _, v := range o.Examples {
+		addSample(&s.Examples, v)
+	}
+}
+
+func addSample(list *[]string, v string) {
+	if v == "" || len(*list) >= sampleSize || slices.Contains(*list, v) {
+		return
+	}
+	*list = append(*list, strings.Clone(v))
 }
 
 // Activity is what the logs say one profile did in one mode.
@@ -28,63 +71,68 @@ type Activity struct {
 	First     time.Time      `json:"first"`
 	Last      time.Time      `json:"last"`
 	Proposals []Proposal     `json:"proposals"`
-	Skipped   map[string]int `json:"skipped,omitempty"` // why no rule: count
+	Skipped   map[string]int `json:"skipped,omitempty"`  // events no rule is written for, by why
+	Rejected  map[string]int `json:"rejected,omitempty"` // events with a field outside its grammar, by which
 }
 
-// Aggregator folds events into Activities, one per profile and mode. Its
-// memory grows with the number of distinct rules, not of events.
+// Aggregator folds events into Activities, one per profile label and mode.
+// Its memory grows with the number of distinct rules the events ask for,
+// not with the number of events or of their shapes (pids, commands, masks
+// and times vary without adding anything).
 type Aggregator struct {
 	// Options returns the rule options for a profile (nil: zero options).
 	Options func(profile string) RuleOptions
-	acts    map[[2]string]*activity
+	acts    map[actKey]*activity
+	last    *activity // the previous event's activity: logs come in runs
+	lastKey actKey
+	keyBuf  []byte
 }
+
+type actKey struct{ label, mode string }
 
 type activity struct {
 	Activity
-	rules map[string]*fileOrRule
-	// seen maps the rule-relevant fields of an event to its accumulator, so
-	// the thousandth identical event costs a map lookup, not a rule build.
-	seen map[eventKey]*fileOrRule
+	opts RuleOptions
+	// rules is keyed by the encoded ruleKey (ruleKey.appendTo): one string
+	// hashes faster and keeps less than seven.
+	rules map[string]*ruleAcc
 }
 
-// eventKey is every event field RuleFor reads.
-type eventKey struct {
-	op, class, name, name2, mask, denied, family, sockType, peer, peerProfile, signal,
-	fstype, flags, srcName, addr, peerAddr, bus, path, iface, member string
-	owner, disconnected bool
+// ruleAcc accumulates the events of one rule. File rules on one path
+// collect their permissions as a bit set and are built once, at the end.
+type ruleAcc struct {
+	rule         Rule   // non-file rules; for files the path and owner
+	perms        uint8  // file permission bits (permOrder), exec as permExec
+	reject, skip string // events of this shape are rejected or not modelled
+	events       int
+	denied       int
+	last         time.Time
+	// ruleNamesIt: the rule itself names the event's path or capability,
+	// so the sample keeps no examples (they would repeat the rule).
+	ruleNamesIt bool
+	Sample
 }
 
-func eventKeyOf(ev *auditlog.Event) eventKey {
-	return eventKey{ev.Operation, ev.Class, ev.Name, ev.Name2, ev.Mask, ev.DeniedMask, ev.Family, ev.SockType,
-		ev.Peer, ev.PeerProfile, ev.Signal, ev.FSType, ev.Flags, ev.SrcName, ev.NetAddr, ev.PeerAddr,
-		ev.DBusBus, ev.DBusPath, ev.DBusInterface, ev.DBusMember,
-		ev.FSUID >= 0 && ev.FSUID == ev.OUID, strings.Contains(ev.Info, "Failed name lookup")}
-}
-
-// clone copies the key's strings so the map does not keep log lines alive.
-func (k eventKey) clone() eventKey {
-	for _, p := range []*string{&k.op, &k.class, &k.name, &k.name2, &k.mask, &k.denied, &k.family, &k.sockType,
-		&k.peer, &k.peerProfile, &k.signal, &k.fstype, &k.flags, &k.srcName, &k.addr, &k.peerAddr,
-		&k.bus, &k.path, &k.iface, &k.member} {
-		*p = strings.Clone(*p)
-	}
-	return k
-}
-
-// fileOrRule accumulates one proposal; file rules on the same path merge
-// their permissions.
-type fileOrRule struct {
-	rule   Rule
-	events int
-	last   time.Time
-}
+// maxReasons bounds the distinct reasons kept per activity; logs full of
+// distinct garbage count under one catch-all.
+const maxReasons = 32
 
 // NewAggregator returns an empty aggregator.
-func NewAggregator() *Aggregator { return &Aggregator{acts: map[[2]string]*activity{}} }
+func NewAggregator() *Aggregator { return &Aggregator{acts: map[actKey]*activity{}} }
 
-// ProfileOf attributes an event to the profile whose file holds it: children
-// and hats ("a//b", the complain-mode "a//null-/bin/x") belong to "a".
+// Label returns the profile label an event is filed under: the logged one,
+// with a hat's `^` spelled as the kernel's `//`. Children and hats keep
+// their own label; Judge decides where complain mode's null children go.
+func Label(profile string) string {
+	if i := strings.IndexByte(profile, '^'); i > 0 && !strings.Contains(profile, "//") {
+		return profile[:i] + "//" + profile[i+1:]
+	}
+	return profile
+}
+
+// ProfileOf is the top-level profile of a label: the one whose file holds it.
 func ProfileOf(label string) string {
+	label = Label(label)
 	if i := strings.Index(label, "//"); i > 0 {
 		return label[:i]
 	}
@@ -92,7 +140,8 @@ func ProfileOf(label string) string {
 }
 
 // Add folds one event in. Events that are not about a confined process
-// (STATUS, HINT, ERROR, unconfined) are ignored.
+// (STATUS, HINT, ERROR, unconfined) are ignored. The event is not kept:
+// what is remembered is copied.
 func (a *Aggregator) Add(ev *auditlog.Event) {
 	var mode string
 	switch ev.Kind {
@@ -105,16 +154,23 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	default:
 		return
 	}
-	name := ProfileOf(ev.Profile)
-	if name == "" || name == "unconfined" {
+	label := ev.Profile
+	if label == "" || label == "unconfined" {
 		return
 	}
-	k := [2]string{name, mode}
-	act := a.acts[k]
-	if act == nil {
-		act = &activity{Activity: Activity{Profile: strings.Clone(name), Mode: mode},
-			rules: map[string]*fileOrRule{}, seen: map[eventKey]*fileOrRule{}}
-		a.acts[k] = act
+	act := a.last
+	if act == nil || a.lastKey.label != label || a.lastKey.mode != mode {
+		k := actKey{label, mode}
+		if act = a.acts[k]; act == nil {
+			l := strings.Clone(Label(label))
+			act = &activity{Activity: Activity{Profile: l, Mode: mode}, rules: map[string]*ruleAcc{}}
+			if a.Options != nil {
+				act.opts = a.Options(ProfileOf(l))
+			}
+			k = actKey{strings.Clone(label), mode}
+			a.acts[k] = act
+		}
+		a.last, a.lastKey = act, k
 	}
 	act.Events++
 	if !ev.Time.IsZero() {
@@ -128,85 +184,96 @@ func (a *Aggregator) Add(ev *auditlog.Event) {
 	if mode == "audit" {
 		return
 	}
-	ek := eventKeyOf(ev)
-	if acc, ok := act.seen[ek]; ok {
-		acc.events++
-		if ev.Time.After(acc.last) {
-			acc.last = ev.Time
+	key := eventKeyOf(ev, act.opts)
+	var bits uint8
+	if key.kind == kindFile {
+		var bad bool
+		if bits, bad = fileMaskBits(ev); bad {
+			act.count(&act.Rejected, "file: "+fieldText("requested_mask", fileMask(ev))+" is not a file permission mask")
+			return
 		}
-		return
 	}
-	var o RuleOptions
-	if a.Options != nil {
-		o = a.Options(name)
-	}
-	r, err := RuleFor(ev.Clone(), o)
-	if err != nil {
-		if act.Skipped == nil {
-			act.Skipped = map[string]int{}
-		}
-		act.Skipped[skipReason(ev, err)]++
-		return
-	}
-	key := r.String()
-	if f, ok := r.(File); ok {
-		key = fileKey(f)
-	}
-	acc := act.rules[key]
+	a.keyBuf = key.appendTo(a.keyBuf[:0])
+	acc := act.rules[string(a.keyBuf)] // no allocation for the lookup
 	if acc == nil {
-		acc = &fileOrRule{rule: r}
-		act.rules[key] = acc
-	} else if f, ok := r.(File); ok {
-		acc.rule = mergeFile(acc.rule.(File), f)
+		// The event's strings belong to the reader's buffer: the key and
+		// the rule built from it get copies of their own.
+		acc = newRuleAcc(key.clone(), ev, act.opts)
+		if key.kind == kindFile && !key.glob || key.kind == kindCap {
+			acc.ruleNamesIt = true
+		}
+		act.rules[string(a.keyBuf)] = acc
 	}
-	act.seen[ek.clone()] = acc
+	switch {
+	case acc.reject != "":
+		act.count(&act.Rejected, acc.reject)
+		return
+	case acc.skip != "":
+		act.count(&act.Skipped, acc.skip)
+		return
+	case key.kind == kindFile && bits == 0:
+		act.count(&act.Rejected, "file: "+ev.Operation+" event without a permission mask")
+		return
+	}
+	acc.perms |= bits
 	acc.events++
+	if ev.Kind == auditlog.Denied {
+		acc.denied++
+	}
 	if ev.Time.After(acc.last) {
 		acc.last = ev.Time
 	}
+	if acc.events <= sampleEvents || acc.events&(acc.events-1) == 0 {
+		addSample(&acc.Operations, ev.Operation)
+		addSample(&acc.Commands, ev.Command)
+		if !acc.ruleNamesIt {
+			addSample(&acc.Examples, ev.Name)
+		}
+	}
 }
 
-// skipReason keeps the skip map small: one entry per kind of problem.
-func skipReason(ev *auditlog.Event, err error) string {
+func (act *activity) count(m *map[string]int, reason string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	if _, ok := (*m)[reason]; !ok && len(*m) >= maxReasons {
+		reason = "other reasons"
+	}
+	(*m)[reason]++
+}
+
+// newRuleAcc builds the rule for the first event of a shape: a shape whose
+// values the rule model refuses is remembered as rejected, so its later
+// events cost a map lookup.
+func newRuleAcc(key ruleKey, ev *auditlog.Event, o RuleOptions) *ruleAcc {
+	acc := &ruleAcc{}
+	r, err := buildRule(key, ev, o)
+	switch {
+	case err == nil:
+		acc.rule = r
+	case isRejection(err):
+		acc.reject = reasonText(ev, err)
+	default:
+		acc.skip = reasonText(ev, err)
+	}
+	return acc
+}
+
+// reasonText keeps a reason short and printable: one entry per kind of
+// problem, named by the event class and operation.
+func reasonText(ev *auditlog.Event, err error) string {
 	op := ev.Operation
 	if ev.Class != "" {
 		op = ev.Class + "/" + op
 	}
 	msg := err.Error()
-	if len(msg) > 80 {
-		msg = msg[:80] + "…"
-	}
 	if strings.Contains(msg, "not modelled") {
 		return op + ": not modelled"
 	}
-	return op + ": " + strings.ToValidUTF8(msg, "?")
-}
-
-func fileKey(f File) string {
-	owner := ""
-	if f.Owner {
-		owner = "owner "
+	if len(msg) > 120 {
+		msg = msg[:120] + "…"
 	}
-	return "file:" + owner + f.Path.String()
-}
-
-// mergeFile unions the permissions of two rules on one path.
-func mergeFile(a, b File) File {
-	perms := ""
-	for i := 0; i < len(permOrder); i++ {
-		c := permOrder[i]
-		if strings.IndexByte(a.Perms, c) >= 0 || strings.IndexByte(b.Perms, c) >= 0 {
-			perms += string(c)
-		}
-	}
-	if strings.Contains(perms, "w") {
-		perms = strings.ReplaceAll(perms, "a", "")
-	}
-	a.Perms = perms
-	if a.Exec == "" {
-		a.Exec = b.Exec
-	}
-	return a
+	return strings.ToValidUTF8(op+": "+msg, "?")
 }
 
 // Activities returns what was aggregated, sorted by profile and mode, with
@@ -216,10 +283,33 @@ func (a *Aggregator) Activities() []Activity {
 	for _, act := range a.acts {
 		res := act.Activity
 		res.Proposals = make([]Proposal, 0, len(act.rules))
-		for _, acc := range act.rules {
+		byText := map[string]int{}
+		for k, acc := range act.rules {
+			delete(act.rules, k) // what is converted need not stay twice
+			if acc.rule == nil || acc.events == 0 {
+				continue
+			}
+			r := acc.rule
+			if f, ok := r.(File); ok {
+				f.Perms, f.Exec = permsOf(acc.perms)
+				r = f
+			}
+			if acc.ruleNamesIt {
+				acc.Examples = []string{ruleExample(r)}
+			}
+			text := r.String()
+			if i, ok := byText[text]; ok { // two shapes, one rule (e.g. a path seen raw and hex-encoded)
+				p := &res.Proposals[i]
+				p.Events += acc.events
+				p.Denied += acc.denied
+				p.Last = later(p.Last, acc.last)
+				p.merge(acc.Sample)
+				continue
+			}
+			byText[text] = len(res.Proposals)
 			res.Proposals = append(res.Proposals, Proposal{
-				Rule: acc.rule, Text: acc.rule.String(), Kind: RuleKind(acc.rule),
-				Events: acc.events, Last: acc.last,
+				Rule: r, Text: text, Kind: RuleKind(r),
+				Events: acc.events, Denied: acc.denied, Last: acc.last, Sample: acc.Sample,
 			})
 		}
 		slices.SortFunc(res.Proposals, func(x, y Proposal) int { return strings.Compare(x.Text, y.Text) })
@@ -232,6 +322,25 @@ func (a *Aggregator) Activities() []Activity {
 		return strings.Compare(x.Mode, y.Mode)
 	})
 	return out
+}
+
+// ruleExample is the path or name a rule that names its events shows as
+// their example.
+func ruleExample(r Rule) string {
+	switch r := r.(type) {
+	case File:
+		return r.Path.Text()
+	case Capability:
+		return strings.Join(r.Names, " ")
+	}
+	return ""
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // RuleKind names a rule's class: file, capability, network, …
@@ -257,105 +366,4 @@ func RuleKind(r Rule) string {
 		return "change_profile"
 	}
 	return "other"
-}
-
-// Covered reports whether p already allows r: the same rule, a bare rule for
-// the whole class (`file,`, `capability,`, `network,`, `unix,`, `signal,`,
-// `dbus,`, …), or for files the same path — or a profile pattern matching
-// the literal path — with at least the same permissions. Patterns using
-// variables are not expanded: a rule they cover is still proposed, and
-// apparmor_parser merges the overlap. When in doubt it answers no: a rule
-// proposed twice costs a line, a rule wrongly taken as present breaks the
-// service once the profile enforces.
-func Covered(p *Profile, r Rule) bool {
-	if p.Has(r) {
-		return true
-	}
-	for _, x := range p.Rules {
-		if !IsPolicy(x) || ruleDenies(x) {
-			continue
-		}
-		if bareClass(x) && reflect.TypeOf(x) == reflect.TypeOf(r) {
-			return true
-		}
-		switch have := x.(type) {
-		case File:
-			want, ok := r.(File)
-			if !ok {
-				continue
-			}
-			samePath := have.Path.String() == want.Path.String() ||
-				have.Path.IsGlob() && !want.Path.IsGlob() && globMatches(have.Path.Text(), want.Path.Text())
-			if samePath && (!have.Owner || want.Owner) &&
-				containsAll(have.Perms, want.Perms) && (want.Exec == "" || have.Exec == want.Exec) {
-				return true
-			}
-		case Capability:
-			want, ok := r.(Capability)
-			if ok && containsWords(have.Names, want.Names) {
-				return true
-			}
-		case Network:
-			if want, ok := r.(Network); ok && networkCovers(have, want) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// bareClass reports a rule that allows its whole class: its keyword alone.
-func bareClass(r Rule) bool {
-	q, ok := r.(interface{ qualifiers() Qualifiers })
-	if !ok {
-		return false
-	}
-	s := strings.TrimPrefix(r.String(), q.qualifiers().prefix())
-	return !strings.ContainsAny(strings.TrimSuffix(s, ","), " (\"")
-}
-
-// protocolType is the socket type apparmor_parser gives a network rule
-// that names a protocol instead (parser/network.c): `network inet tcp,`
-// allows inet stream sockets, not datagrams.
-var protocolType = map[string]string{"tcp": "stream", "udp": "dgram", "icmp": "raw"}
-
-// networkCovers reports whether the network rule have allows what want asks.
-func networkCovers(have, want Network) bool {
-	if have.Family != "" && have.Family != want.Family {
-		return false
-	}
-	haveType, wantType := have.Type, want.Type
-	if haveType == "" {
-		haveType = protocolType[have.Protocol]
-	}
-	if wantType == "" {
-		wantType = protocolType[want.Protocol]
-	}
-	if haveType != "" && haveType != wantType {
-		return false
-	}
-	return have.Protocol == "" || have.Protocol == want.Protocol || want.Protocol == "" && protocolType[have.Protocol] == wantType
-}
-
-func ruleDenies(r Rule) bool {
-	q, ok := r.(interface{ qualifiers() Qualifiers })
-	return ok && q.qualifiers().Deny
-}
-
-func containsAll(have, want string) bool {
-	for i := 0; i < len(want); i++ {
-		if strings.IndexByte(have, want[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
-
-func containsWords(have, want []string) bool {
-	for _, w := range want {
-		if !slices.Contains(have, w) {
-			return false
-		}
-	}
-	return true
 }

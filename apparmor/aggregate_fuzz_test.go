@@ -1,10 +1,13 @@
 package apparmor
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/apparmor/auditlog"
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 var fuzzOps = []struct{ op, class, family string }{
@@ -52,6 +55,57 @@ func FuzzRuleFor(f *testing.F) {
 			if len(ps) != 1 || ps[0].Name != "fuzz" || ps[0].RuleCount() != 1 {
 				t.Fatalf("rendered rule became %d profiles:\n%s", len(ps), text)
 			}
+		}
+	})
+}
+
+// FuzzReview: whatever the log text, the review neither panics nor
+// proposes a rule that is not one valid line parsing back as one rule, and
+// never proposes an allow for what the profile's deny rules forbid.
+func FuzzReview(f *testing.F) {
+	f.Add(`type=AVC msg=audit(1795500001.000:1): apparmor="DENIED" operation="exec" profile="ctsec-f" name="/usr/bin/curl" pid=7 comm="sh" requested_mask="x" denied_mask="x" fsuid=0 ouid=0`)
+	f.Add(`type=AVC msg=audit(1795500002.000:2): apparmor="ALLOWED" operation="signal" profile="ctsec-f" pid=7 comm="kill" requested_mask="send" denied_mask="send" signal=bogus peer="unconfined"`)
+	f.Add(`type=AVC msg=audit(1795500003.000:3): apparmor="ALLOWED" operation="open" profile="ctsec-f//null-/bin/sh" name="/etc/x" pid=7 comm="sh" requested_mask="r, junk" denied_mask="r" fsuid=0 ouid=1`)
+	f.Add(`type=AVC msg=audit(1795500004.000:4): apparmor="ALLOWED" operation="mount" profile="ctsec-f^hat" name="/mnt/" pid=7 comm="mount" fstype="ext4" srcname="/dev/sda" flags="rw, bogus"`)
+	f.Add("type=AVC msg=audit(1795500005.000:5): apparmor=\"ALLOWED\" operation=\"open\" profile=\"ctsec-f\" name=2F7461726765742220727769782C0A202F2A2A pid=7 comm=\"x\" requested_mask=\"rw\" denied_mask=\"rw\" fsuid=0 ouid=0")
+	profile := complainHeader + "profile \"ctsec-f\" flags=(complain) {\n  deny /usr/bin/curl x,\n  deny /etc/shadow rw,\n  /srv/** r,\n}\n"
+	dir := f.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ctsec-f"), []byte(profile), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	p, err := ParseProfile("ctsec-f", []byte(profile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	ix := newRuleIndex(p)
+	f.Fuzz(func(t *testing.T, log string) {
+		rv, err := ReviewLogs([]Input{{Name: "fuzz", Reader: strings.NewReader(log)}}, dir,
+			ReviewOptions{Clock: clock.Fixed(reviewNow)})
+		if err != nil {
+			return
+		}
+		for _, pr := range rv.Profiles {
+			for _, x := range pr.Proposed {
+				if err := x.Rule.Validate(); err != nil {
+					t.Fatalf("proposed %q does not validate: %v", x.Text, err)
+				}
+				if x.Text != x.Rule.String() || strings.ContainsAny(x.Text, "\n\r\x00") {
+					t.Fatalf("proposal text %q", x.Text)
+				}
+				rules, err := ParseRules("fuzz", x.Text)
+				if err != nil || len(rules) != 1 {
+					t.Fatalf("proposal %q parses as %d rules: %v", x.Text, len(rules), err)
+				}
+				if pr.Profile == "ctsec-f" {
+					if d, _ := ix.deniedBy(x.Rule); d != nil {
+						t.Fatalf("proposed %q though %s denies it", x.Text, d)
+					}
+				}
+			}
+		}
+		var b strings.Builder
+		if err := rv.WriteText(&b); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
@@ -67,7 +68,7 @@ func TestLoadComplainSince(t *testing.T) {
 	write(t, src, string(text))
 	root := fakeAppArmorRoot(t, "")
 	target := filepath.Join(root, ProfileDir, "ctsec-web")
-	o := LoadOptions{Root: root, StateDir: t.TempDir(), Write: true, NoLoad: true, Now: loadDay}
+	o := LoadOptions{Root: root, StateDir: t.TempDir(), Write: true, NoLoad: true, Clock: clock.Fixed(loadDay)}
 	if _, err := Load(ctx, []string{src}, o); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestLoadComplainSince(t *testing.T) {
 	if got, _ := ComplainSince(installed); !got.Equal(loadDay) {
 		t.Errorf("installed complain since %s, want the load date %s", got, loadDay)
 	}
-	o.Now = loadDay.Add(72 * time.Hour)
+	o.Clock = clock.Fixed(loadDay.Add(72 * time.Hour))
 	res, err := Load(ctx, []string{src}, o)
 	if err != nil || res.Actions[0].Changed {
 		t.Errorf("second load: %v, changed %v\n%s", err, res.Actions[0].Changed, res.Actions[0].Diff)
@@ -94,7 +95,7 @@ func TestLoadComplainSince(t *testing.T) {
 		t.Fatal(err)
 	}
 	installed, _ = os.ReadFile(target)
-	if got, _ := ComplainSince(installed); !got.Equal(o.Now) {
-		t.Errorf("re-entered complain since %s, want %s", got, o.Now)
+	if got, want := ComplainSince(installed); !got.Equal(o.Clock.Now()) || !want {
+		t.Errorf("re-entered complain since %s, want %s", got, o.Clock.Now())
 	}
 }

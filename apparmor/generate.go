@@ -3,6 +3,8 @@ package apparmor
 import (
 	"fmt"
 	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 // Generate builds the profile for a service from its spec: the template
@@ -46,7 +48,7 @@ func Generate(spec *Spec) (*Profile, error) {
 	}
 	created := spec.Created
 	if created.IsZero() {
-		created = time.Now()
+		created = clock.System{}.Now() // a library caller that set no date: today
 	}
 	setComplainMarker(p, mode, created)
 
@@ -133,7 +135,7 @@ func narrow(rules []Rule, spec *Spec) []Rule {
 // ForService is the AppArmor half of `ctsec profile gen NAME`: the spec
 // from specFile when given (NAME overrides its name), else docker-default
 // narrowed to nothing; enforce overrides the spec's mode.
-func ForService(name, specFile string, enforce bool) (*Profile, error) {
+func ForService(name, specFile string, enforce bool, created time.Time) (*Profile, error) {
 	if err := ValidateServiceName(name); err != nil {
 		return nil, err
 	}
@@ -145,6 +147,7 @@ func ForService(name, specFile string, enforce bool) (*Profile, error) {
 		}
 	}
 	spec.Name = name
+	spec.Created = created
 	if enforce {
 		spec.Mode = "enforce"
 	}

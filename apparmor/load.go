@@ -13,8 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
@@ -28,7 +30,7 @@ type LoadOptions struct {
 	NoLoad   bool   // install the files only (e.g. into a mounted image)
 	Checker  Checker
 	Runner   execx.Runner
-	Now      time.Time // dates the complain-since marker; zero = time.Now()
+	Clock    clock.Clock // dates the complain-since marker and the backup; nil = system clock
 }
 
 // LoadAction is what Load does (or would do) with one file.
@@ -46,7 +48,7 @@ type LoadAction struct {
 type LoadResult struct {
 	Actions  []LoadAction `json:"actions"`
 	Written  bool         `json:"written"`
-	BackupID string       `json:"backup_id,omitempty"`
+	BackupID string       `json:"backup,omitempty"`
 	Note     string       `json:"note,omitempty"`
 }
 
@@ -70,10 +72,10 @@ var safeFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 // profile, the files and the kernel are put back as they were.
 //
 // Without Write it only plans: the target, the mode and a diff per file.
-// When the kernel under Root has no AppArmor it fails with ErrNoAppArmor
-// before changing anything (unless NoLoad). For a Root other than "/" the
-// files are installed and checked with apparmor_parser -QK but not loaded:
-// the running kernel is not that root's kernel.
+// With Write on "/", a kernel without AppArmor fails with ErrNoAppArmor
+// before anything changes (unless NoLoad). For a Root other than "/" the
+// files are installed and checked with apparmor_parser -QK but never
+// loaded, whatever that root's kernel: the running kernel is not its.
 func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error) {
 	if o.Root == "" {
 		o.Root = "/"
@@ -83,17 +85,28 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 	default:
 		return LoadResult{}, fmt.Errorf("mode %q: want complain or enforce", o.Mode)
 	}
-	if !o.NoLoad {
+	// Only this host's kernel is ever loaded into, so only there does a
+	// kernel without AppArmor stop the job; a plan never needs one.
+	hostLoad := !o.NoLoad && filepath.Clean(o.Root) == "/"
+	var noAppArmor error
+	if hostLoad {
 		if sup := DetectSupport(ctx, o.Root); !sup.KernelEnabled || !sup.SecurityFS {
-			return LoadResult{}, fmt.Errorf("%w under %s (%s is not Y or securityfs is not mounted); nothing was changed (--no-load installs the files only)",
+			noAppArmor = fmt.Errorf("%w under %s (%s is not Y or securityfs is not mounted); nothing was changed (--no-load installs the files only)",
 				ErrNoAppArmor, o.Root, filepath.Join(o.Root, "sys/module/apparmor/parameters/enabled"))
+			if o.Write {
+				return LoadResult{}, noAppArmor
+			}
 		}
 	}
-	dir := filepath.Join(o.Root, ProfileDir)
+	dir, err := InRoot(o.Root, filepath.Join(o.Root, ProfileDir))
+	if err != nil {
+		return LoadResult{}, err
+	}
+	now := clock.Or(o.Clock).Now()
 	var res LoadResult
 	contents := map[string][]byte{}
 	for _, f := range files {
-		act, content, err := planOne(ctx, f, dir, o)
+		act, content, err := planOne(ctx, f, dir, now, o)
 		if err != nil {
 			return LoadResult{}, err
 		}
@@ -106,10 +119,33 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 		contents[act.Target] = content
 	}
 	if !o.Write {
-		res.Note = "dry run: nothing was changed (add --write to install and load)"
+		switch {
+		case noAppArmor != nil:
+			res.Note = "dry run: nothing was changed; --write would refuse: this kernel has no AppArmor (--no-load installs the files only)"
+		case !hostLoad:
+			res.Note = "dry run: nothing was changed (add --write to install and verify; a root other than / is never loaded)"
+		default:
+			res.Note = "dry run: nothing was changed (add --write to install and load)"
+		}
 		return res, nil
 	}
-	store := safefile.Store{Dir: o.StateDir}
+	if _, err := rootfs.New(o.Root).MkdirAll(ProfileDir, 0o755); err != nil {
+		return res, fmt.Errorf("creating %s: %w", ProfileDir, err)
+	}
+	// A directory missing at planning resolves only now that it exists.
+	real, err := InRoot(o.Root, dir)
+	if err != nil {
+		return res, err
+	}
+	if real != dir {
+		moved := map[string][]byte{}
+		for i, a := range res.Actions {
+			res.Actions[i].Target = filepath.Join(real, filepath.Base(a.Target))
+			moved[res.Actions[i].Target] = contents[a.Target]
+		}
+		contents = moved
+	}
+	store := safefile.Store{Dir: o.StateDir, Clock: o.Clock}
 	change, err := store.NewChange("apparmor load")
 	if err != nil {
 		return res, err
@@ -126,9 +162,6 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 	for _, a := range res.Actions {
 		if !a.Changed {
 			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(a.Target), 0o755); err != nil {
-			return res, fmt.Errorf("creating %s: %w", filepath.Dir(a.Target), err)
 		}
 		if err := safefile.WriteFile(a.Target, contents[a.Target], 0o644); err != nil {
 			_, _ = store.Restore(change.ID())
@@ -167,7 +200,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 
 // planOne validates a source file, applies the mode and compares it with
 // what is installed.
-func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, []byte, error) {
+func planOne(ctx context.Context, src, dir string, now time.Time, o LoadOptions) (LoadAction, []byte, error) {
 	data, err := ReadFile(src)
 	if err != nil {
 		return LoadAction{}, nil, err
@@ -210,7 +243,7 @@ func planOne(ctx context.Context, src, dir string, o LoadOptions) (LoadAction, [
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return act, nil, fmt.Errorf("reading installed %s: %w", act.Target, err)
 	}
-	content = complainSinceForInstall(content, old, act.Mode, o.Now)
+	content = complainSinceForInstall(content, old, act.Mode, now)
 	act.Changed = err != nil || !bytes.Equal(old, content)
 	oldName := act.Target
 	if err != nil {
@@ -231,9 +264,6 @@ func complainSinceForInstall(content, installed []byte, mode string, now time.Ti
 	}
 	if since, ok := ComplainSince(installed); ok && inComplain(installed) {
 		return WithComplainSince(content, since)
-	}
-	if now.IsZero() {
-		now = time.Now()
 	}
 	return WithComplainSince(content, now)
 }

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/textdiff"
 )
@@ -20,6 +22,30 @@ import (
 // DefaultProfilesDir is where ctsec keeps container profiles (relative to
 // the host root): loaded from files, they survive AppArmor reloads.
 const DefaultProfilesDir = "etc/apparmor.d/containers"
+
+// InRoot is dir with every symlink resolved inside root when dir lies under
+// root (as the default ROOT/etc/apparmor.d/containers does), so no link in
+// the root's tree (an absolute one, or ../../..) leads reads or writes out
+// of it; a dir elsewhere (an explicit --profiles-dir) is used as given.
+func InRoot(root, dir string) (string, error) {
+	r := rootfs.New(root)
+	if r.IsHost() {
+		return dir, nil
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(r.Dir(), abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return dir, nil
+	}
+	real, err := r.Resolve("/" + rel)
+	if rootfs.IsNotExist(err) {
+		return abs, nil // nothing there yet: nothing to read, created inside the root when written
+	}
+	return real, err
+}
 
 // ProfileFile is one file of a profiles directory.
 type ProfileFile struct {
@@ -91,8 +117,19 @@ func (pf ProfileFile) Infos() []ProfileInfo {
 		}
 	}
 	var out []ProfileInfo
+	var walk func(prefix string, p *Profile)
+	walk = func(prefix string, p *Profile) {
+		name := prefix + p.Name
+		out = append(out, ProfileInfo{Name: name, File: pf.Path, Profile: p, ComplainSince: since})
+		for _, r := range p.Rules {
+			if c, ok := r.(Child); ok && c.Profile != nil {
+				// the kernel names hats and children parent//child
+				walk(name+"//", c.Profile)
+			}
+		}
+	}
 	for _, p := range pf.Profiles {
-		out = append(out, ProfileInfo{Name: p.Name, File: pf.Path, Profile: p, ComplainSince: since})
+		walk("", p)
 	}
 	return out
 }
@@ -108,7 +145,7 @@ type ChangeOptions struct {
 	Rules   map[string][]Rule
 	Checker Checker
 	Runner  execx.Runner
-	Now     time.Time
+	Clock   clock.Clock // dates learnt rules, complain-since headers and backups; nil = system clock
 }
 
 // ChangeResult is what happened to one profile file.
@@ -121,9 +158,10 @@ type ChangeResult struct {
 	Written    bool     `json:"written"`
 	Validated  bool     `json:"validated"`
 	Reload     string   `json:"reload,omitempty"`
-	BackupID   string   `json:"backup_id,omitempty"`
+	BackupID   string   `json:"backup,omitempty"`
 	RolledBack bool     `json:"rolled_back,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	Warning    string   `json:"warning,omitempty"` // the change is done, but its record in the history is not
 }
 
 // ErrValidation marks a change apparmor_parser refused; the file was restored.
@@ -140,6 +178,11 @@ func SetMode(ctx context.Context, names []string, mode string, o ChangeOptions) 
 	if mode != "enforce" && mode != "complain" {
 		return nil, fmt.Errorf("mode %q: want enforce or complain", mode)
 	}
+	dir, err := InRoot(o.Root, o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	o.Dir = dir
 	files, problems, err := LoadProfileDir(o.Dir)
 	if err != nil {
 		return nil, err
@@ -199,10 +242,7 @@ func findFile(files []ProfileFile, path string) (ProfileFile, bool) {
 
 func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string, o ChangeOptions) (ChangeResult, error) {
 	res := ChangeResult{Profiles: names, File: pf.Path, Mode: mode}
-	now := o.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := clock.Or(o.Clock).Now()
 	learnt := "learnt from complain-mode logs by ctsec apparmor promote, " + now.UTC().Format("2006-01-02")
 	added := map[*Profile][]Rule{}
 	var changed []*Profile
@@ -251,7 +291,7 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 	if res.Diff == "" || !o.Write {
 		return res, nil
 	}
-	store := safefile.Store{Dir: o.StateDir}
+	store := safefile.Store{Dir: o.StateDir, Clock: o.Clock}
 	change, err := store.NewChange("apparmor " + map[string]string{"enforce": "promote", "complain": "demote"}[mode])
 	if err != nil {
 		return res, err
@@ -293,6 +333,14 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 			res2.Reload += "; reloading the restored file failed too: " + msg2
 		}
 		return res2, err2
+	}
+	// The review shows when a profile went to enforce and came back.
+	h := History{Dir: HistoryDir(o.StateDir)}
+	command := map[string]string{"enforce": "apparmor promote", "complain": "apparmor demote"}[mode]
+	for _, n := range names {
+		if err := h.RecordMode(ModeRecord{At: now, Profile: n, Mode: mode, File: pf.Path, Command: command}); err != nil {
+			res.Warning = err.Error()
+		}
 	}
 	return res, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -48,7 +49,7 @@ func TestPromoteOnTempRoot(t *testing.T) {
 		File{Owner: true, Path: Literal("/var/log/nginx/my access.log"), Perms: "w"},
 		Capability{Names: []string{"net_bind_service"}}, // already there: not added twice
 	}}
-	o := ChangeOptions{Root: root, Dir: dir, StateDir: state, Rules: rules}
+	o := ChangeOptions{Root: root, Dir: dir, StateDir: state, Rules: rules, Clock: testenv.Clock(t)}
 
 	// Dry run: a diff, nothing written, no backup.
 	res, err := SetMode(context.Background(), []string{"ctsec-web"}, "enforce", o)
@@ -65,7 +66,7 @@ func TestPromoteOnTempRoot(t *testing.T) {
 		!strings.Contains(res[0].Diff, "-# ctsec: complain since") {
 		t.Fatalf("dry run result %+v\n%s", res, res[0].Diff)
 	}
-	if list, _ := (&safefile.Store{Dir: state}).List(); len(list) != 0 {
+	if list, _ := (&safefile.Store{Dir: state, Clock: testenv.Clock(t)}).List(); len(list) != 0 {
 		t.Errorf("dry run made %d backups", len(list))
 	}
 
@@ -96,17 +97,18 @@ func TestPromoteOnTempRoot(t *testing.T) {
 
 	// Demote: back to complain with a fresh marker; the backup restores the original.
 	o.Rules = nil
-	o.Now = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+	now := testenv.Now(t)
+	o.Clock = clock.Fixed(now)
 	res, err = SetMode(context.Background(), []string{"ctsec-web"}, "complain", o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, _ = os.ReadFile(path)
-	if !strings.Contains(string(got), "# ctsec: complain since 2026-11-25T00:00:00Z") ||
+	if !strings.Contains(string(got), "# ctsec: complain since "+now.Format(time.RFC3339)) ||
 		!strings.Contains(string(got), "flags=(attach_disconnected,complain)") {
 		t.Errorf("demoted file:\n%s", got)
 	}
-	store := safefile.Store{Dir: state}
+	store := safefile.Store{Dir: state, Clock: testenv.Clock(t)}
 	if list, _ := store.List(); len(list) != 2 {
 		t.Fatalf("backups: %d, want 2", len(list))
 	}
@@ -125,7 +127,7 @@ func TestPromoteValidationFailureRestores(t *testing.T) {
 	root, dir := tempRoot(t, map[string]string{"ctsec-web": broken})
 	path := filepath.Join(dir, "ctsec-web")
 	before, _ := os.Stat(path)
-	o := ChangeOptions{Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true}
+	o := ChangeOptions{Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true, Clock: testenv.Clock(t)}
 	res, err := SetMode(context.Background(), []string{"ctsec-web"}, "enforce", o)
 	if !errors.Is(err, ErrValidation) {
 		t.Fatalf("err = %v, want a validation failure", err)
@@ -146,7 +148,7 @@ func TestPromoteValidationFailureRestores(t *testing.T) {
 
 func TestPromoteUnknownProfile(t *testing.T) {
 	root, dir := tempRoot(t, map[string]string{"ctsec-web": webProfile})
-	_, err := SetMode(context.Background(), []string{"nope"}, "enforce", ChangeOptions{Root: root, Dir: dir})
+	_, err := SetMode(context.Background(), []string{"nope"}, "enforce", ChangeOptions{Root: root, Dir: dir, Clock: testenv.Clock(t)})
 	if err == nil || !strings.Contains(err.Error(), `profile "nope"`) {
 		t.Errorf("err = %v", err)
 	}
@@ -172,7 +174,7 @@ func TestGeneratedProfileLifecycle(t *testing.T) {
 		`type=AVC msg=audit(1795500001.100:102): apparmor="ALLOWED" operation="capable" class="cap" profile="ctsec-web" pid=7 comm="web" capability=0 capname="chown"` + "\n" +
 		`type=AVC msg=audit(1795500002.100:103): apparmor="ALLOWED" operation="ptrace" class="ptrace" profile="ctsec-web" pid=7 comm="strace" requested_mask="trace" denied_mask="trace" peer="ctsec-web"` + "\n"
 	rv, err := ReviewLogs([]Input{{Name: "audit.log", Reader: strings.NewReader(log)}}, dir,
-		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Now: reviewNow})
+		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Clock: clock.Fixed(reviewNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +185,7 @@ func TestGeneratedProfileLifecycle(t *testing.T) {
 		t.Fatalf("review of the generated profile: %+v", pr)
 	}
 	res, err := SetMode(context.Background(), []string{"ctsec-web"}, "enforce", ChangeOptions{
-		Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true, Rules: rv.ProposedRules()})
+		Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true, Rules: rv.ProposedRules(), Clock: testenv.Clock(t)})
 	if err != nil {
 		t.Fatalf("promote: %v\n%s", err, res[0].Diff)
 	}
@@ -221,8 +223,9 @@ func TestPromoteKeepsHandwrittenText(t *testing.T) {
 	hand := "abi <abi/3.0>,\n" + strings.Join(lines, "")
 	root, dir := tempRoot(t, map[string]string{"webapp": hand})
 	path := filepath.Join(dir, "webapp")
+	now := testenv.Now(t)
 	o := ChangeOptions{Root: root, Dir: dir, StateDir: filepath.Join(root, "state"), Write: true,
-		Now:   time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC),
+		Clock: clock.Fixed(now),
 		Rules: map[string][]Rule{"/usr/bin/webapp": {File{Path: Literal("/srv/new file"), Perms: "r"}}}}
 	res, err := SetMode(context.Background(), []string{"/usr/bin/webapp"}, "enforce", o)
 	if err != nil || len(res) != 1 || !res[0].Validated {
@@ -231,7 +234,7 @@ func TestPromoteKeepsHandwrittenText(t *testing.T) {
 	got, _ := os.ReadFile(path)
 	want := strings.Replace(hand, "/usr/bin/webapp flags=(complain) {", `profile "/usr/bin/webapp" {`, 1)
 	last := strings.LastIndex(want, "}")
-	want = want[:last] + "\n  # learnt from complain-mode logs by ctsec apparmor promote, 2026-11-25\n  \"/srv/new file\" r,\n" + want[last:]
+	want = want[:last] + "\n  # learnt from complain-mode logs by ctsec apparmor promote, " + now.Format("2006-01-02") + "\n  \"/srv/new file\" r,\n" + want[last:]
 	if string(got) != want {
 		t.Errorf("promoted file:\n%s\nwant:\n%s\ndiff:\n%s", got, want, res[0].Diff)
 	}
@@ -244,7 +247,7 @@ func TestPromoteKeepsHandwrittenText(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, _ := os.ReadFile(path)
-	wantBack := "# ctsec: complain since 2026-11-25T00:00:00Z\n" + strings.Replace(string(got), `profile "/usr/bin/webapp" {`, `profile "/usr/bin/webapp" flags=(complain) {`, 1)
+	wantBack := "# ctsec: complain since " + now.Format(time.RFC3339) + "\n" + strings.Replace(string(got), `profile "/usr/bin/webapp" {`, `profile "/usr/bin/webapp" flags=(complain) {`, 1)
 	if string(back) != wantBack {
 		t.Errorf("demoted file:\n%s", back)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,10 @@ func ParseSince(s string, now time.Time) (time.Time, error) {
 // OpenLogs opens the inputs of a review: the named files ("-" is stdin;
 // gzip-compressed files are read through, binary ones refused),
 // the journal through journalctl, or — when neither is given — the first of
-// DefaultLogs that exists under root. The returned close function releases
-// everything (and reports journalctl's failure).
+// DefaultLogs that exists under root together with its rotated files that
+// hold part of the window (audit.log.1, kern.log.2.gz, …): a week of events
+// is rarely in one file. The returned close function releases everything
+// (and reports journalctl's failure).
 //
 // journalDir selects a journal directory; under a root other than / the
 // default is ROOT/var/log/journal, so an image's journal is read, not this
@@ -60,11 +63,14 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, jou
 		}
 		return errors.Join(errs...)
 	}
+	var reaches time.Time
 	if len(logs) == 0 && !journal {
 		for _, l := range DefaultLogs {
 			p := filepath.Join(root, l)
 			if _, err := os.Stat(p); err == nil {
-				logs = []string{p}
+				var older []string
+				older, reaches = RotatedLogs(p, since)
+				logs = append([]string{p}, older...)
 				break
 			}
 		}
@@ -103,6 +109,9 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, jou
 		}
 		inputs = append(inputs, Input{Name: l, Reader: in})
 	}
+	if len(inputs) > 0 {
+		inputs[len(inputs)-1].Reaches = reaches
+	}
 	if journal {
 		if journalDir == "" && filepath.Clean(root) != "/" {
 			journalDir = filepath.Join(root, "var/log/journal")
@@ -113,7 +122,65 @@ func OpenLogs(ctx context.Context, root string, logs []string, journal bool, jou
 			return nil, nil, fmt.Errorf("reading the journal: %w", err)
 		}
 		closers = append(closers, rc)
-		inputs = append(inputs, Input{Name: "journal", Reader: rc})
+		in := Input{Name: "journal", Reader: rc}
+		if !since.IsZero() {
+			// journalctl starts at --since, so its first entry cannot show
+			// how far back the journal goes: the last entry before it can.
+			if t, err := auditlog.JournalBefore(ctx, journalDir, since); err == nil {
+				in.Reaches = t
+			}
+		}
+		inputs = append(inputs, in)
 	}
 	return inputs, closeAll, nil
+}
+
+// RotatedLogs lists the rotated files of a log that may hold events after
+// since, newest first: PATH.1, PATH.2.gz, … (logrotate, auditd's num_logs)
+// and PATH-YYYYMMDD[.gz] (logrotate's dateext). A rotated file last written
+// before since holds nothing of the window and is not read; its time is
+// returned as how far back the logs reach (zero: no such file).
+func RotatedLogs(path string, since time.Time) ([]string, time.Time) {
+	dir, base := filepath.Split(path)
+	entries, err := os.ReadDir(filepath.Clean(dir))
+	if err != nil {
+		return nil, time.Time{}
+	}
+	type rotated struct {
+		path  string
+		mtime time.Time
+	}
+	var found []rotated
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), base)
+		if !ok || !e.Type().IsRegular() || !rotationSuffix(suffix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			continue
+		}
+		found = append(found, rotated{filepath.Join(dir, e.Name()), info.ModTime()})
+	}
+	slices.SortFunc(found, func(a, b rotated) int { return b.mtime.Compare(a.mtime) })
+	var out []string
+	for _, r := range found {
+		if !since.IsZero() && r.mtime.Before(since) {
+			return out, r.mtime
+		}
+		out = append(out, r.path)
+	}
+	return out, time.Time{}
+}
+
+// rotationSuffix accepts ".N", ".N.gz", "-YYYYMMDD" and "-YYYYMMDD.gz".
+func rotationSuffix(s string) bool {
+	s = strings.TrimSuffix(s, ".gz")
+	if n, ok := strings.CutPrefix(s, "."); ok {
+		return isDigits(n) && len(n) <= 4
+	}
+	if d, ok := strings.CutPrefix(s, "-"); ok {
+		return isDigits(d) && (len(d) == 8 || len(d) == 10)
+	}
+	return false
 }

@@ -12,31 +12,61 @@ import (
 	"github.com/ctsec/ctsec/internal/report"
 )
 
-// Findings are the review's actionable results: profiles that need rules
-// and profiles whose logs lost events. Ready and idle profiles are in the
-// data, not findings.
+// Findings are the review's actionable results: profiles being blocked
+// now, profiles that need rules, events the profiles' own deny rules
+// caused, logs that lost events or do not cover the window. Ready and idle
+// profiles are in the data, not findings.
 func (rv *Review) Findings() []report.Finding {
 	var out []report.Finding
 	for _, p := range rv.Profiles {
 		switch p.Verdict {
-		case VerdictNeedsRules:
-			fix := "review the proposed rules, then: ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules"
+		case VerdictBreaking:
+			fix := "the service is being blocked now: review the rules below, then add them (ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules --write) or go back to complain mode (ctsec apparmor demote " + shellWord(p.Profile) + " --write)"
 			if p.File == "" {
-				// promote only edits files in the profiles directory
-				fix = "the profile is not defined in the profiles directory: add the proposed rules where it is defined, or name that directory with --profiles-dir"
+				fix = "the service is being blocked now; the profile is not defined in the profiles directory: add the rules below where it is defined"
 			}
 			out = append(out, report.Finding{
-				Rule: "apparmor-review-needs-rules", Severity: report.Medium, Target: p.Profile, File: p.File,
+				Rule: RuleReviewBreaking, Severity: report.High, Target: p.Profile, File: p.File,
+				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason), Fix: fix,
+			})
+		case VerdictNeedsRules:
+			fix := "review the proposed rules, then: ctsec apparmor promote " + shellWord(p.Profile) + " --add-rules"
+			switch {
+			case p.File == "":
+				// promote only edits files in the profiles directory
+				fix = "the profile is not defined in the profiles directory: add the proposed rules where it is defined, or name that directory with --profiles-dir"
+			case strings.Contains(p.Profile, "//"):
+				fix = "a hat or child profile: add the proposed rules to its block in " + p.File + " by hand (promote edits top-level profiles)"
+			}
+			out = append(out, report.Finding{
+				Rule: RuleReviewNeedsRules, Severity: report.Medium, Target: p.Profile, File: p.File,
 				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
 				Fix:     fix,
 			})
 		case VerdictBlocked:
 			out = append(out, report.Finding{
-				Rule: "apparmor-review-blocked", Severity: report.High, Target: p.Profile, File: p.File,
+				Rule: RuleReviewBlocked, Severity: report.High, Target: p.Profile, File: p.File,
 				Message: fmt.Sprintf("profile %s: %s", safeText(p.Profile), p.Reason),
 				Fix:     "raise the audit backlog (auditctl -b 8192) or disable printk rate limiting, then review a new window",
 			})
 		}
+		if p.Verdict != VerdictBreaking {
+			for _, g := range p.DeniedByRule {
+				out = append(out, report.Finding{
+					Rule: RuleReviewDenyRule, Severity: report.Medium, Target: p.Profile, File: p.File,
+					Message: fmt.Sprintf("profile %s: its rule %s denied %s (enforced in complain mode too; no allow rule is proposed for it)",
+						safeText(p.Profile), g.Rule, sampleText(g.Sample, g.Events)),
+					Fix: "if the service needs this, narrow or remove the deny rule; otherwise nothing to do",
+				})
+			}
+		}
+	}
+	if !rv.WindowCovered {
+		out = append(out, report.Finding{
+			Rule: RuleReviewCoverage, Severity: report.Medium,
+			Message: "the logs read " + coverageText(rv) + "; profiles cannot be called ready on them",
+			Fix:     "name the older logs with --log (audit.log.N, kern.log.N.gz), keep more of them (auditd num_logs, logrotate rotate), or shorten --since",
+		})
 	}
 	return out
 }
@@ -56,28 +86,61 @@ func (rv *Review) WriteText(w io.Writer) error {
 		if p.File != "" {
 			fmt.Fprintf(w, "  file %s\n", safeText(p.File))
 		}
+		if p.Trend != nil && p.Trend.Summary != "" {
+			fmt.Fprintf(w, "  trend: %s\n", p.Trend.Summary)
+		}
+		if c := containersText(p); c != "" {
+			fmt.Fprintf(w, "  %s\n", c)
+		}
 		for _, r := range p.Proposed {
-			fmt.Fprintf(w, "  + %s   # %d event(s)\n", r.Text, r.Events)
+			fmt.Fprintf(w, "  + %s   # %s\n", r.Text, proposalNote(r))
+		}
+		for _, g := range p.DeniedByRule {
+			fmt.Fprintf(w, "  x %s   # its own deny rule denied %s: not proposed\n", g.Rule, sampleText(g.Sample, g.Events))
+		}
+		for _, in := range p.Inherited {
+			fmt.Fprintf(w, "  < %d event(s) of %s filed here: its exec became %s\n", in.Events, safeText(in.Label), in.ExecRule)
 		}
 		if p.AlreadyAllowed > 0 {
 			fmt.Fprintf(w, "  (%d rule(s) learnt from events are already in the profile)\n", p.AlreadyAllowed)
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Rejected)) {
+			fmt.Fprintf(w, "  ! rejected %d event(s), a field outside its grammar: %s\n", p.Rejected[k], safeText(k))
 		}
 		for _, k := range slices.Sorted(maps.Keys(p.Skipped)) {
 			fmt.Fprintf(w, "  ! no rule proposed for %d event(s): %s\n", p.Skipped[k], safeText(k))
 		}
 	}
 	c := rv.Counts()
-	_, err := fmt.Fprintf(w, "\n%d profile(s): %d ready, %d needs-rules, %d idle, %d blocked\n",
-		len(rv.Profiles), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
+	_, err := fmt.Fprintf(w, "\n%d profile(s): %s%d ready, %d needs-rules, %d idle, %d blocked\n",
+		len(rv.Profiles), breakingCount(c), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
 	return err
+}
+
+func breakingCount(c map[string]int) string {
+	if c[VerdictBreaking] == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d BREAKING, ", c[VerdictBreaking])
+}
+
+// proposalNote is "2 event(s)", with what was denied and by whom.
+func proposalNote(p Proposal) string {
+	s := fmt.Sprintf("%d event(s)", p.Events)
+	if p.Denied > 0 {
+		s += fmt.Sprintf(", %d DENIED: %s", p.Denied, sampleText(p.Sample, p.Denied))
+	} else if len(p.Commands) > 0 {
+		s += " by " + safeText(strings.Join(p.Commands, ", "))
+	}
+	return s
 }
 
 // WriteMarkdown writes the review for a weekly ticket.
 func (rv *Review) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(w, "## AppArmor review %s\n\n", rv.window())
 	c := rv.Counts()
-	fmt.Fprintf(w, "%d profile(s): **%d ready**, %d needs-rules, %d idle, %d blocked\n\n",
-		len(rv.Profiles), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
+	fmt.Fprintf(w, "%d profile(s): %s**%d ready**, %d needs-rules, %d idle, %d blocked\n\n",
+		len(rv.Profiles), breakingCount(c), c[VerdictReady], c[VerdictNeedsRules], c[VerdictIdle], c[VerdictBlocked])
 	rv.writeSources(w, "- ")
 	for _, warn := range rv.Warnings {
 		fmt.Fprintf(w, "- warning: %s\n", mdText(warn))
@@ -93,14 +156,29 @@ func (rv *Review) WriteMarkdown(w io.Writer) error {
 	}
 	for _, p := range rv.Profiles {
 		fmt.Fprintf(w, "\n### `%s` — %s\n\n%s\n", mdText(p.Profile), p.Verdict, p.Reason)
+		if p.Trend != nil && p.Trend.Summary != "" {
+			fmt.Fprintf(w, "\nTrend: %s\n", mdText(p.Trend.Summary))
+		}
+		if c := containersText(p); c != "" {
+			fmt.Fprintf(w, "\n%s\n", mdText(c))
+		}
 		if len(p.Proposed) > 0 {
 			fmt.Fprintln(w, "\n```")
 			for _, r := range p.Proposed {
 				// Rule text is escaped by the renderer and holds no newline;
 				// a backtick run cannot close the fence on its own line.
-				fmt.Fprintf(w, "%s  # %d event(s)\n", r.Text, r.Events)
+				fmt.Fprintf(w, "%s  # %s\n", r.Text, strings.ReplaceAll(proposalNote(r), "`", "'"))
 			}
 			fmt.Fprintln(w, "```")
+		}
+		for _, g := range p.DeniedByRule {
+			fmt.Fprintf(w, "\n- denied by its own rule `%s`: %s (not proposed)\n", mdText(g.Rule), mdText(sampleText(g.Sample, g.Events)))
+		}
+		for _, in := range p.Inherited {
+			fmt.Fprintf(w, "- %d event(s) of `%s` filed here: its exec became `%s`\n", in.Events, mdText(in.Label), mdText(in.ExecRule))
+		}
+		for _, k := range slices.Sorted(maps.Keys(p.Rejected)) {
+			fmt.Fprintf(w, "- rejected %d event(s), a field outside its grammar: %s\n", p.Rejected[k], mdText(k))
 		}
 	}
 	return nil
@@ -119,6 +197,9 @@ func (rv *Review) writeSources(w io.Writer, bullet string) {
 	}
 	if rv.LostEvents {
 		fmt.Fprintf(w, "%sWARNING: events were lost: %s\n", bullet, lossSummary(rv.Loss))
+	}
+	if !rv.WindowCovered {
+		fmt.Fprintf(w, "%sWARNING: the logs read %s\n", bullet, coverageText(rv))
 	}
 	if rv.Loss.Unrelated > 0 {
 		fmt.Fprintf(w, "%s%d messages rate-limited outside audit (not blocking)\n", bullet, rv.Loss.Unrelated)
@@ -184,4 +265,20 @@ func shellWord(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// containersText says which containers the profile's events come from.
+func containersText(p ProfileReview) string {
+	switch len(p.Containers) {
+	case 0:
+		return ""
+	case 1:
+		c := p.Containers[0]
+		return fmt.Sprintf("events of container %s (%.12s, %s): the only one under this profile", safeText(c.Container), c.ID, c.State)
+	}
+	var names []string
+	for _, c := range p.Containers {
+		names = append(names, safeText(c.Container))
+	}
+	return fmt.Sprintf("shared by %d containers (%s): the log cannot tell their events apart; give each its own profile", len(names), strings.Join(names, ", "))
 }

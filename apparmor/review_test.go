@@ -8,8 +8,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
+// reviewNow is the end of the week the review fixtures were logged in: the
+// review tests run on that day's clock, whatever day they really run.
 var reviewNow = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
 func openInputs(t *testing.T, files ...string) []Input {
@@ -32,7 +36,7 @@ func reviewFiles(t *testing.T, extra ...string) Review {
 	files := append([]string{filepath.Join(mixed, "audit.log"), filepath.Join("testdata", "review", "journal.json"),
 		filepath.Join("testdata", "review", "activity.log")}, extra...)
 	rv, err := ReviewLogs(openInputs(t, files...), filepath.Join("testdata", "review", "profiles"),
-		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Now: reviewNow})
+		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Clock: clock.Fixed(reviewNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +83,7 @@ func TestReviewVerdicts(t *testing.T) {
 	if rv.Duplicates != 1 || rv.LostEvents {
 		t.Errorf("duplicates %d lost %v", rv.Duplicates, rv.LostEvents)
 	}
-	if f := rv.Findings(); len(f) != 2 || f[0].Rule != "apparmor-review-needs-rules" {
+	if f := rv.Findings(); len(f) != 2 || f[0].Rule != "apparmor/review-needs-rules" {
 		t.Errorf("findings %+v", f)
 	}
 }
@@ -124,7 +128,7 @@ func TestReviewUnmodelledEventsAreNotReady(t *testing.T) {
 	log := `type=AVC msg=audit(1795500100.000:301): apparmor="ALLOWED" operation="open" class="posix_mqueue" profile="ctsec-ready" name="/queue" pid=7 comm="app" requested="read" denied="read"` + "\n" +
 		`type=AVC msg=audit(1795500101.000:302): apparmor="ALLOWED" operation="open" class="file" profile="ctsec-ready" name="/srv/app/data" pid=7 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=1` + "\n"
 	rv, err := ReviewLogs([]Input{{Name: "l", Reader: strings.NewReader(log)}}, filepath.Join("testdata", "review", "profiles"),
-		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Now: reviewNow, Profiles: []string{"ctsec-ready"}})
+		ReviewOptions{Since: reviewNow.Add(-7 * 24 * time.Hour), Clock: clock.Fixed(reviewNow), Profiles: []string{"ctsec-ready"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,6 +259,17 @@ func (s *Spec) extraRules() ([]Rule, error) {
 		if _, ok := r.(Include); ok {
 			return nil, s.errAt("rules", "includes are not allowed in rules (%s)", r)
 		}
+		if raw, ok := r.(Raw); ok {
+			// Rules ctsec does not model pass to apparmor_parser as they
+			// are; two it knows are wrong here are named now, with the
+			// spec's line, rather than by the parser at a profile line.
+			switch w := strings.Fields(raw.Text)[0]; {
+			case w == "abi":
+				return nil, s.errAt("rules", "%q: abi belongs in a profile's preamble, and ctsec pins abi/3.0", raw.Text)
+			case strings.HasPrefix(w, "priority="):
+				return nil, s.errAt("rules", "%q: rule priorities need AppArmor 4.1; ctsec profiles pin the 3.0 ABI", raw.Text)
+			}
+		}
 	}
 	return rules, nil
 }

@@ -173,6 +173,12 @@ func readDisk(dir string, loaded map[string]string) ([]DiskProfile, error) {
 	return out, nil
 }
 
+// Containers asks the engine which profile each container runs under (or
+// asked for).
+func Containers(ctx context.Context, docker *client.Client) ([]ContainerProfile, error) {
+	return containerProfiles(ctx, docker, nil)
+}
+
 // containerProfiles asks the engine which profile each container runs under.
 func containerProfiles(ctx context.Context, docker *client.Client, loaded map[string]string) ([]ContainerProfile, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -238,7 +244,7 @@ func (st Status) Findings() []report.Finding {
 			if name == "" {
 				name = c.Requested
 			}
-			out = append(out, report.Finding{Rule: "apparmor-container-profile-not-loaded", Severity: report.High, Target: c.Container,
+			out = append(out, report.Finding{Rule: RuleContainerProfileNotLoaded, Severity: report.High, Target: c.Container,
 				Message: fmt.Sprintf("container %s uses AppArmor profile %q, which is not loaded: it fails to start", c.Container, name),
 				Fix:     "load the profile: ctsec apparmor load --write FILE (files under " + ProfileDir + " come back after a reload)"})
 		}
@@ -246,10 +252,10 @@ func (st Status) Findings() []report.Finding {
 	for _, d := range st.OnDisk {
 		switch {
 		case d.Problem != "":
-			out = append(out, report.Finding{Rule: "apparmor-profile-unreadable", Severity: report.Medium, File: d.File,
+			out = append(out, report.Finding{Rule: RuleProfileUnreadable, Severity: report.Medium, File: d.File,
 				Message: d.Problem, Fix: "fix the file: ctsec apparmor validate " + d.File})
 		case !d.Loaded:
-			out = append(out, report.Finding{Rule: "apparmor-profile-not-loaded", Severity: report.Low, File: d.File,
+			out = append(out, report.Finding{Rule: RuleProfileNotLoaded, Severity: report.Low, File: d.File,
 				Message: fmt.Sprintf("profile %s is on disk but not loaded", strings.Join(d.Names, ", ")),
 				Fix:     "ctsec apparmor load --write " + d.File})
 		}

@@ -77,3 +77,36 @@ func Validate(ctx context.Context, file string, data []byte, o ValidateOptions) 
 	}
 	return findings, nil
 }
+
+// Checked renders a profile ctsec is about to write and validates the text
+// exactly as `ctsec apparmor validate` would (ctsec's parser, then
+// apparmor_parser -QK against the pinned ABI): the one check every writer —
+// gen, profile gen, compose — goes through, so none can write a profile the
+// kernel refuses. A high finding is an *InvalidProfileError; lower ones come
+// back as notes.
+func Checked(ctx context.Context, file string, p *Profile, o ValidateOptions) ([]byte, []report.Finding, error) {
+	data, err := p.Bytes()
+	if err != nil {
+		return nil, nil, err
+	}
+	findings, err := Validate(ctx, file, data, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	var notes []report.Finding
+	for _, f := range findings {
+		if f.Severity >= report.High {
+			return nil, nil, &InvalidProfileError{Finding: f}
+		}
+		notes = append(notes, f)
+	}
+	return data, notes, nil
+}
+
+// InvalidProfileError says a generated profile failed validation; nothing
+// was written.
+type InvalidProfileError struct{ Finding report.Finding }
+
+func (e *InvalidProfileError) Error() string {
+	return fmt.Sprintf("generated AppArmor profile is invalid: %s: %s", e.Finding.Where(), e.Finding.Message)
+}

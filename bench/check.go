@@ -142,6 +142,9 @@ type Selection struct {
 func (sel Selection) Validate() error {
 	all := Checks()
 	for _, id := range append(append([]string{}, sel.Checks...), sel.Exclude...) {
+		if strings.TrimSpace(id) == "" {
+			return fmt.Errorf("an empty check id (ids look like 5.4, sections like 2 or 1.1)")
+		}
 		found := false
 		for _, c := range all {
 			if matchID(c.ID, id) {
@@ -251,7 +254,39 @@ func Run(s *Snapshot, sel Selection) ([]Result, Score) {
 	return results, score
 }
 
-// Findings turns failed checks into findings, one per offending item.
+// RuleID is the rule id of a check: bench/cis-<number>, so the CIS
+// recommendation stays recognisable.
+func RuleID(checkID string) string { return "bench/cis-" + checkID }
+
+// Rules is one rule per check, for SARIF, --help and docs/rules.md.
+func Rules() report.Rules {
+	cs := Checks()
+	out := make(report.Rules, 0, len(cs))
+	for _, c := range cs {
+		mode := "automated"
+		if !c.Automated {
+			mode = "manual: reported with what ctsec saw, never passed"
+		}
+		out = append(out, report.Rule{ID: RuleID(c.ID), Severity: c.Severity, Title: c.Title,
+			Description: fmt.Sprintf("%s %s, section %s, level %d, %s.", Benchmark, c.ID, sectionNames[c.Section], c.Level, mode),
+			Help:        c.Remediation})
+	}
+	return out
+}
+
+// ReportChecks are the results as the report's checks: passed, failed,
+// manual and skipped ones, each with its detail.
+func ReportChecks(results []Result) []report.Check {
+	out := make([]report.Check, 0, len(results))
+	for _, r := range results {
+		out = append(out, report.Check{Rule: RuleID(r.ID), Title: r.Title, Status: report.Status(r.Status), Reason: r.Detail})
+	}
+	return out
+}
+
+// Findings turns failed checks into findings, one per offending item. An
+// item that is a file (section 3's owners and modes) is the finding's file;
+// a container, an image or a setting is its target.
 func Findings(results []Result) []report.Finding {
 	var out []report.Finding
 	for _, r := range results {
@@ -259,7 +294,7 @@ func Findings(results []Result) []report.Finding {
 			continue
 		}
 		if len(r.Items) == 0 {
-			out = append(out, report.Finding{Rule: "CIS-" + r.ID, Severity: r.Severity,
+			out = append(out, report.Finding{Rule: RuleID(r.ID), Severity: r.Severity,
 				Message: r.Title + ": " + r.Detail, Target: "host", Fix: r.Remediation})
 			continue
 		}
@@ -268,8 +303,13 @@ func Findings(results []Result) []report.Finding {
 			if it.Severity != nil {
 				sev = *it.Severity
 			}
-			out = append(out, report.Finding{Rule: "CIS-" + r.ID, Severity: sev,
-				Message: r.Title + ": " + it.Detail, Target: it.Target, Fix: r.Remediation})
+			f := report.Finding{Rule: RuleID(r.ID), Severity: sev, Message: r.Title + ": " + it.Detail, Fix: r.Remediation}
+			if strings.HasPrefix(it.Target, "/") {
+				f.File = it.Target
+			} else {
+				f.Target = it.Target
+			}
+			out = append(out, f)
 		}
 	}
 	return out

@@ -126,7 +126,7 @@ func TestSelection(t *testing.T) {
 	if len(ids) != 18 || ids[0] != "1.1.1" || ids[1] != "1.1.3" || ids[len(ids)-1] != "5.1" {
 		t.Errorf("selected %v", ids)
 	}
-	for _, bad := range []Selection{{Checks: []string{"9"}}, {Exclude: []string{"5.99"}}, {IncludeContainers: []string{"["}}, {Level: 3}} {
+	for _, bad := range []Selection{{Checks: []string{""}}, {Checks: []string{"9"}}, {Exclude: []string{"5.99"}}, {IncludeContainers: []string{"["}}, {Level: 3}} {
 		if bad.Validate() == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -191,7 +191,7 @@ func TestContainerRules(t *testing.T) {
 			c.Mounts = []container.MountPoint{{Type: "bind", Source: "/etc/ssl", Destination: "/x", RW: true}}
 		}),
 	}}
-	s.Containers[8].Processes = []string{"sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", "sleep 1"}
+	s.Containers[8].Processes = []Process{{"sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"}, {"sleep", "sleep 1"}}
 	results, _ := Run(s, Selection{Checks: []string{"5.4", "5.6", "5.7", "5.14", "5.15", "5.22"}})
 	flagged := map[string][]string{}
 	for _, r := range results {

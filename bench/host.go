@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ctsec/ctsec/internal/execx"
+	"github.com/ctsec/ctsec/internal/rootfs"
 )
 
 // Host is the host filesystem the engine runs on, read under Root.
@@ -258,16 +258,16 @@ func readAuditRules(ctx context.Context, root string) ([]string, string) {
 	}
 	var rules []string
 	var sources []string
-	files, _ := filepath.Glob(filepath.Join(root, "etc/audit/rules.d/*.rules"))
-	files = append([]string{filepath.Join(root, "etc/audit/audit.rules")}, files...)
+	fsys := rootfs.New(root)
+	files, _ := fsys.Glob("/etc/audit/rules.d/*.rules")
+	files = append([]string{"/etc/audit/audit.rules"}, files...)
 	for _, f := range files {
-		data, err := readBounded(f, 4<<20)
+		data, err := fsys.ReadFile(f, 4<<20)
 		if err != nil {
 			continue
 		}
 		rules = append(rules, splitRules(string(data))...)
-		rel, _ := filepath.Rel(root, f)
-		sources = append(sources, "/"+rel)
+		sources = append(sources, f)
 	}
 	if len(sources) == 0 {
 		return nil, "none (no auditctl, no /etc/audit rules files)"
@@ -425,18 +425,8 @@ func position(data []byte, off int64) (int, int) {
 	return line, col
 }
 
+// readBounded reads a regular file, at most limit bytes; a FIFO or device
+// (a hostile or broken root) is refused without blocking on it.
 func readBounded(p string, limit int64) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s: larger than %d bytes", p, limit)
-	}
-	return data, nil
+	return rootfs.ReadRegular(p, limit)
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/term"
 )
 
 // Benchmark names the benchmark version the checks follow.
@@ -35,48 +35,73 @@ func NewData(s *Snapshot, results []Result, score Score) Data {
 		Containers: len(s.Containers), Images: len(s.Images), Score: score, Results: results, Notes: s.Notes}
 }
 
-// Report builds the findings report for the shared renderers.
+// Report builds the report for the shared renderers: findings for the
+// failed checks, every check run with its status, and the rules of those
+// checks for SARIF.
 func Report(d Data) report.Report {
-	return report.New("bench", Findings(d.Results), d)
+	r := report.New("bench", Findings(d.Results), d)
+	r.Checks = ReportChecks(d.Results)
+	ran := map[string]bool{}
+	for _, c := range r.Checks {
+		ran[c.Rule] = true
+	}
+	for _, rule := range Rules() {
+		if ran[rule.ID] {
+			r.Rules = append(r.Rules, rule)
+		}
+	}
+	return r
 }
 
-var statusColor = map[Status]string{Pass: "\x1b[32m", Fail: "\x1b[31m", Manual: "\x1b[33m", Skip: "\x1b[2m"}
+var statusColor = map[string]string{"PASS": term.Green, "FAIL": term.Red, "MANUAL": term.Yellow, "SKIP": term.Dim}
 
-// WriteText writes the aligned text report: one line per check, the
+// WriteText writes the text report fitted to o's width: one row per check
+// under its section (status, id, title and what ctsec saw, wrapped), the
 // offending objects under each failed or manual check, then the score.
-func WriteText(w io.Writer, d Data, color bool) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+func WriteText(w io.Writer, d Data, o report.Options) error {
+	t := term.NewTable(w, o.LineWidth())
+	if o.Color {
+		t.Style(0, func(c string) string { return statusColor[c] })
+	}
 	section := ""
 	for _, r := range d.Results {
 		if top := strings.SplitN(r.ID, ".", 2)[0]; top != section {
 			section = top
-			fmt.Fprintf(tw, "\t\t%s\t\n", sectionNames[top])
-		}
-		st := strings.ToUpper(string(r.Status))
-		if color {
-			st = statusColor[r.Status] + fmt.Sprintf("%-6s", st) + "\x1b[0m"
+			t.Line(sectionNames[top])
 		}
 		detail := r.Detail
 		if r.Status == Fail && len(r.Items) > 1 && detail != "" {
 			detail = fmt.Sprintf("%d %s", len(r.Items), detail)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", st, r.ID, r.Title, oneLine(detail))
+		text := r.Title
+		if detail != "" {
+			text += ": " + detail
+		}
+		t.Row(strings.ToUpper(string(r.Status)), r.ID, text)
 		if r.Status == Fail || r.Status == Manual {
 			for _, it := range r.Items {
-				fmt.Fprintf(tw, "\t\t  %s\t%s\n", oneLine(it.Target), oneLine(it.Detail))
+				t.Row("", "", "- "+it.Target+": "+it.Detail)
 			}
 		}
 	}
-	if err := tw.Flush(); err != nil {
+	if err := t.Flush(); err != nil {
 		return err
 	}
 	for _, n := range d.Notes {
-		fmt.Fprintf(w, "note: %s\n", oneLine(n))
+		for _, l := range term.Wrap("note: "+term.Line(n), o.LineWidth()) {
+			fmt.Fprintln(w, l)
+		}
 	}
 	sc := d.Score
-	_, err := fmt.Fprintf(w, "\nScore: %d%% (%d passed, %d failed; %d manual, %d skipped) — %s, engine %s (API %s) at %s, %d containers, %d images\n",
-		sc.Percent, sc.Passed, sc.Failed, sc.Manual, sc.Skipped, d.Benchmark, d.Version, d.APIVersion, d.Engine, d.Containers, d.Images)
-	return err
+	line := fmt.Sprintf("Score: %d%% (%d passed, %d failed; %d manual, %d skipped) — %s, engine %s (API %s) at %s, %d containers, %d images",
+		sc.Percent, sc.Passed, sc.Failed, sc.Manual, sc.Skipped, d.Benchmark, term.Line(d.Version), term.Line(d.APIVersion), term.Line(d.Engine), d.Containers, d.Images)
+	fmt.Fprintln(w)
+	for _, l := range term.Wrap(line, o.LineWidth()) {
+		if _, err := fmt.Fprintln(w, l); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var sectionNames = map[string]string{
@@ -87,13 +112,4 @@ var sectionNames = map[string]string{
 	"5": "5 Container runtime",
 	"6": "6 Docker security operations",
 	"7": "7 Docker swarm configuration",
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == '\t' || r < 0x20 {
-			return ' '
-		}
-		return r
-	}, s)
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/profiles/capabilities"
 )
@@ -38,33 +39,75 @@ const (
 	RuleNotHardened    = "compose/not-hardened"
 )
 
-// Rules lists every rule id with its default severity and title, for --help
-// and documentation.
-var Rules = []struct {
-	ID       string
-	Severity report.Severity
-	Title    string
-}{
-	{RulePrivileged, report.Critical, "privileged: true"},
-	{RuleDockerSocket, report.Critical, "Docker/containerd socket mounted or use_api_socket"},
-	{RuleSensitiveMount, report.High, "sensitive host directory mounted (medium when read-only)"},
-	{RulePropagation, report.Medium, "bind mount with shared propagation"},
-	{RuleHostNamespace, report.High, "host network/pid/ipc/uts/userns/cgroup namespace"},
-	{RuleDangerousCap, report.High, "dangerous capability added (critical for ALL)"},
-	{RuleCapDropAll, report.Medium, "cap_drop does not include ALL"},
-	{RuleNoNewPrivs, report.Medium, "no-new-privileges not set"},
-	{RuleUnconfined, report.High, "seccomp/apparmor/label/systempaths unconfined"},
-	{RuleMemoryLimit, report.Medium, "no memory limit"},
-	{RulePidsLimit, report.Medium, "no pids limit"},
-	{RuleCPULimit, report.Low, "no CPU limit"},
-	{RuleRootUser, report.Medium, "runs as root (low when no user is set: the image decides)"},
-	{RuleWritableRootfs, report.Low, "root filesystem writable"},
-	{RuleDBPort, report.High, "database port published on all interfaces (Docker bypasses UFW)"},
-	{RulePortAll, report.Low, "port published on all interfaces"},
-	{RuleImageTag, report.Medium, "image untagged or :latest"},
-	{RuleHealthcheck, report.Low, "no healthcheck"},
-	{RuleDevices, report.Medium, "host devices or device cgroup rules"},
-	{RuleSecretEnv, report.Medium, "secret-looking environment value written in the file"},
+// Rules is every compose rule with its default severity, for SARIF,
+// --help and docs/rules.md: what audit reports, and what harden warns about.
+var Rules = report.Rules{
+	{ID: RulePrivileged, Severity: report.Critical, Title: "privileged: true",
+		Description: "A privileged container has every capability and device and no seccomp or AppArmor: root in it is root on the host.",
+		Help:        "remove privileged; add the one capability or device the service needs"},
+	{ID: RuleDockerSocket, Severity: report.Critical, Title: "Docker/containerd socket mounted or use_api_socket",
+		Description: "Whoever controls the engine's socket can start a privileged container: it is root on the host.",
+		Help:        "do not mount the socket; put a socket proxy that allows only the calls needed in front of it"},
+	{ID: RuleSensitiveMount, Severity: report.High, Title: "sensitive host directory mounted (medium when read-only)",
+		Help: "bind only the application's own directories"},
+	{ID: RulePropagation, Severity: report.Medium, Title: "bind mount with shared propagation",
+		Description: "Mounts made inside the container appear on the host and the other way round.",
+		Help:        "use the default rprivate propagation"},
+	{ID: RuleHostNamespace, Severity: report.High, Title: "host network/pid/ipc/uts/userns/cgroup namespace",
+		Help: "use the container's own namespace (drop network_mode: host, pid: host, …)"},
+	{ID: RuleDangerousCap, Severity: report.High, Title: "dangerous capability added (critical for ALL)",
+		Help: "add only the capability the service needs; SYS_ADMIN, SYS_PTRACE, SYS_MODULE, NET_ADMIN and ALL break the container's boundary"},
+	{ID: RuleCapDropAll, Severity: report.Medium, Title: "cap_drop does not include ALL",
+		Help: "ctsec compose harden adds cap_drop: [ALL] and the capabilities the image needs"},
+	{ID: RuleNoNewPrivs, Severity: report.Medium, Title: "no-new-privileges not set",
+		Description: "Without it a setuid binary in the image can gain privileges the container was not given.",
+		Help:        "security_opt: [no-new-privileges:true] (ctsec compose harden adds it)"},
+	{ID: RuleUnconfined, Severity: report.High, Title: "seccomp/apparmor/label/systempaths unconfined",
+		Help: "remove the unconfined option; give the service its own profile (ctsec profile gen)"},
+	{ID: RuleSeccomp, Severity: report.Low, Title: "no per-service seccomp profile",
+		Help: "ctsec profile gen SERVICE, then ctsec compose harden --profiles-dir DIR"},
+	{ID: RuleAppArmor, Severity: report.Low, Title: "no per-service AppArmor profile",
+		Help: "ctsec profile gen SERVICE, load it, then ctsec compose harden --profiles-dir DIR"},
+	{ID: RuleMemoryLimit, Severity: report.Medium, Title: "no memory limit",
+		Help: "set mem_limit (ctsec compose harden adds one from the image's knowledge base)"},
+	{ID: RulePidsLimit, Severity: report.Medium, Title: "no pids limit",
+		Description: "A fork bomb in one container exhausts the host's process table.",
+		Help:        "set pids_limit (ctsec compose harden adds one)"},
+	{ID: RuleCPULimit, Severity: report.Low, Title: "no CPU limit", Help: "set cpus"},
+	{ID: RuleRootUser, Severity: report.Medium, Title: "runs as root (low when no user is set: the image decides)",
+		Help: "set user: to an unprivileged uid the image supports"},
+	{ID: RuleWritableRootfs, Severity: report.Low, Title: "root filesystem writable",
+		Help: "read_only: true with tmpfs for the paths the service writes (ctsec compose harden --level strict)"},
+	{ID: RuleDBPort, Severity: report.High, Title: "database port published on all interfaces (Docker bypasses UFW)",
+		Description: "Docker's published ports skip the host firewall's INPUT rules: a database published on 0.0.0.0 faces the internet.",
+		Help:        "do not publish it, or bind it to 127.0.0.1"},
+	{ID: RulePortAll, Severity: report.Low, Title: "port published on all interfaces",
+		Help: "bind it to the address it should answer on"},
+	{ID: RuleImageTag, Severity: report.Medium, Title: "image untagged or :latest", Help: "pin a version tag or a digest"},
+	{ID: RuleHealthcheck, Severity: report.Low, Title: "no healthcheck", Help: "add a healthcheck"},
+	{ID: RuleDevices, Severity: report.Medium, Title: "host devices or device cgroup rules",
+		Help: "pass only the device the service needs, read-only where it can be"},
+	{ID: RuleSecretEnv, Severity: report.Medium, Title: "secret-looking environment value written in the file",
+		Help: "use secrets: or an env_file kept out of version control"},
+	{ID: RuleSwarm, Severity: report.Medium, Title: "swarm stack: security_opt is ignored",
+		Description: "docker stack deploy ignores security_opt and privileged, so no-new-privileges, seccomp and AppArmor profiles cannot be applied per service.",
+		Help:        "set no-new-privileges in the daemon; use --swarm=false if the file is deployed with docker compose"},
+	{ID: RuleNotHardened, Severity: report.Medium, Title: "service left as it is",
+		Description: "harden could not edit the service safely (an alias, an anchor other services merge, a file split across documents) or its edit would not load back as planned.",
+		Help:        "edit the service by hand as the message says"},
+}
+
+// AuditRules are the rules audit evaluates.
+func AuditRules() report.Rules {
+	var out report.Rules
+	for _, r := range Rules {
+		switch r.ID {
+		case RuleSeccomp, RuleAppArmor, RuleSwarm, RuleNotHardened:
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // dbPorts are container ports of data stores that should never face the
@@ -200,22 +243,46 @@ func auditVolumes(f *finder) {
 	vols, _ := f.s.M["volumes"].([]any)
 	for i, v := range vols {
 		vm, _ := v.(map[string]any)
-		if vm == nil || str(vm["type"]) != "bind" {
+		if vm == nil {
 			continue
 		}
-		src := path.Clean(str(vm["source"]))
+		where := []string{"volumes", fmt.Sprint(i)}
+		raw := str(vm["source"])
+		src := raw
+		typ := str(vm["type"])
+		if strings.Contains(raw, "$") {
+			// compose-go cannot tell a bind from a volume before
+			// interpolation: what ${VAR} holds decides, as it will at
+			// deploy time.
+			r, ok := f.d.resolve(raw)
+			if !ok {
+				f.cannotTell(vm, where, raw)
+				continue
+			}
+			src = r
+			if strings.HasPrefix(r, "/") || strings.HasPrefix(r, ".") || strings.HasPrefix(r, "~") {
+				typ = "bind"
+			}
+		}
+		if typ != "bind" {
+			continue
+		}
+		src = path.Clean(src)
 		if !strings.HasPrefix(src, "/") {
 			continue
 		}
+		via := ""
+		if src != path.Clean(raw) {
+			via = " (" + raw + ")"
+		}
 		ro := boolOf(vm["read_only"]) == isTrue
-		where := []string{"volumes", fmt.Sprint(i)}
 		if socketName.MatchString(src) {
 			f.add(RuleDockerSocket, report.Critical, "do not mount the Docker socket; use a socket proxy that allows only the calls needed",
-				where, "mounts %s: control of the engine is root on the host (read-only does not make the API read-only)", src)
+				where, "mounts %s%s: control of the engine is root on the host (read-only does not make the API read-only)", src, via)
 			continue
 		}
 		if p := str(get1(vm, "bind", "propagation")); p == "shared" || p == "rshared" {
-			f.add(RulePropagation, report.Medium, "use the default rprivate propagation", where, "bind mount %s with %s propagation: mounts leak to the host", src, p)
+			f.add(RulePropagation, report.Medium, "use the default rprivate propagation", where, "bind mount %s%s with %s propagation: mounts leak to the host", src, via, p)
 		}
 		if ro && harmlessRO[src] {
 			continue
@@ -225,9 +292,23 @@ func auditVolumes(f *finder) {
 			if ro {
 				sev, mode = report.Medium, "read-only"
 			}
-			f.add(RuleSensitiveMount, sev, "mount only the application's own directories", where, "mounts host %s %s", src, mode)
+			f.add(RuleSensitiveMount, sev, "mount only the application's own directories", where, "mounts host %s%s %s", src, via, mode)
 		}
 	}
+}
+
+// cannotTell reports a mount whose host side is a variable without a value
+// here: what it mounts is decided at deploy time, so it is said, never
+// passed over in silence.
+func (f *finder) cannotTell(vm map[string]any, where []string, raw string) {
+	target := str(vm["target"])
+	if socketName.MatchString(path.Clean(target)) {
+		f.add(RuleDockerSocket, report.High, "give "+raw+" a value in .env (or --env-file) so the audit can tell; do not mount the Docker socket",
+			where, "cannot tell what %s mounts at %s (no value for it here): the container path is an engine socket", raw, target)
+		return
+	}
+	f.add(RuleSensitiveMount, report.Low, "give "+raw+" a value in .env (or --env-file) so the audit can tell",
+		where, "cannot tell what host path %s mounts at %s (no value for it here)", raw, target)
 }
 
 func get1(m map[string]any, p ...string) any {
@@ -333,30 +414,91 @@ func hasPidsLimit(m map[string]any) bool {
 func auditPorts(f *finder) {
 	ports, _ := f.s.M["ports"].([]any)
 	for i, p := range ports {
-		pm, _ := p.(map[string]any)
-		if pm == nil || str(pm["published"]) == "" {
-			continue
-		}
-		ip := str(pm["host_ip"])
-		if ip != "" && ip != "0.0.0.0" && ip != "::" && ip != "[::]" {
-			continue
-		}
-		target := 0
-		fmt.Sscan(str(pm["target"]), &target)
 		where := []string{"ports", fmt.Sprint(i)}
-		if db, ok := dbPorts[target]; ok {
-			f.add(RuleDBPort, report.High, "publish on 127.0.0.1 (\"127.0.0.1:"+str(pm["published"])+":"+str(pm["target"])+"\") or not at all; Docker's iptables rules bypass UFW",
-				where, "%s port %d published on all interfaces", db, target)
-			continue
+		switch pm := p.(type) {
+		case map[string]any:
+			ip := str(pm["host_ip"])
+			if r, ok := f.d.resolve(ip); ok {
+				ip = r
+			} else {
+				f.portUnknown(where, ip, str(pm["target"]))
+				continue
+			}
+			f.port(where, ip, str(pm["published"]), str(pm["target"]), "")
+		case string:
+			// compose-go leaves a port with ${VAR} as text.
+			r, ok := f.d.resolve(pm)
+			if !ok {
+				// Unset, docker compose makes the variable empty (with a
+				// warning): the container port is what is known.
+				target := pm
+				if i := strings.LastIndexByte(target, ':'); i >= 0 {
+					target = target[i+1:]
+				}
+				target, _, _ = strings.Cut(target, "/")
+				f.portUnknown(where, pm, target)
+				continue
+			}
+			parsed, err := types.ParsePortConfig(r)
+			if err != nil {
+				f.add(RulePortAll, report.Low, "write the port so compose can read it", where, "port %s (%s) does not parse: %v", pm, r, err)
+				continue
+			}
+			for _, pc := range parsed {
+				f.port(where, pc.HostIP, pc.Published, fmt.Sprint(pc.Target), " ("+pm+")")
+			}
 		}
-		f.add(RulePortAll, report.Low, "bind to a specific address (e.g. 127.0.0.1 behind a reverse proxy); Docker bypasses UFW",
-			where, "port %s→%d published on all interfaces", str(pm["published"]), target)
 	}
+}
+
+func (f *finder) port(where []string, ip, published, targetText, via string) {
+	if published == "" {
+		return
+	}
+	if ip != "" && ip != "0.0.0.0" && ip != "::" && ip != "[::]" {
+		return
+	}
+	target := 0
+	fmt.Sscan(targetText, &target)
+	if db, ok := dbPorts[target]; ok {
+		f.add(RuleDBPort, report.High, "publish on 127.0.0.1 (\"127.0.0.1:"+published+":"+targetText+"\") or not at all; Docker's iptables rules bypass UFW",
+			where, "%s port %d published on all interfaces%s", db, target, via)
+		return
+	}
+	f.add(RulePortAll, report.Low, "bind to a specific address (e.g. 127.0.0.1 behind a reverse proxy); Docker bypasses UFW",
+		where, "port %s→%d published on all interfaces%s", published, target, via)
+}
+
+// portUnknown reports a published port whose host side is a variable
+// without a value here.
+func (f *finder) portUnknown(where []string, raw, targetText string) {
+	target := 0
+	fmt.Sscan(targetText, &target)
+	if db, ok := dbPorts[target]; ok {
+		f.add(RuleDBPort, report.Medium, "give the variables in "+raw+" values in .env (or --env-file), and publish on 127.0.0.1",
+			where, "cannot tell where %s port %d is published: a variable of %s has no value here, and unset it publishes on all interfaces", db, target, raw)
+		return
+	}
+	f.add(RulePortAll, report.Low, "give the variables in "+raw+" values in .env (or --env-file)",
+		where, "cannot tell what %s publishes (no value for it here)", raw)
 }
 
 func auditImage(f *finder) {
 	img := str(f.s.M["image"])
 	if img == "" {
+		return
+	}
+	// A locally built image has no registry tag to pin.
+	if _, built := f.s.M["build"]; built {
+		return
+	}
+	if pp := strings.ToLower(str(f.s.M["pull_policy"])); pp == "never" || pp == "build" {
+		return
+	}
+	if r, ok := f.d.resolve(img); ok {
+		img = r
+	} else {
+		f.add(RuleImageTag, report.Low, "give the variables in "+img+" values in .env (or --env-file)", []string{"image"}, "cannot tell the tag of image %s (no value for it here)", img)
 		return
 	}
 	if strings.Contains(img, "@sha256:") {

@@ -25,18 +25,22 @@ func (e *Engine) arm(ctx context.Context, j *Journal, within time.Duration) erro
 		}
 		self = []string{exe}
 	}
-	// The deadline is rounded down and the timer's delay up, so the
-	// rollback never runs before the time printed for the operator.
-	j.Deadline = time.Now().UTC().Add(within).Truncate(time.Second)
+	// The deadline is rounded down and the delay up, so the rollback never
+	// runs before the time printed for the operator. The sleeper is given
+	// the delay, not the deadline: it counts on its own (monotonic) time, so
+	// a clock that is not the wall clock cannot make it wait for the wrong
+	// instant, and a late start only makes it later.
+	j.Deadline = e.now().Add(within).Truncate(time.Second)
+	wait := roundUpSeconds(within)
 	args := append(append([]string{}, self...), "host", "rollback", "--state-dir", e.StateDir, "--if-unconfirmed", j.ID)
 	if e.Env.Systemd() {
-		unit, runArgs := timerArgs(j.ID, within, args)
+		unit, runArgs := timerArgs(j.ID, wait, args)
 		if _, err := e.Env.Runner.Output(ctx, "systemd-run", runArgs...); err != nil {
 			return err
 		}
 		j.ArmedBy = "systemd:" + unit
 	} else {
-		args = append(args[:len(args)-1], "--wait-until", j.Deadline.Format(time.RFC3339), j.ID)
+		args = append(args[:len(args)-1], "--wait", wait.String(), j.ID)
 		cmd := exec.Command(args[0], args[1:]...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 		cmd.Env = append(os.Environ(), "SSH_CONNECTION=")
@@ -68,9 +72,13 @@ func (e *Engine) arm(ctx context.Context, j *Journal, within time.Duration) erro
 // before the deadline the operator was told.
 func timerArgs(id string, within time.Duration, cmd []string) (string, []string) {
 	unit := "ctsec-rollback-" + strings.ReplaceAll(id, "-", "")
-	secs := int64((within + time.Second - 1) / time.Second)
+	secs := int64(roundUpSeconds(within) / time.Second)
 	return unit, append([]string{"--unit=" + unit, "--on-active=" + strconv.FormatInt(secs, 10) + "s",
 		"--timer-property=AccuracySec=1s", "--description=ctsec host rollback unless confirmed", "--"}, cmd...)
+}
+
+func roundUpSeconds(d time.Duration) time.Duration {
+	return (d + time.Second - 1) / time.Second * time.Second
 }
 
 func mustJournalPath(e *Engine, id string) string {
@@ -134,7 +142,7 @@ func (e *Engine) Confirm(ctx context.Context, id string, force bool) (*Journal, 
 		if !force && j.SSHConnection != "" && j.SSHConnection == e.Env.SSHConnection {
 			return ErrSameSession
 		}
-		j.Status, j.ConfirmedAt = StatusConfirmed, time.Now().UTC()
+		j.Status, j.ConfirmedAt = StatusConfirmed, e.now()
 		out = j
 		return nil
 	})
@@ -145,14 +153,14 @@ func (e *Engine) Confirm(ctx context.Context, id string, force bool) (*Journal, 
 	return out, nil
 }
 
-// RollbackIfUnconfirmed is what the armed timer or process runs: wait until
-// the deadline (when until is set), then roll back unless confirmed.
-func (e *Engine) RollbackIfUnconfirmed(ctx context.Context, id string, until time.Time) (bool, error) {
-	if !until.IsZero() {
+// RollbackIfUnconfirmed is what the armed timer or process runs: wait (when
+// wait is positive), then roll back unless confirmed.
+func (e *Engine) RollbackIfUnconfirmed(ctx context.Context, id string, wait time.Duration) (bool, error) {
+	if wait > 0 {
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(time.Until(until)):
+		case <-time.After(wait):
 		}
 	}
 	j, err := e.loadJournal(id)

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
 
@@ -29,6 +31,9 @@ type Engine struct {
 	Hook func(point string)
 	// Log receives one line per step, for people watching an apply.
 	Log io.Writer
+	// Clock dates change ids, journal entries and confirm deadlines; nil is
+	// the system clock.
+	Clock clock.Clock
 }
 
 // Plan is the plan of every selected module.
@@ -66,7 +71,9 @@ func (p *Plan) Diff() string {
 	return b.String()
 }
 
-func (e *Engine) store() *safefile.Store { return &safefile.Store{Dir: e.StateDir} }
+func (e *Engine) store() *safefile.Store { return &safefile.Store{Dir: e.StateDir, Clock: e.Clock} }
+
+func (e *Engine) now() time.Time { return clock.Or(e.Clock).Now().UTC() }
 
 func (e *Engine) logf(format string, args ...any) {
 	if e.Log != nil {
@@ -91,6 +98,9 @@ func (e *Engine) module(name string) Module {
 
 // Plan asks every module the policy configures for its plan.
 func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
+	if e.Env.Clock == nil {
+		e.Env.Clock = e.Clock
+	}
 	p := &Plan{}
 	for _, m := range e.Modules {
 		if !pol.Manages(m.Name()) {
@@ -102,6 +112,9 @@ func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
 			return nil, fmt.Errorf("planning %s: %w", m.Name(), err)
 		}
 		mp.Module = m.Name()
+		for _, ed := range mp.Edits {
+			mp.Notes = append(mp.Notes, ed.Warnings...)
+		}
 		p.Modules = append(p.Modules, mp)
 	}
 	return p, nil
@@ -113,7 +126,7 @@ func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, erro
 	var out []report.Finding
 	for _, m := range e.Modules {
 		if !pol.Manages(m.Name()) {
-			out = append(out, report.Finding{Rule: "host." + m.Name() + ".unmanaged", Severity: report.Info,
+			out = append(out, report.Finding{Rule: "host/" + m.Name() + "-unmanaged", Severity: report.Info,
 				Target: m.Name(), Message: notManaged(m.Name())})
 			continue
 		}
@@ -127,7 +140,7 @@ func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, erro
 }
 
 func notManaged(module string) string {
-	return "the policy has no " + module + " section: ctsec leaves " + module + " alone"
+	return "the policy sets " + module + " to null: ctsec leaves " + module + " alone"
 }
 
 // ApplyOptions changes how apply behaves.
@@ -199,11 +212,11 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 	if err != nil {
 		return nil, err
 	}
-	j := &Journal{ID: change.ID(), Time: time.Now().UTC(), Root: e.Env.Root, Modules: names,
+	j := &Journal{ID: change.ID(), Time: e.now(), Root: e.Env.Root, Modules: names,
 		SSHConnection: e.Env.SSHConnection, Status: StatusApplying, Captures: map[string]json.RawMessage{}}
 	for _, mp := range mods {
 		for _, ed := range mp.Edits {
-			if err := change.Save(e.Env.Path(ed.Path)); err != nil {
+			if err := change.SaveIn(e.Env.FS(), ed.Path); err != nil {
 				return nil, err
 			}
 			j.CreatedDirs = append(j.CreatedDirs, e.missingDirs(ed.Path, j.CreatedDirs)...)
@@ -289,26 +302,36 @@ func removeCreatedDirs(env *Env, dirs []string) {
 	sorted := slices.Clone(dirs)
 	slices.SortFunc(sorted, func(a, b string) int { return len(b) - len(a) })
 	for _, d := range sorted {
-		os.Remove(env.Path(d)) // fails, harmlessly, when not empty
+		env.FS().RemoveDir(d) // fails, harmlessly, when not empty
 	}
 }
 
+// write makes one edit through the root (no symlink can lead it outside):
+// the file belongs to the writer afterwards and nobody else can write it,
+// whoever owned it before (the plan says so when that changes anything).
 func (e *Engine) write(ed Edit) error {
-	p := e.Env.Path(ed.Path)
+	fsys := e.Env.FS()
 	if ed.Remove {
-		if err := os.Remove(p); err != nil && !IsNotExist(err) {
+		if err := fsys.Remove(ed.Path); err != nil {
 			return fmt.Errorf("removing %s: %w", ed.Path, err)
 		}
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if _, err := fsys.MkdirAll(filepath.Dir(ed.Path), 0o755); err != nil {
 		return fmt.Errorf("writing %s: %w", ed.Path, err)
 	}
 	mode := ed.Mode
 	if mode == 0 {
 		mode = 0o644
 	}
-	return safefile.WriteFile(p, ed.New, mode)
+	own := rootfs.Reset
+	if ed.Exists {
+		own = rootfs.Owner(os.Geteuid(), ed.GID)
+	}
+	if err := fsys.WriteFile(ed.Path, ed.New, mode, own); err != nil {
+		return fmt.Errorf("writing: %w", err)
+	}
+	return nil
 }
 
 // undo restores everything after a failed step and returns the error that
@@ -373,7 +396,7 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 		}
 	}
 	e.disarm(ctx, j)
-	j.Status, j.RolledBackAt, j.Reason = StatusRolledBack, time.Now().UTC(), reason
+	j.Status, j.RolledBackAt, j.Reason = StatusRolledBack, e.now(), reason
 	if err := e.saveJournal(j); err != nil {
 		errs = append(errs, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/host/hosttest"
 	"github.com/ctsec/ctsec/host/modules"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
@@ -36,23 +38,23 @@ func TestMain(m *testing.M) {
 }
 
 func helperRollback(args []string) int {
-	var stateDir, until, id string
+	var stateDir, id string
+	var wait time.Duration
 	for i := 0; i < len(args); i++ {
 		switch args[i] {
 		case "--state-dir":
 			i++
 			stateDir = args[i]
-		case "--wait-until":
+		case "--wait":
 			i++
-			until = args[i]
+			wait, _ = time.ParseDuration(args[i])
 		case "host", "rollback", "--if-unconfirmed":
 		default:
 			id = args[i]
 		}
 	}
-	t, _ := time.Parse(time.RFC3339, until)
 	e := &host.Engine{Env: host.NewEnv("/"), StateDir: stateDir, Modules: modules.All()}
-	if _, err := e.RollbackIfUnconfirmed(context.Background(), id, t); err != nil {
+	if _, err := e.RollbackIfUnconfirmed(context.Background(), id, wait); err != nil {
 		return 1
 	}
 	return 0
@@ -142,7 +144,7 @@ func TestKillMidApplyLeavesNoHalfWrittenFile(t *testing.T) {
 	if written != 1 {
 		t.Errorf("%d files changed before the kill, want 1", written)
 	}
-	e := &host.Engine{Env: env, StateDir: state, Modules: modules.All()}
+	e := &host.Engine{Env: env, StateDir: state, Modules: modules.All(), Clock: testenv.Clock(t)}
 	hist, err := e.History()
 	if err != nil || len(hist) != 1 || hist[0].Status != host.StatusApplying {
 		t.Fatalf("history = %+v, %v (want one interrupted apply)", hist, err)
@@ -157,7 +159,7 @@ func TestKillMidApplyLeavesNoHalfWrittenFile(t *testing.T) {
 
 func armedEngine(t *testing.T, env *host.Env) *host.Engine {
 	t.Setenv("CTSEC_HOST_HELPER", "rollback")
-	return &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}, Self: []string{os.Args[0]}}
+	return &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}, Self: []string{os.Args[0]}, Clock: testenv.Clock(t)}
 }
 
 func waitStatus(t *testing.T, e *host.Engine, want string, within time.Duration) host.Journal {
@@ -249,7 +251,7 @@ func TestConfirmKeepsChange(t *testing.T) {
 func TestRollbackRemovesCreatedDirs(t *testing.T) {
 	ctx := context.Background()
 	env := updatesRoot(t)
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")}, Clock: testenv.Clock(t)}
 	pol, _ := host.BaselinePolicy()
 	apply := func() {
 		t.Helper()
@@ -301,5 +303,46 @@ func TestSSHConnectionSurvivesEnvReset(t *testing.T) {
 	cmd.Env = []string{"SSH_CONNECTION=" + conn, "PATH=" + os.Getenv("PATH")}
 	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != "203.0.113.9 1 192.0.2.1 22" {
 		t.Errorf("own SSH_CONNECTION: %q, %v", out, err)
+	}
+}
+
+// Applies made within one second (ids name the second only) list in the
+// order they were made, and rollback without an id takes the newest.
+func TestHistoryOrderWithinOneSecond(t *testing.T) {
+	ctx := context.Background()
+	env := updatesRoot(t)
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{mustModule("updates")},
+		Clock: clock.NewStep(testenv.Now(t), time.Microsecond)}
+	pol, _ := host.BaselinePolicy()
+	var made []string
+	for i := range 6 {
+		plan, err := e.Plan(ctx, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.Apply(ctx, plan, host.ApplyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		made = append(made, res.ID)
+		if i < 5 {
+			if _, err := e.Rollback(ctx, res.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	hist, err := e.History()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, j := range hist {
+		listed = append(listed, j.ID)
+	}
+	if !slices.Equal(listed, made) {
+		t.Fatalf("history lists\n%v\nwant the order of the applies\n%v", listed, made)
+	}
+	if id, err := e.Rollback(ctx, ""); err != nil || id != made[5] {
+		t.Errorf("rollback of the newest undid %s (%v), want %s", id, err, made[5])
 	}
 }

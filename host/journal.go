@@ -54,8 +54,8 @@ func (e *Engine) journalPath(id string) (string, error) {
 }
 
 func (e *Engine) saveJournal(j *Journal) error {
-	if err := os.MkdirAll(e.journalDir(), 0o700); err != nil {
-		return fmt.Errorf("creating %s: %w", e.journalDir(), err)
+	if err := safefile.MakeStateDir(e.journalDir()); err != nil {
+		return err
 	}
 	p, err := e.journalPath(j.ID)
 	if err != nil {
@@ -73,7 +73,13 @@ func (e *Engine) loadJournal(id string) (*Journal, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(p)
+	if err := safefile.CheckStateDir(e.journalDir()); err != nil && !IsNotExist(err) {
+		return nil, err
+	}
+	b, err := safefile.ReadState(p, 16<<20)
+	if safefile.IsUntrusted(err) {
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no host change %q in %s: %w", id, e.journalDir(), err)
 	}
@@ -103,10 +109,10 @@ func (e *Engine) updateJournal(id string, f func(*Journal) error) error {
 
 // lock serialises confirm and rollback, which race at the deadline.
 func (e *Engine) lock() (func(), error) {
-	if err := os.MkdirAll(e.journalDir(), 0o700); err != nil {
+	if err := safefile.MakeStateDir(e.journalDir()); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(e.journalDir(), ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(e.journalDir(), ".lock"), os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -119,10 +125,12 @@ func (e *Engine) lock() (func(), error) {
 
 // History lists every host apply, oldest first.
 func (e *Engine) History() ([]Journal, error) {
-	entries, err := os.ReadDir(e.journalDir())
-	if IsNotExist(err) {
+	if err := safefile.CheckStateDir(e.journalDir()); IsNotExist(err) {
 		return nil, nil
+	} else if err != nil {
+		return nil, err
 	}
+	entries, err := os.ReadDir(e.journalDir())
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +146,13 @@ func (e *Engine) History() ([]Journal, error) {
 		}
 		out = append(out, *j)
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].ID < out[b].ID })
+	// Ids carry the time to the second only; the full time orders changes
+	// made within one second, so "the newest" is the one made last.
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].Time.Equal(out[b].Time) {
+			return out[a].Time.Before(out[b].Time)
+		}
+		return out[a].ID < out[b].ID
+	})
 	return out, nil
 }

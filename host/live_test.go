@@ -61,7 +61,7 @@ func TestLiveSysctlApplyAndRollback(t *testing.T) {
 	}
 	pol, _ := host.BaselinePolicy()
 	pol.Sysctl.Settings = map[string]string{key: want, "net.ipv4.tcp_syncookies": "1"}
-	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("sysctl")}}
+	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("sysctl")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestLiveFirewallApplyAndRollback(t *testing.T) {
 		t.Skip("ufw is already active in this copy")
 	}
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("firewall")}}
+	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("firewall")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +183,7 @@ func TestLiveSSHApplyReloadAndRollback(t *testing.T) {
 	pol.SSH.Settings["PermitRootLogin"] = "prohibit-password"
 	env := host.NewEnv("/")
 	env.Operator = "root"
-	e := &host.Engine{Env: env, StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("ssh")}}
+	e := &host.Engine{Env: env, StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("ssh")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)

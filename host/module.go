@@ -3,7 +3,11 @@ package host
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
+	"os"
+	pathpkg "path"
+	"syscall"
 
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/textdiff"
@@ -48,6 +52,9 @@ type ModulePlan struct {
 }
 
 // Edit replaces one file (host path) with New, or removes it when Remove.
+// The file belongs to the writer (root) afterwards with Mode, and its group
+// is kept: a drop-in another user owns or can write lets them change how
+// sshd, sysctl or fail2ban run.
 type Edit struct {
 	Path   string      `json:"path"`
 	Old    []byte      `json:"-"`
@@ -55,7 +62,11 @@ type Edit struct {
 	Exists bool        `json:"exists"`
 	Remove bool        `json:"remove,omitempty"`
 	Mode   fs.FileMode `json:"mode"`
+	GID    int         `json:"-"`
 	Diff   string      `json:"diff"`
+	// Warnings say what else apply changes or cannot change about the
+	// file (its owner, a writable directory above it); plan shows them.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Refusal is a lockout guard that said no.
@@ -68,18 +79,88 @@ type Refusal struct {
 func (p *ModulePlan) Changed() bool { return len(p.Edits) > 0 }
 
 // NewEdit makes an edit from the current and desired content of a host
-// path, or nil when they are equal (so a second apply changes nothing).
+// path, or nil when nothing would change (so a second apply changes
+// nothing). An existing file keeps its mode without group and other write;
+// one that belongs to someone other than root, or that others can write,
+// is an edit even with the right content, and says so.
 func NewEdit(env *Env, path string, desired []byte, mode fs.FileMode) (*Edit, error) {
+	fsys := env.FS()
 	old, err := env.ReadFile(path)
 	exists := err == nil
 	if err != nil && !IsNotExist(err) {
 		return nil, err
 	}
-	if exists && string(old) == string(desired) {
-		return nil, nil
+	if !exists {
+		if err := creatable(env, path); err != nil {
+			return nil, err
+		}
 	}
-	return &Edit{Path: path, Old: old, New: desired, Exists: exists, Mode: mode,
-		Diff: textdiff.Unified(diffName(path, exists), path, old, desired)}, nil
+	ed := &Edit{Path: path, Old: old, New: desired, Exists: exists, Mode: mode}
+	if exists {
+		st, err := fsys.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		ed.Mode = st.Mode().Perm() &^ 0o022
+		uid, gid := owner(st)
+		ed.GID = gid
+		if uid != os.Geteuid() {
+			ed.Warnings = append(ed.Warnings, fmt.Sprintf("%s belongs to uid %d, who could change what it configures; apply gives it to uid %d", path, uid, os.Geteuid()))
+		}
+		if m := st.Mode().Perm(); m&0o022 != 0 {
+			ed.Warnings = append(ed.Warnings, fmt.Sprintf("%s is writable by group or others (mode %04o); apply makes it %04o", path, m, ed.Mode))
+		}
+		if string(old) == string(desired) && len(ed.Warnings) == 0 {
+			return nil, nil
+		}
+	}
+	ed.Warnings = append(ed.Warnings, openDirs(env, path)...)
+	ed.Diff = textdiff.Unified(diffName(path, exists), path, old, desired)
+	return ed, nil
+}
+
+// creatable refuses a new file whose directory is a symlink leading to
+// nothing inside the root (a link meant for the machine the root is
+// mounted on): writing through it would fail or land where nobody looks.
+func creatable(env *Env, p string) error {
+	fsys := env.FS()
+	for d := pathpkg.Dir(p); d != "/" && d != "."; d = pathpkg.Dir(d) {
+		if _, err := fsys.Stat(d); err == nil {
+			return nil
+		}
+		if st, err := fsys.Lstat(d); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			target, _ := os.Readlink(fsys.Join(d))
+			return fmt.Errorf("cannot write %s: %s is a symlink to %s, which does not exist inside the root %s (ctsec resolves links inside --root, as a chroot would, and never follows them out)", p, fsys.Join(d), target, env.Root)
+		}
+	}
+	return nil
+}
+
+// openDirs warns of directories above p that someone other than root owns
+// or can write: they could replace the file ctsec writes.
+func openDirs(env *Env, p string) []string {
+	var out []string
+	for d := pathpkg.Dir(p); ; d = pathpkg.Dir(d) {
+		if st, err := env.FS().Stat(d); err == nil {
+			uid, _ := owner(st)
+			switch {
+			case uid != 0 && uid != os.Geteuid():
+				out = append(out, fmt.Sprintf("directory %s belongs to uid %d, who could replace %s", d, uid, p))
+			case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
+				out = append(out, fmt.Sprintf("directory %s is writable by group or others (mode %04o), who could replace %s", d, st.Mode().Perm(), p))
+			}
+		}
+		if d == "/" || d == "." {
+			return out
+		}
+	}
+}
+
+func owner(st fs.FileInfo) (uid, gid int) {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(sys.Uid), int(sys.Gid)
+	}
+	return -1, -1
 }
 
 func diffName(path string, exists bool) string {

@@ -2,8 +2,10 @@ package host
 
 import (
 	"io/fs"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // Overlay reads host files under the root with planned content laid over
@@ -28,14 +30,13 @@ func (o Overlay) ReadFile(p string) ([]byte, error) {
 // Glob expands a host pattern under the root, including planned files, in
 // lexical order.
 func (o Overlay) Glob(pattern string) ([]string, error) {
-	matches, err := filepath.Glob(o.Env.Path(pattern))
+	matches, err := o.Env.FS().Glob(pattern)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
 	var out []string
-	for _, m := range matches {
-		hp := o.Env.Rel(m)
+	for _, hp := range matches {
 		if b, ok := o.Files[hp]; ok && b == nil {
 			continue
 		}
@@ -44,6 +45,9 @@ func (o Overlay) Glob(pattern string) ([]string, error) {
 	}
 	for p, b := range o.Files {
 		if b == nil || seen[p] {
+			continue
+		}
+		if strings.HasPrefix(path.Base(p), ".") && !strings.HasPrefix(path.Base(pattern), ".") {
 			continue
 		}
 		if ok, _ := filepath.Match(pattern, p); ok {

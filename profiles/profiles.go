@@ -17,11 +17,12 @@ var seccompFS embed.FS
 // Built-in seccomp profiles:
 //   - default: Docker's default profile (moby/profiles/seccomp v0.2.3);
 //   - strict:  the default minus the dangerous, capability-gated groups;
-//   - runtime: the base set runc needs to start a container, for allow-lists.
+//   - runtime: what runc needs to start a container and its shell needs to
+//     fork, wait and pipe: the base for allow-lists.
 var seccompDoc = map[string]string{
 	"default": "Docker's default profile, generated from github.com/moby/profiles/seccomp v0.2.3",
 	"strict":  "Docker's default minus the dangerous groups (capability-gated syscalls, ptrace, socketcall)",
-	"runtime": "only what runc needs to start a container (a base for allow-list profiles)",
+	"runtime": "only what runc needs to start a container and a shell needs to fork, wait and pipe (a base for allow-list profiles)",
 }
 
 // SeccompNames lists the built-in seccomp profiles.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -72,11 +73,17 @@ func Exec(ctx context.Context, c *Compiled, argv []string, opt ExecOptions) (Exe
 	}
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = append([]string{path}, argv[1:]...)
-	spec, err := json.Marshal(childSpec{Path: path, Flags: c.Flags})
+	// The helper's runtime must not preempt its thread with a signal
+	// between loading the filter and execve: the handler's rt_sigreturn
+	// would be judged by the command's profile, and a tight one kills.
+	// The command gets the caller's GODEBUG back (see execChild).
+	godebug, hadGodebug := os.LookupEnv("GODEBUG")
+	spec, err := json.Marshal(childSpec{Path: path, Flags: c.Flags, GODEBUG: godebug, HadGODEBUG: hadGodebug})
 	if err != nil {
 		return ExecResult{}, err
 	}
-	cmd.Env = append(os.Environ(), execMarker+"="+string(spec))
+	cmd.Env = append(withoutEnv(os.Environ(), "GODEBUG"), execMarker+"="+string(spec),
+		"GODEBUG="+strings.TrimPrefix(godebug+",asyncpreemptoff=1", ","))
 	cmd.ExtraFiles = []*os.File{bpf}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opt.Stdin, opt.Stdout, opt.Stderr
 	err = cmd.Run()
@@ -115,7 +122,8 @@ func (c *Compiled) canExec() error {
 // exactly as Exec's helper loads it. It returns only on failure. The caller
 // must have locked its goroutine to its thread (runtime.LockOSThread) and
 // should be a process made for this (a helper or a test's child): its other
-// threads end at execve.
+// threads end at execve. Run it with GODEBUG=asyncpreemptoff=1, as Exec
+// runs its helper, or the runtime may signal the thread under the filter.
 func ExecHere(c *Compiled, argv, env []string) error {
 	if len(argv) == 0 {
 		return errors.New("no command to run")
@@ -136,6 +144,22 @@ func ExecHere(c *Compiled, argv, env []string) error {
 type childSpec struct {
 	Path  string   `json:"path"`
 	Flags []string `json:"flags,omitempty"`
+	// The caller's GODEBUG, restored for the command: the helper runs with
+	// asynchronous preemption off.
+	GODEBUG    string `json:"godebug,omitempty"`
+	HadGODEBUG bool   `json:"had_godebug,omitempty"`
+}
+
+// withoutEnv is env without the variables named.
+func withoutEnv(env []string, names ...string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(names, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // execChild is the helper half of Exec. It never returns.
@@ -162,11 +186,9 @@ func execChild(marker string) {
 	if err != nil || len(prog) == 0 || len(prog)%8 != 0 || len(prog) > MaxInstructions*8 {
 		fail(126, "the filter passed on fd 3 is not a BPF program (%d bytes, %v)", len(prog), err)
 	}
-	env := make([]string, 0, len(os.Environ()))
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, execMarker+"=") {
-			env = append(env, kv)
-		}
+	env := withoutEnv(os.Environ(), execMarker, "GODEBUG")
+	if spec.HadGODEBUG {
+		env = append(env, "GODEBUG="+spec.GODEBUG)
 	}
 	what, err := loadAndExec(prog, flags, path, os.Args, env)
 	fail(126, "%s: %v", what, err)
@@ -212,10 +234,11 @@ func loadAndExec(prog []byte, flags []string, path string, argv, env []string) (
 			fl |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
 		}
 	}
-	// RawSyscall, not Syscall: no scheduler hooks around the calls. What
-	// remains is a signal landing on this thread between the two: its
-	// handler returns through rt_sigreturn, which every profile a program
-	// can live under allows (ctsec's recordings always do).
+	// RawSyscall, not Syscall: no scheduler hooks around the calls. The
+	// runtime's own preemption signal is off in the helper (Exec starts it
+	// with GODEBUG=asyncpreemptoff=1): its handler's rt_sigreturn would be
+	// judged by the command's profile. A signal sent from outside in that
+	// instant still could be; so could one sent to the command itself.
 	_, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, fl, uintptr(unsafe.Pointer(&fprog)))
 	if errno != 0 {
 		return "loading the filter with seccomp(2)", errno

@@ -139,3 +139,29 @@ func TestExecNothingBetweenFilterAndExec(t *testing.T) {
 		t.Errorf("without set_tid_address: %+v", res)
 	}
 }
+
+// The helper runs with asynchronous preemption off, but the command gets the
+// caller's environment back exactly: GODEBUG as it was, or none.
+func TestExecKeepsTheCallersGODEBUG(t *testing.T) {
+	bb := testenv.Tool(t, "busybox")
+	c := compileSrc(t, `{"defaultAction":"SCMP_ACT_ALLOW"}`, amd64Target)
+	t.Setenv("GODEBUG", "") // restored after the test, whatever the cases do
+	for _, tt := range []struct {
+		set  bool
+		val  string
+		want string
+	}{{false, "", ""}, {true, "", "GODEBUG=\n"}, {true, "madvdontneed=1", "GODEBUG=madvdontneed=1\n"}} {
+		if tt.set {
+			t.Setenv("GODEBUG", tt.val)
+		} else {
+			os.Unsetenv("GODEBUG")
+		}
+		var out bytes.Buffer
+		if _, err := Exec(context.Background(), c, []string{bb, "sh", "-c", "env | grep ^GODEBUG= || true"}, ExecOptions{Stdout: &out}); err != nil {
+			t.Fatal(err)
+		}
+		if out.String() != tt.want {
+			t.Errorf("GODEBUG set=%v %q: the command saw %q, want %q", tt.set, tt.val, out.String(), tt.want)
+		}
+	}
+}

@@ -12,17 +12,15 @@ import (
 
 // Lint rule ids: policy, not syntax (validate covers syntax).
 const (
-	LintDefaultAllow   = "seccomp/default-allow"
-	LintDangerous      = "seccomp/dangerous-syscall"
-	LintClone3         = "seccomp/clone3-not-enosys"
-	LintClone3Args     = "seccomp/clone3-args"
-	LintSocketcall     = "seccomp/socketcall-bypass"
-	LintCompatArch     = "seccomp/missing-compat-arch"
-	LintPtraceKernel   = "seccomp/ptrace-old-kernel"
-	LintNoEffect       = "seccomp/rule-no-effect"
-	LintUnconditional  = "seccomp/allow-overrides-args"
-	LintDefaultErrno38 = "seccomp/default-errno"
-	LintRecording      = "seccomp/recording-profile"
+	LintDefaultAllow = "seccomp/default-allow"
+	LintDangerous    = "seccomp/dangerous-syscall"
+	LintClone3       = "seccomp/clone3-not-enosys"
+	LintClone3Args   = "seccomp/clone3-args"
+	LintSocketcall   = "seccomp/socketcall-bypass"
+	LintCompatArch   = "seccomp/missing-compat-arch"
+	LintPtraceKernel = "seccomp/ptrace-old-kernel"
+	LintNoEffect     = "seccomp/rule-no-effect"
+	LintRecording    = "seccomp/recording-profile"
 )
 
 // dangerous are syscalls that widen the kernel's attack surface or cross
@@ -108,7 +106,8 @@ func Lint(p *Profile, t Target) []report.Finding {
 	out = append(out, p.lintSocketcall(t)...)
 	out = append(out, p.lintArches(t)...)
 	out = append(out, p.lintNoEffect()...)
-	return out
+	out = append(out, p.lintRuncStart(t)...)
+	return CapFindings(out)
 }
 
 func allows(action string) bool { return action == ActAllow || action == ActLog }

@@ -133,3 +133,26 @@ func (p *journalProc) Close() error {
 	}
 	return nil
 }
+
+// JournalBefore returns the time of the journal's last entry before t, or
+// an error when there is none: whether the journal reaches back to t.
+func JournalBefore(ctx context.Context, dir string, t time.Time) (time.Time, error) {
+	path, err := execx.LookPath("journalctl")
+	if err != nil {
+		return time.Time{}, err
+	}
+	args := []string{"-o", "json", "--no-pager", "--quiet", "-n", "1", "--until", "@" + strconv.FormatInt(t.Unix(), 10)}
+	if dir != "" {
+		args = append(args, "-D", dir)
+	}
+	out, err := exec.CommandContext(ctx, path, args...).Output()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("running journalctl: %w", err)
+	}
+	var j journalEntry
+	line, _, _ := bytes.Cut(bytes.TrimSpace(out), []byte("\n"))
+	if len(line) == 0 || json.Unmarshal(line, &j) != nil || j.time().IsZero() {
+		return time.Time{}, fmt.Errorf("no journal entry before %s", t.UTC().Format(time.RFC3339))
+	}
+	return j.time(), nil
+}

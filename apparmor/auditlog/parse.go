@@ -3,12 +3,13 @@ package auditlog
 import (
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Parser turns one log record into an Event. It holds only the reference
 // time used to give a year to BSD syslog timestamps, which have none.
 type Parser struct {
-	Now time.Time // zero means time.Now()
+	Now time.Time // zero: the system clock's now
 }
 
 // ParseRecord parses one record the way libapparmor's parse_record does: the
@@ -21,10 +22,23 @@ func ParseRecord(rec []byte) Event {
 	return p.Parse(rec)
 }
 
-// Parse is ParseRecord with the parser's reference time.
-func (p *Parser) Parse(rec []byte) Event {
+// Parse is ParseRecord with the parser's reference time. The event's
+// strings are copies: they stay valid whatever happens to rec.
+func (p *Parser) Parse(rec []byte) Event { return p.parseString(string(rec)) }
+
+// parseView parses rec without copying it: the event's strings point into
+// rec and are valid only as long as rec is not overwritten. The Reader uses
+// it so a long log does not allocate a copy of every AppArmor line; its
+// events are documented as valid until the next call.
+func (p *Parser) parseView(rec []byte) Event {
+	if len(rec) == 0 {
+		return p.parseString("")
+	}
+	return p.parseString(unsafe.String(&rec[0], len(rec)))
+}
+
+func (p *Parser) parseString(s string) Event {
 	ev := newEvent()
-	s := string(rec)
 	// ENRICHED audit.log appends translations (FSUID="otis") after a 0x1D
 	// byte. The kernel hex-encodes control bytes inside values, so the first
 	// 0x1D always starts the enrichment.

@@ -3,6 +3,8 @@ package auditlog
 import (
 	"strings"
 	"time"
+
+	"github.com/ctsec/ctsec/internal/clock"
 )
 
 var months = map[string]time.Month{
@@ -82,7 +84,7 @@ func (p *Parser) timestamp(s string) (time.Time, string, bool) {
 	}
 	now := p.Now
 	if now.IsZero() {
-		now = time.Now()
+		now = clock.System{}.Now() // ParseRecord without a reference: this year
 	}
 	// BSD syslog has no year: take the latest year that does not put the
 	// line more than a day in the future.

@@ -16,14 +16,14 @@ only through typed values: literal paths are quoted and escaped, patterns
 are checked, names are validated.`,
 	}
 	cmd.AddCommand(
-		newApparmorValidateCmd(a),
-		newApparmorLoadCmd(a),
-		newApparmorStatusCmd(a),
-		newApparmorGenCmd(a),
-		newApparmorTemplateCmd(a),
-		newApparmorReviewCmd(a),
-		newApparmorPromoteCmd(a),
-		newApparmorDemoteCmd(a),
+		newApparmorValidateCmd(a, nil),
+		newApparmorLoadCmd(a, nil),
+		newApparmorStatusCmd(a, nil),
+		newApparmorGenCmd(a, nil),
+		newApparmorTemplateCmd(a, nil),
+		newApparmorReviewCmd(a, nil),
+		newApparmorPromoteCmd(a, nil),
+		newApparmorDemoteCmd(a, nil),
 	)
 	return cmd
 }

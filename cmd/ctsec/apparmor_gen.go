@@ -2,27 +2,60 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/ctsec/ctsec/apparmor"
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/term"
 	"github.com/spf13/cobra"
 )
 
-func newApparmorGenCmd(a *app) *cobra.Command {
-	var specFile, template, output, stateDir string
-	var enforce, force bool
+type apparmorGenOptions struct {
+	Name     string
+	Spec     string // YAML service spec
+	Base     string // template without a spec: docker-default or strict
+	Output   string // file to write; empty prints the profile
+	StateDir string
+	Enforce  bool
+	Force    bool
+}
+
+// apparmorGenData is gen's result. Text is the profile itself, printed when
+// it is not written to a file.
+type apparmorGenData struct {
+	Profile     string `json:"profile"`
+	Mode        string `json:"mode"`
+	Output      string `json:"output,omitempty"`
+	Written     bool   `json:"written"`
+	Backup      string `json:"backup,omitempty"`
+	SecurityOpt string `json:"security_opt"`
+	Text        string `json:"text"`
+}
+
+func newApparmorGenCmd(a *app, runF runFunc[apparmorGenOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runApparmorGen
+	}
+	opts := &apparmorGenOptions{}
 	cmd := &cobra.Command{
 		Use:   "gen NAME",
 		Short: "Generate the AppArmor profile ctsec-NAME for a service",
-		Long: `gen builds the profile ctsec-NAME from a template (docker-default as Docker
-renders it, or strict) and, with --spec, a YAML service spec: read-only,
-writable, executable and denied paths, capabilities, network protocols and
-extra rules. The profile is in complain mode (log, do not block) unless
---enforce or the spec says 'mode: enforce'. A complain-mode profile carries
+		Long: `gen builds the profile ctsec-NAME from a base (docker-default as Docker renders
+it, or strict) and, with --spec, a YAML service spec: read-only, writable,
+executable and denied paths, capabilities, network protocols and extra
+rules. It is validated as 'ctsec apparmor validate' does (apparmor_parser -QK
+against the pinned 3.0 ABI) before anything is written: a profile the parser
+refuses is an error (exit 1) and nothing is written. The profile is in
+complain mode (log, do not block) unless --enforce or the spec says
+'mode: enforce'. A complain-mode profile carries
 '# ctsec: complain since DATE', from which 'apparmor review' counts days in
 complain mode; 'apparmor load' sets it to the day it installs the profile
 and keeps it on reinstall, so regenerating or reloading never resets it.
@@ -47,63 +80,86 @@ A spec looks like:
 
 See docs/apparmor.md for every key.`,
 		Example: `  ctsec apparmor gen web --spec web.yaml > web.apparmor
-  ctsec apparmor gen web --template strict --enforce -o web.apparmor`,
+  ctsec apparmor gen web --base strict --enforce -o web.apparmor`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := apparmor.ValidateServiceName(args[0]); err != nil {
-				return usageError(err)
-			}
-			var p *apparmor.Profile
-			var err error
-			if specFile != "" {
-				if template != "" {
-					return usageError(errors.New("--template goes in the spec when --spec is given"))
-				}
-				p, err = apparmor.ForService(args[0], specFile, enforce)
-			} else {
-				spec := &apparmor.Spec{Name: args[0], Template: template}
-				if enforce {
-					spec.Mode = "enforce"
-				}
-				p, err = apparmor.Generate(spec)
-			}
-			if err != nil {
-				return err
-			}
-			text, err := p.Bytes()
-			if err != nil {
-				return err
-			}
-			if output == "" {
-				_, err = a.stdout.Write(text)
-				return err
-			}
-			verb, backup, err := writeProfileFile(output, text, force, stateDir)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "%s %s (profile %s, %s mode)\n", verb, output, p.Name, p.Mode())
-			if backup != "" {
-				fmt.Fprintf(a.stdout, "the replaced file is backed up as change %s in %s\n", backup, stateDir)
-			}
-			fmt.Fprintf(a.stdout, "security_opt:\n  - %s\n", apparmor.SecurityOpt(p.Name))
-			return nil
+			opts.Name = args[0]
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().StringVar(&specFile, "spec", "", "YAML service spec")
-	cmd.Flags().StringVar(&template, "template", "", "base template without a spec: docker-default or strict")
-	cmd.Flags().BoolVar(&enforce, "enforce", false, "start in enforce mode instead of complain")
-	cmd.Flags().StringVarP(&output, "output", "o", "", "write the profile to this file instead of stdout")
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing -o file with different content (after a backup)")
-	cmd.Flags().StringVar(&stateDir, "state-dir", safefile.DefaultStateDir, "where a replaced -o file is backed up")
+	f := cmd.Flags()
+	f.StringVar(&opts.Spec, "spec", "", "YAML service spec `FILE`")
+	f.StringVar(&opts.Base, "base", "", "base profile without a spec: docker-default or strict")
+	f.BoolVar(&opts.Enforce, "enforce", false, "start in enforce mode instead of complain")
+	f.StringVarP(&opts.Output, "output", "o", "", "write the profile to this `FILE` instead of stdout")
+	f.BoolVar(&opts.Force, "force", false, "replace an existing -o file with different content (after a backup)")
+	f.StringVar(&opts.StateDir, "state-dir", safefile.DefaultStateDir, "where a replaced -o file is backed up")
+	a.deprecatedFlag(f, "template", "", "base")
 	return cmd
+}
+
+func runApparmorGen(ctx context.Context, opts *apparmorGenOptions, a *app) (*report.Report, error) {
+	if err := apparmor.ValidateServiceName(opts.Name); err != nil {
+		return nil, usageError(err)
+	}
+	var p *apparmor.Profile
+	var err error
+	if opts.Spec != "" {
+		if opts.Base != "" {
+			return nil, usageError(errors.New("--base goes in the spec (template:) when --spec is given"))
+		}
+		p, err = apparmor.ForService(opts.Name, opts.Spec, opts.Enforce, a.clock.Now())
+	} else {
+		spec := &apparmor.Spec{Name: opts.Name, Template: opts.Base, Created: a.clock.Now()}
+		if opts.Enforce {
+			spec.Mode = "enforce"
+		}
+		p, err = apparmor.Generate(spec)
+	}
+	if err != nil {
+		return nil, err
+	}
+	file := opts.Output
+	if file == "" {
+		file = opts.Name + ".apparmor"
+	}
+	text, _, err := checkedProfile(ctx, file, p)
+	if err != nil {
+		return nil, err
+	}
+	data := apparmorGenData{Profile: p.Name, Mode: p.Mode(), SecurityOpt: apparmor.SecurityOpt(p.Name), Text: string(text)}
+	r := report.New("apparmor gen", nil, &data)
+	if opts.Output == "" {
+		r.Text = func(w io.Writer, _ report.Options) error {
+			_, err := w.Write(text)
+			return err
+		}
+		return &r, nil
+	}
+	data.Output = opts.Output
+	verb, backup, err := writeProfileFile(opts.Output, text, opts.Force, a.store(opts.StateDir))
+	if err != nil {
+		return nil, err
+	}
+	data.Written, data.Backup = verb != "unchanged", backup
+	r.Text = func(w io.Writer, o report.Options) error {
+		var b strings.Builder
+		fmt.Fprintf(&b, "%s %s (profile %s, %s mode)\n", verb, opts.Output, p.Name, p.Mode())
+		if backup != "" {
+			fmt.Fprintf(&b, "the replaced file is backed up as change %s in %s\n", backup, opts.StateDir)
+		}
+		fmt.Fprintf(&b, "security_opt:\n  - %s\n", data.SecurityOpt)
+		_, err := io.WriteString(w, term.Fit(b.String(), o.LineWidth()))
+		return err
+	}
+	return &r, nil
 }
 
 // writeProfileFile writes a generated profile to path the way 'profile gen'
 // does: the complain-since date of the file it replaces is kept (a rerun
 // changes nothing), a file with other content is replaced only with force
 // and after a backup.
-func writeProfileFile(path string, text []byte, force bool, stateDir string) (verb, backup string, err error) {
+func writeProfileFile(path string, text []byte, force bool, store *safefile.Store) (verb, backup string, err error) {
 	old, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -118,19 +174,31 @@ func writeProfileFile(path string, text []byte, force bool, stateDir string) (ve
 	if !force {
 		return "", "", failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
 	}
-	change, err := (&safefile.Store{Dir: stateDir}).NewChange("apparmor gen")
-	if err == nil {
-		err = change.Save(path)
-	}
+	id, err := store.Replace("apparmor gen", path, text, 0o644)
 	if err != nil {
-		return "", "", fmt.Errorf("backing up %s: %w", path, err)
+		return "", "", fmt.Errorf("replacing %s: %w", path, err)
 	}
-	return "replaced", change.ID(), safefile.WriteFile(path, text, 0o644)
+	return "replaced", id, nil
 }
 
-func newApparmorTemplateCmd(a *app) *cobra.Command {
-	var name, root string
-	var detect bool
+type apparmorTemplateOptions struct {
+	Which  string // docker-default or strict
+	Name   string
+	Root   string
+	Detect bool
+}
+
+type apparmorTemplateData struct {
+	Template string `json:"template"`
+	Profile  string `json:"profile"`
+	Text     string `json:"text"`
+}
+
+func newApparmorTemplateCmd(a *app, runF runFunc[apparmorTemplateOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runApparmorTemplate
+	}
+	opts := &apparmorTemplateOptions{}
 	cmd := &cobra.Command{
 		Use:   "template [docker-default|strict]",
 		Short: "Print a built-in base profile (docker-default as Docker renders it, or strict)",
@@ -139,7 +207,6 @@ github.com/moby/profiles/apparmor generates (Docker's default container
 profile, which Docker itself never writes to disk); strict is docker-default
 without raw/packet sockets, mount/umount/pivot_root, writes to system paths
 and /sys, kernel-introspection files, breakout capabilities or ptrace attach.
-
 --detect-macros includes abi 3.0, tunables/global and abstractions/base when
 they exist under ROOT/etc/apparmor.d, as Docker does.`,
 		Example: `  ctsec apparmor template
@@ -147,36 +214,43 @@ they exist under ROOT/etc/apparmor.d, as Docker does.`,
 		Args:      cobra.MaximumNArgs(1),
 		ValidArgs: apparmor.Templates,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			which := "docker-default"
+			opts.Which = "docker-default"
 			if len(args) == 1 {
-				which = args[0]
+				opts.Which = args[0]
 			}
-			o := apparmor.TemplateOptions{Name: name}
-			if detect {
-				o.DetectMacros(root + "/etc/apparmor.d")
-			}
-			if which == "docker-default" {
-				text, err := apparmor.DockerDefault(o)
-				if err != nil {
-					return usageError(err)
-				}
-				_, err = a.stdout.Write(text)
-				return err
-			}
-			p, err := apparmor.Template(which, o)
-			if err != nil {
-				return usageError(err)
-			}
-			text, err := p.Bytes()
-			if err != nil {
-				return usageError(err)
-			}
-			_, err = a.stdout.Write(text)
-			return err
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "docker-default", "profile name")
-	cmd.Flags().StringVar(&root, "root", "/", "host root for --detect-macros")
-	cmd.Flags().BoolVar(&detect, "detect-macros", false, "include abi/tunables/abstractions that exist under ROOT/etc/apparmor.d")
+	cmd.Flags().StringVar(&opts.Name, "name", "docker-default", "profile name")
+	cmd.Flags().StringVar(&opts.Root, "root", "/", "host root for --detect-macros")
+	cmd.Flags().BoolVar(&opts.Detect, "detect-macros", false, "include abi/tunables/abstractions that exist under ROOT/etc/apparmor.d")
 	return cmd
+}
+
+func runApparmorTemplate(_ context.Context, opts *apparmorTemplateOptions, _ *app) (*report.Report, error) {
+	o := apparmor.TemplateOptions{Name: opts.Name}
+	if opts.Detect {
+		o.DetectMacros(filepath.Join(opts.Root, "etc/apparmor.d"))
+	}
+	var text []byte
+	if opts.Which == "docker-default" {
+		var err error
+		if text, err = apparmor.DockerDefault(o); err != nil {
+			return nil, usageError(err)
+		}
+	} else {
+		p, err := apparmor.Template(opts.Which, o)
+		if err != nil {
+			return nil, usageError(err)
+		}
+		if text, err = p.Bytes(); err != nil {
+			return nil, usageError(err)
+		}
+	}
+	r := report.New("apparmor template", nil, apparmorTemplateData{Template: opts.Which, Profile: opts.Name, Text: string(text)})
+	r.Text = func(w io.Writer, _ report.Options) error {
+		_, err := w.Write(text)
+		return err
+	}
+	return &r, nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ctsec/ctsec/apparmor"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/pflag"
 )
@@ -14,10 +16,11 @@ import (
 type apparmorGenerator struct {
 	spec    string
 	enforce bool
+	clock   clock.Clock
 }
 
 func (g *apparmorGenerator) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&g.spec, "apparmor-spec", "", "YAML service spec for the AppArmor profile (keys: see 'ctsec apparmor gen --help')")
+	fs.StringVar(&g.spec, "spec", "", "YAML service spec `FILE` for the AppArmor profile (keys: see 'ctsec apparmor gen --help')")
 	fs.BoolVar(&g.enforce, "enforce", false, "start the AppArmor profile in enforce mode instead of complain")
 }
 
@@ -30,6 +33,7 @@ func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
 		}
 	}
 	spec.Name = name
+	spec.Created = clock.Or(g.clock).Now()
 	if g.enforce {
 		spec.Mode = "enforce"
 	}
@@ -37,21 +41,13 @@ func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
 	if err != nil {
 		return generatedFile{}, fmt.Errorf("generating AppArmor profile: %w", err)
 	}
-	data, err := p.Bytes()
-	if err != nil {
-		return generatedFile{}, err
-	}
 	file := name + ".apparmor"
-	// Validate what will be written, exactly as 'ctsec apparmor validate' would.
-	findings, err := apparmor.Validate(context.Background(), file, data, apparmor.ValidateOptions{})
+	data, findings, err := checkedProfile(context.Background(), file, p)
 	if err != nil {
 		return generatedFile{}, err
 	}
 	var notes []string
 	for _, f := range findings {
-		if f.Severity >= report.High {
-			return generatedFile{}, failed("generated AppArmor profile is invalid: %s: %s", f.Where(), f.Message)
-		}
 		notes = append(notes, fmt.Sprintf("%s: %s", f.Rule, f.Message))
 	}
 	notes = append(notes, "not loaded yet: run 'ctsec apparmor load --write' on this file")
@@ -69,4 +65,16 @@ func (g *apparmorGenerator) generate(name string) (generatedFile, error) {
 		securityOpt: func(string) string { return apparmor.SecurityOpt(p.Name) },
 		refresh:     func(old []byte) []byte { return apparmor.KeepComplainSince(data, old) },
 	}, nil
+}
+
+// checkedProfile renders and validates a profile about to be written, the
+// same way for every command that writes one (apparmor.Checked); a profile
+// that fails is a validation failure (exit 1), with nothing written.
+func checkedProfile(ctx context.Context, file string, p *apparmor.Profile) ([]byte, []report.Finding, error) {
+	data, notes, err := apparmor.Checked(ctx, file, p, apparmor.ValidateOptions{})
+	var ie *apparmor.InvalidProfileError
+	if errors.As(err, &ie) {
+		return nil, nil, failed("%s", ie.Error())
+	}
+	return data, notes, err
 }

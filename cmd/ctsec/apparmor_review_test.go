@@ -2,31 +2,44 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
-var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18",
+// reviewWeek is the clock of the week the review fixtures were logged in
+// (their profiles' complain-since dates and --since 2026-11-18 belong to
+// it): the review is judged on that week's last day, whatever day the test
+// really runs.
+var reviewWeek = clock.Fixed(time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC))
+
+// reviewArgs review the fixtures; history and the engine are left out (the
+// tests of those name their own state directory and containers).
+var reviewArgs = []string{"apparmor", "review", "--since", "2026-11-18", "--no-history", "--no-docker",
 	"--log", "../../apparmor/auditlog/testdata/mixed/audit.log",
 	"--log", "../../apparmor/testdata/review/journal.json",
 	"--log", "../../apparmor/testdata/review/activity.log",
 	"--profiles-dir", "../../apparmor/testdata/review/profiles"}
 
 func TestApparmorReviewCLI(t *testing.T) {
-	out, errOut, code := ctsec(t, reviewArgs...)
+	out, errOut, code := ctsecAt(t, reviewWeek, reviewArgs...)
 	if code != 0 || !strings.Contains(out, "READY  ctsec-ready") || !strings.Contains(out, `+ owner "/var/log/nginx/my access.log" w,`) {
 		t.Errorf("text: exit %d stderr %q\n%s", code, errOut, out)
 	}
-	out, _, code = ctsec(t, append(reviewArgs, "--format", "markdown")...)
-	if code != 0 || !strings.Contains(out, "| `ctsec-web` | needs-rules |") {
+	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--format", "markdown")...)
+	if code != 0 || !strings.Contains(flat(out), "| `ctsec-web` | needs-rules |") {
 		t.Errorf("markdown: exit %d\n%s", code, out)
 	}
-	out, _, code = ctsec(t, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
+	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--format", "json", "--fail-on", "medium")...)
 	var rep struct {
 		Findings []struct{ Rule, Severity, Target, Fix string }
 		Data     struct {
@@ -36,7 +49,7 @@ func TestApparmorReviewCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("json: %v\n%s", err, out)
 	}
-	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor-review-needs-rules" || len(rep.Data.Profiles) != 5 {
+	if code != 1 || len(rep.Findings) != 2 || rep.Findings[0].Rule != "apparmor/review-needs-rules" || len(rep.Data.Profiles) != 5 {
 		t.Errorf("json: exit %d %+v", code, rep)
 	}
 	// promote cannot edit a profile that has no file here: the fix says so.
@@ -46,20 +59,20 @@ func TestApparmorReviewCLI(t *testing.T) {
 		}
 	}
 	// Lost events make every profile blocked: a high finding, exit 1.
-	out, _, code = ctsec(t, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
-	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(out, "WARNING: events were lost") {
+	out, _, code = ctsecAt(t, reviewWeek, append(reviewArgs, "--log", "../../apparmor/testdata/review/loss.log", "--profile", "ctsec-ready")...)
+	if code != 1 || !strings.Contains(out, "BLOCKED  ctsec-ready") || !strings.Contains(flat(out), "WARNING: events were lost") {
 		t.Errorf("blocked: exit %d\n%s", code, out)
 	}
 }
 
 func TestApparmorReviewBadInput(t *testing.T) {
 	for _, args := range [][]string{
-		{"apparmor", "review", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
-		{"apparmor", "review", "--log", "/nonexistent/audit.log"},
+		{"apparmor", "review", "--no-history", "--since", "last tuesday", "--log", "../../apparmor/testdata/review/loss.log"},
+		{"apparmor", "review", "--no-history", "--log", "/nonexistent/audit.log"},
 		{"apparmor", "promote"},
 		{"apparmor", "promote", "x", "--ready"},
 	} {
-		_, errOut, code := ctsec(t, args...)
+		_, errOut, code := ctsecAt(t, reviewWeek, args...)
 		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || !strings.HasPrefix(errOut, "ctsec: ") {
 			t.Errorf("%v: exit %d, stderr %q", args, code, errOut)
 		}
@@ -78,21 +91,21 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	base := []string{"--root", root, "--state-dir", state, "--since", "2026-11-18",
 		"--log", "../../apparmor/auditlog/testdata/mixed/audit.log", "--log", "../../apparmor/testdata/review/journal.json"}
 
-	out, errOut, code := ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules"}, base...)...)
-	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(out, "dry run, nothing changed (4 rule(s) to add)") {
+	out, errOut, code := ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules"}, base...)...)
+	if code != 0 || !strings.Contains(out, "+  network inet stream,") || !strings.Contains(flat(out), "dry run, nothing changed (4 rule(s) to add)") {
 		t.Fatalf("dry run: exit %d %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
 		t.Fatal("dry run changed the file")
 	}
 	// Rules learnt from logs that lost events come with a warning.
-	_, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--log", "../../apparmor/testdata/review/loss.log"}, base...)...)
+	_, errOut, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--log", "../../apparmor/testdata/review/loss.log"}, base...)...)
 	if code != 0 || !strings.Contains(errOut, "lost events") {
 		t.Errorf("promote with lost events: exit %d, stderr %q", code, errOut)
 	}
 	// --dry-run wins over --write.
-	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
-	if code != 0 || !strings.Contains(out, "dry run, nothing changed") {
+	out, errOut, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write", "--dry-run"}, base...)...)
+	if code != 0 || !strings.Contains(flat(out), "dry run, nothing changed") {
 		t.Fatalf("--dry-run --write: exit %d %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != string(src) {
@@ -101,15 +114,15 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	if entries, _ := os.ReadDir(state); len(entries) != 0 {
 		t.Fatal("--dry-run --write made a backup")
 	}
-	out, errOut, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
-	if code != 0 || !strings.Contains(out, "now enforce, 4 rule(s) added, validated") || !strings.Contains(out, "reload skipped") {
+	out, errOut, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(flat(out), "now enforce, 4 rule(s) added, validated") || !strings.Contains(flat(out), "reload skipped") {
 		t.Fatalf("write: exit %d %q\n%s", code, errOut, out)
 	}
-	out, _, code = ctsec(t, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
-	if code != 0 || !strings.Contains(out, "already enforce, nothing to change") {
+	out, _, code = ctsecAt(t, reviewWeek, append([]string{"apparmor", "promote", "ctsec-web", "--add-rules", "--write"}, base...)...)
+	if code != 0 || !strings.Contains(flat(out), "already enforce, nothing to change") {
 		t.Errorf("second promote: exit %d\n%s", code, out)
 	}
-	out, _, code = ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", state, "--format", "json")
+	out, _, code = ctsecAt(t, reviewWeek, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", state, "--format", "json")
 	var rep struct {
 		Data struct {
 			DryRun  bool `json:"dry_run"`
@@ -127,8 +140,8 @@ func TestApparmorPromoteDemoteCLI(t *testing.T) {
 	// A profile apparmor_parser rejects: exit 1, file untouched.
 	broken := strings.Replace(string(src), `"/etc/nginx/**" r,`, `"/etc/@{NOPE}" r,`, 1)
 	os.WriteFile(path, []byte(broken), 0o644)
-	out, errOut, code = ctsec(t, "apparmor", "promote", "ctsec-web", "--write", "--root", root, "--state-dir", state)
-	if code != 1 || !strings.Contains(out, "NOT changed") || !strings.Contains(errOut, "validation failed") {
+	out, errOut, code = ctsecAt(t, reviewWeek, "apparmor", "promote", "ctsec-web", "--write", "--root", root, "--state-dir", state)
+	if code != 1 || !strings.Contains(flat(out), "NOT changed") || !strings.Contains(errOut, "validation failed") {
 		t.Errorf("broken: exit %d stderr %q\n%s", code, errOut, out)
 	}
 	if got, _ := os.ReadFile(path); string(got) != broken {
@@ -163,7 +176,7 @@ func TestApparmorReviewJournal(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("systemd-journal-remote: %v\n%s", err, out)
 	}
-	out, errOut, code := ctsec(t, "apparmor", "review", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
+	out, errOut, code := ctsecAt(t, reviewWeek, "apparmor", "review", "--no-history", "--no-docker", "--journal", "--journal-dir", dir, "--since", "2026-11-18",
 		"--profiles-dir", t.TempDir(), "--format", "json")
 	var rep struct {
 		Data struct {
@@ -207,8 +220,8 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 	}
 	args := []string{"apparmor", "promote", "--ready", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"),
 		"--since", "2026-11-18", "--log", "../../apparmor/testdata/review/activity.log"}
-	out, errOut, code := ctsec(t, args...)
-	if code != 0 || strings.Count(out, "now enforce") != 1 || !strings.Contains(out, "containers/ctsec-ready: now enforce") {
+	out, errOut, code := ctsecAt(t, reviewWeek, args...)
+	if code != 0 || strings.Count(flat(out), "now enforce") != 1 || !strings.Contains(flat(out), "containers/ctsec-ready: now enforce") {
 		t.Fatalf("exit %d stderr %q\n%s", code, errOut, out)
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "ctsec-web"))
@@ -216,12 +229,12 @@ func TestApparmorPromoteReadyCLI(t *testing.T) {
 		t.Error("a profile that is not ready was promoted")
 	}
 	// Nothing left ready: the second run says so and changes nothing.
-	out, _, code = ctsec(t, args...)
-	if code != 0 || !strings.Contains(out, "no profile is ready to promote") {
+	out, _, code = ctsecAt(t, reviewWeek, args...)
+	if code != 0 || !strings.Contains(flat(out), "no profile is ready to promote") {
 		t.Errorf("second run: exit %d\n%s", code, out)
 	}
 	// … and in JSON it is still the one report object.
-	out, _, code = ctsec(t, append(args, "--format", "json")...)
+	out, _, code = ctsecAt(t, reviewWeek, append(args, "--format", "json")...)
 	var rep struct {
 		Findings []any
 		Data     struct{ Results []any }
@@ -240,8 +253,8 @@ func TestApparmorDemoteAllSkipsBrokenFile(t *testing.T) {
 	enforced, _ := os.ReadFile("../../apparmor/testdata/review/profiles/ctsec-enforced")
 	writeFile(t, filepath.Join(dir, "ctsec-enforced"), string(enforced))
 	broken := writeFile(t, filepath.Join(dir, "zz-broken"), "profile broken {\n  /x r\n")
-	out, errOut, code := ctsec(t, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"))
-	if code != 1 || !strings.Contains(out, "now complain") || !strings.Contains(errOut, "zz-broken") {
+	out, errOut, code := ctsecAt(t, reviewWeek, "apparmor", "demote", "--all", "--write", "--root", root, "--state-dir", filepath.Join(root, "state"))
+	if code != 1 || !strings.Contains(flat(out), "now complain") || !strings.Contains(errOut, "zz-broken") {
 		t.Errorf("exit %d, stderr %q\n%s", code, errOut, out)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "ctsec-enforced")); !strings.Contains(string(b), "complain") {
@@ -249,5 +262,68 @@ func TestApparmorDemoteAllSkipsBrokenFile(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(broken); string(b) != "profile broken {\n  /x r\n" {
 		t.Error("the broken file was changed")
+	}
+}
+
+// The review window (--since 7d), the time a profile has spent in complain
+// mode (--min-complain) and the year-less syslog dates are all measured from
+// the clock: logs and profiles dated relative to the tests' now give the
+// same verdicts on whatever day the suite runs (CTSEC_TEST_NOW moves it).
+func TestApparmorReviewWindowFollowsTheClock(t *testing.T) {
+	testenv.Tool(t, "apparmor_parser")
+	now := testenv.Now(t)
+	dir := t.TempDir()
+	profile := func(name string, since time.Time) {
+		writeFile(t, filepath.Join(dir, name), "# ctsec: complain since "+since.Format(time.RFC3339)+
+			"\nabi <abi/3.0>,\n\nprofile \""+name+"\" flags=(complain) {\n  \"/srv/seen\" r,\n}\n")
+	}
+	profile("ctsec-old", now.AddDate(0, 0, -10))
+	profile("ctsec-young", now.AddDate(0, 0, -3))
+	event := func(at time.Time, serial int, profile, path string) string {
+		return fmt.Sprintf(`type=AVC msg=audit(%d.000:%d): apparmor="ALLOWED" operation="open" class="file" profile="%s" name="%s" pid=7 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`+"\n",
+			at.Unix(), serial, profile, path)
+	}
+	syslog := func(at time.Time, profile, path string) string {
+		return at.Format("Jan _2 15:04:05") + ` host kernel: [ 1.0] audit: type=1400 audit(` + strconv.FormatInt(at.Unix(), 10) +
+			`.500:900): apparmor="ALLOWED" operation="open" class="file" profile="` + profile + `" name="` + path + `" pid=9 comm="app" requested_mask="r" denied_mask="r" fsuid=0 ouid=0` + "\n"
+	}
+	logFile := filepath.Join(t.TempDir(), "audit.log")
+	writeFile(t, logFile, event(now.AddDate(0, 0, -9), 1, "ctsec-old", "/srv/stale")+ // before the window
+		event(now.AddDate(0, 0, -2), 2, "ctsec-old", "/srv/seen")+
+		event(now.Add(-time.Hour), 3, "ctsec-young", "/srv/seen"))
+	kernLog := filepath.Join(t.TempDir(), "kern.log")
+	writeFile(t, kernLog, syslog(now.AddDate(0, 0, -1), "ctsec-old", "/srv/seen"))
+
+	out, errOut, code := ctsec(t, "apparmor", "review", "--no-history", "--no-docker", "--since", "7d", "--min-complain", "7d", "--format", "json",
+		"--log", logFile, "--log", kernLog, "--profiles-dir", dir)
+	var rep struct {
+		Data struct {
+			Since    time.Time
+			Profiles []struct {
+				Profile, Verdict string
+				Events           int
+				DaysInComplain   int `json:"days_in_complain"`
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("exit %d, stderr %q: %v\n%s", code, errOut, err, out)
+	}
+	// The tests' clock steps a microsecond per reading, shared by every
+	// test in the process: the window starts 7d before it, give or take the
+	// steps other tests took.
+	if want := now.AddDate(0, 0, -7); rep.Data.Since.Before(want) || rep.Data.Since.Sub(want) > time.Second {
+		t.Errorf("window starts %s, want %s (7d before the clock)", rep.Data.Since, want)
+	}
+	got := map[string]string{}
+	for _, p := range rep.Data.Profiles {
+		got[p.Profile] = fmt.Sprintf("%s events=%d days=%d", p.Verdict, p.Events, p.DaysInComplain)
+	}
+	want := map[string]string{
+		"ctsec-old":   "ready events=2 days=10", // the stale event is outside the window; the syslog line is in it
+		"ctsec-young": "idle events=1 days=3",   // too young to promote
+	}
+	if code != 0 || !maps.Equal(got, want) {
+		t.Errorf("exit %d, stderr %q\ngot  %v\nwant %v", code, errOut, got, want)
 	}
 }

@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
 
@@ -81,27 +83,49 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 	}
 	src := filepath.Join(dir, "web.apparmor")
 
-	// No AppArmor under the root: one line, exit 2, nothing installed.
+	// No AppArmor under the root: status says so in one line, exit 2.
 	bare := t.TempDir()
-	for _, args := range [][]string{
-		{"apparmor", "load", "--write", "--root", bare, "--state-dir", t.TempDir(), src},
-		{"apparmor", "status", "--root", bare, "--no-docker"},
-	} {
-		_, errOut, code := ctsec(t, args...)
-		if code != 2 {
-			t.Errorf("%v: exit %d", args, code)
-		}
-		oneLineErr(t, errOut, "AppArmor is not enabled")
+	_, errOut, code := ctsec(t, "apparmor", "status", "--root", bare, "--no-docker")
+	if code != 2 {
+		t.Errorf("status: exit %d", code)
+	}
+	oneLineErr(t, errOut, "AppArmor is not enabled")
+	// 18.7: a root other than / is never loaded, so its plan needs no
+	// AppArmor (it exited 2 "AppArmor is not enabled"), and neither does
+	// installing into it.
+	out, errOut, code := ctsec(t, "apparmor", "load", "--root", bare, "--state-dir", t.TempDir(), src)
+	if code != 0 || !strings.Contains(out, "would install") || !strings.Contains(flat(out), "never loaded") {
+		t.Errorf("plan under a root without AppArmor: exit %d %q\n%s", code, errOut, out)
 	}
 	if _, err := os.Stat(filepath.Join(bare, "etc")); err == nil {
-		t.Error("load changed a root without AppArmor")
+		t.Error("the plan changed the root")
+	}
+	out, errOut, code = ctsec(t, "apparmor", "load", "--write", "--root", bare, "--state-dir", t.TempDir(), src)
+	if code != 0 || !strings.Contains(out, "not loaded") {
+		t.Errorf("write under a root without AppArmor: exit %d %q\n%s", code, errOut, out)
+	}
+	if _, err := os.Stat(filepath.Join(bare, "etc/apparmor.d/containers/ctsec-web")); err != nil {
+		t.Errorf("not installed: %v", err)
+	}
+	// On this host without AppArmor, --write refuses in one line, while the
+	// plan still shows what it would do.
+	if !apparmor.DetectSupport(t.Context(), "/").KernelEnabled {
+		_, errOut, code = ctsec(t, "apparmor", "load", "--write", "--state-dir", t.TempDir(), src)
+		if code != 2 {
+			t.Errorf("load --write on / without AppArmor: exit %d", code)
+		}
+		oneLineErr(t, errOut, "AppArmor is not enabled")
+		out, _, code = ctsec(t, "apparmor", "load", src)
+		if code != 0 || !strings.Contains(out, "--write would refuse") {
+			t.Errorf("plan on / without AppArmor: exit %d\n%s", code, out)
+		}
 	}
 
 	root := t.TempDir()
 	writeFile(t, filepath.Join(root, "sys/module/apparmor/parameters/enabled"), "Y\n")
 	writeFile(t, filepath.Join(root, "sys/kernel/security/apparmor/profiles"), "docker-default (enforce)\n")
 	state := t.TempDir()
-	out, _, code := ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, src)
+	out, _, code = ctsec(t, "apparmor", "load", "--root", root, "--state-dir", state, src)
 	if code != 0 || !strings.Contains(out, "would install") || !strings.Contains(out, "+profile \"ctsec-web\"") || !strings.Contains(out, "dry run") {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
@@ -110,7 +134,7 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		Findings []any `json:"findings"`
 		Data     struct {
 			Written  bool   `json:"written"`
-			BackupID string `json:"backup_id"`
+			BackupID string `json:"backup"`
 			Actions  []struct {
 				Target string `json:"target"`
 				Mode   string `json:"mode"`
@@ -137,10 +161,10 @@ func TestApparmorLoadStatusUnderRoot(t *testing.T) {
 		}
 	}
 	if err := json.Unmarshal([]byte(out), &st); err != nil || code != 1 || len(st.Findings) != 1 ||
-		st.Findings[0].Rule != "apparmor-profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
+		st.Findings[0].Rule != "apparmor/profile-not-loaded" || st.Findings[0].Severity != "low" || len(st.Data.OnDisk) != 1 {
 		t.Errorf("status json: exit %d %v %+v\n%s", code, err, st, out)
 	}
-	_, errOut, code := ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
+	_, errOut, code = ctsec(t, "apparmor", "load", "--complain", "--enforce", src)
 	if code != 2 {
 		t.Errorf("--complain --enforce: exit %d", code)
 	}
@@ -154,7 +178,7 @@ func TestProfileGenAppArmor(t *testing.T) {
 	testenv.Tool(t, "apparmor_parser")
 	dir, state := t.TempDir(), t.TempDir()
 	spec := writeFile(t, filepath.Join(t.TempDir(), "api.yaml"), "template: strict\nnetwork:\n  protocols: [tcp]\n")
-	out, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "-o", dir, "--state-dir", state)
+	out, errOut, code := ctsec(t, "profile", "gen", "api", "--spec", spec, "--dir", dir, "--state-dir", state)
 	if code != 0 || !strings.Contains(out, "security_opt:\n  - seccomp="+filepath.Join(dir, "api.seccomp.json")+"\n  - apparmor=ctsec-api\n") {
 		t.Fatalf("gen: exit %d\n%s%s", code, out, errOut)
 	}
@@ -167,17 +191,17 @@ func TestProfileGenAppArmor(t *testing.T) {
 		t.Errorf("generated profile does not validate (exit %d)", code)
 	}
 	// --enforce changes the file: refused without --force, then replaced with a backup.
-	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "--enforce", "-o", dir, "--state-dir", state); code != 1 || !strings.Contains(errOut, "use --force") {
+	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--spec", spec, "--enforce", "--dir", dir, "--state-dir", state); code != 1 || !strings.Contains(errOut, "use --force") {
 		t.Errorf("enforce without --force: exit %d %q", code, errOut)
 	}
-	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--apparmor-spec", spec, "--enforce", "-o", dir, "--state-dir", state, "--force"); code != 0 {
+	if _, errOut, code := ctsec(t, "profile", "gen", "api", "--spec", spec, "--enforce", "--dir", dir, "--state-dir", state, "--force"); code != 0 {
 		t.Fatalf("enforce --force: exit %d %q", code, errOut)
 	}
 	if data, _ := os.ReadFile(prof); strings.Contains(string(data), "complain") {
 		t.Error("--enforce left the profile in complain mode")
 	}
 	bad := writeFile(t, filepath.Join(t.TempDir(), "bad.yaml"), "filesystem:\n  writable: [relative]\n")
-	_, errOut, code = ctsec(t, "profile", "gen", "other", "--apparmor-spec", bad, "-o", dir)
+	_, errOut, code = ctsec(t, "profile", "gen", "other", "--spec", bad, "--dir", dir)
 	if code != 2 {
 		t.Errorf("bad spec: exit %d", code)
 	}
@@ -195,7 +219,7 @@ func TestApparmorGenComplainSince(t *testing.T) {
 	testenv.Tool(t, "apparmor_parser")
 	dir := t.TempDir()
 	state := t.TempDir()
-	out, errOut, code := ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state)
+	out, errOut, code := ctsec(t, "profile", "gen", "web", "--dir", dir, "--state-dir", state)
 	if code != 0 {
 		t.Fatalf("profile gen: %d %q", code, errOut)
 	}
@@ -206,9 +230,10 @@ func TestApparmorGenComplainSince(t *testing.T) {
 		t.Fatalf("no complain-since header:\n%s", gen)
 	}
 	// As if generated weeks ago: a rerun keeps that date.
-	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since 2026-11-01T00:00:00Z"))
+	weeksAgo := testenv.Now(t).AddDate(0, 0, -30).Format(time.RFC3339)
+	first := marker.ReplaceAll(gen, []byte("# ctsec: complain since "+weeksAgo))
 	writeFile(t, path, string(first))
-	out, errOut, code = ctsec(t, "profile", "gen", "web", "-o", dir, "--state-dir", state, "--format", "json")
+	out, errOut, code = ctsec(t, "profile", "gen", "web", "--dir", dir, "--state-dir", state, "--format", "json")
 	if code != 0 || !strings.Contains(out, `"unchanged"`) {
 		t.Fatalf("profile gen again: %d %q\n%s", code, errOut, out)
 	}
@@ -219,7 +244,7 @@ func TestApparmorGenComplainSince(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "unchanged ") {
 		t.Errorf("apparmor gen over the same profile: %d\n%s", code, out)
 	}
-	_, errOut, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path)
+	_, errOut, code = ctsec(t, "apparmor", "gen", "web", "--base", "strict", "-o", path)
 	if code != 1 {
 		t.Errorf("apparmor gen over a different profile: exit %d", code)
 	}
@@ -227,7 +252,7 @@ func TestApparmorGenComplainSince(t *testing.T) {
 	if again, _ := os.ReadFile(path); string(again) != string(first) {
 		t.Error("a refused gen changed the file")
 	}
-	out, _, code = ctsec(t, "apparmor", "gen", "web", "--template", "strict", "-o", path, "--force", "--state-dir", state)
+	out, _, code = ctsec(t, "apparmor", "gen", "web", "--base", "strict", "-o", path, "--force", "--state-dir", state)
 	if code != 0 || !strings.Contains(out, "backed up as change") {
 		t.Errorf("apparmor gen --force: %d\n%s", code, out)
 	}

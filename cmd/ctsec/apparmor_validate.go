@@ -1,13 +1,27 @@
 package main
 
 import (
+	"context"
+
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/cobra"
 )
 
-func newApparmorValidateCmd(a *app) *cobra.Command {
-	var o apparmor.ValidateOptions
+type apparmorValidateOptions struct {
+	Files    []string
+	Validate apparmor.ValidateOptions
+}
+
+type apparmorValidateData struct {
+	Files []string `json:"files"`
+}
+
+func newApparmorValidateCmd(a *app, runF runFunc[apparmorValidateOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runApparmorValidate
+	}
+	opts := &apparmorValidateOptions{}
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check AppArmor profile files before they are loaded",
@@ -29,23 +43,30 @@ Problems are findings at FILE:LINE. Exit 1 when a finding reaches --fail-on
   ctsec apparmor validate --features host-features.abi web.apparmor`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var findings []report.Finding
-			for _, f := range args {
-				data, err := apparmor.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				fs, err := apparmor.Validate(cmd.Context(), f, data, o)
-				if err != nil {
-					return err
-				}
-				findings = append(findings, fs...)
-			}
-			return a.emit(report.New("apparmor validate", findings, map[string]any{"files": args}))
+			opts.Files = args
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().BoolVar(&o.AllowMultiple, "allow-multiple", false, "accept files that define several profiles")
-	cmd.Flags().BoolVar(&o.SkipParser, "no-parser", false, "structural checks only (do not run apparmor_parser)")
-	cmd.Flags().StringVar(&o.Checker.Features, "features", "", "kernel features file to validate against (default: the pinned AppArmor 3.0 ABI)")
-	return cmd
+	cmd.Flags().BoolVar(&opts.Validate.AllowMultiple, "allow-multiple", false, "accept files that define several profiles")
+	cmd.Flags().BoolVar(&opts.Validate.SkipParser, "no-parser", false, "structural checks only (do not run apparmor_parser)")
+	cmd.Flags().StringVar(&opts.Validate.Checker.Features, "features", "", "kernel features `FILE` to validate against (default: the pinned AppArmor 3.0 ABI)")
+	return withRules(audit(cmd), "apparmor validate")
+}
+
+func runApparmorValidate(ctx context.Context, opts *apparmorValidateOptions, _ *app) (*report.Report, error) {
+	var findings []report.Finding
+	for _, f := range opts.Files {
+		data, err := apparmor.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := apparmor.Validate(ctx, f, data, opts.Validate)
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, fs...)
+	}
+	r := report.New("apparmor validate", findings, apparmorValidateData{Files: opts.Files})
+	r.Rules = apparmor.ValidateRules()
+	return &r, nil
 }

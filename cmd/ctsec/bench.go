@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -12,18 +11,24 @@ import (
 	"github.com/ctsec/ctsec/bench"
 	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/term"
 	"github.com/spf13/cobra"
 )
 
-type benchFlags struct {
+type benchOptions struct {
 	host, context, root string
 	sel                 bench.Selection
 	timeout             time.Duration
 	list                bool
+	// checkSet: --check was given, even as '' (which is not "every check")
+	checkSet bool
 }
 
-func newBenchCmd(a *app) *cobra.Command {
-	var f benchFlags
+func newBenchCmd(a *app, runF runFunc[benchOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runBench
+	}
+	f := &benchOptions{}
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Run the CIS Docker Benchmark checks",
@@ -44,7 +49,7 @@ local filesystem, so they run only when the engine is a local socket or
 --root is given.
 
 Exit code 1 when a failed check reaches --fail-on (default high). Each failed
-container, file or setting is one finding (rule CIS-<id>) in json, sarif,
+container, file or setting is one finding (rule bench/cis-<id>) in json, sarif,
 junit and markdown output; the json "data" carries every check's result.`,
 		Example: `  ctsec bench
   ctsec bench --check 5 --exclude 5.28 --include-containers 'web-*'
@@ -54,10 +59,8 @@ junit and markdown output; the json "data" carries every check's result.`,
   ctsec bench --list`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.list {
-				return listChecks(a)
-			}
-			return runBench(cmd.Context(), a, cmd, f)
+			f.checkSet = cmd.Flags().Changed("check")
+			return a.finish(runF(cmd.Context(), f, a))
 		},
 	}
 	fl := cmd.Flags()
@@ -71,20 +74,26 @@ junit and markdown output; the json "data" carries every check's result.`,
 	fl.StringSliceVar(&f.sel.ExcludeContainers, "exclude-containers", nil, "leave out containers whose name, ID or image matches one of these shell patterns")
 	fl.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up collecting after this long")
 	fl.BoolVar(&f.list, "list", false, "list every check (id, level, automated or manual, severity, title) and exit")
-	return cmd
+	return audit(cmd)
 }
 
-func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) error {
+func runBench(ctx context.Context, f *benchOptions, a *app) (*report.Report, error) {
+	if f.list {
+		return listChecks(), nil
+	}
+	if f.checkSet && len(f.sel.Checks) == 0 {
+		return nil, usageError(fmt.Errorf("--check '': name checks or sections (5.4, 2, 1.1); leave --check out to run every check"))
+	}
 	if err := f.sel.Validate(); err != nil {
-		return usageError(err)
+		return nil, usageError(fmt.Errorf("--check/--exclude: %w", err))
 	}
 	if f.host != "" && f.context != "" {
-		return usageError(fmt.Errorf("--host and --context exclude each other"))
+		return nil, usageError(fmt.Errorf("--host and --context exclude each other"))
 	}
 	target := engine.Target{Host: f.host, Context: f.context}
 	c, err := engine.ConnectTarget(target)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close()
 	root := f.root
@@ -93,16 +102,16 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 	}
 	if root != "" {
 		if st, err := os.Stat(root); err != nil || !st.IsDir() {
-			return usageError(fmt.Errorf("--root %s: not a directory", root))
+			return nil, usageError(fmt.Errorf("--root %s: not a directory", root))
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	opts := bench.Options{Root: root}
+	opts := bench.Options{Root: root, Clock: a.clock}
 	if ep, _ := target.Endpoint(); strings.HasPrefix(ep, "ssh://") {
 		opts.EngineName = ep
 	}
-	if isTerminal(a.stderr) {
+	if a.progress() {
 		opts.Progress = progressLine(a)
 	}
 	snap, err := bench.Collect(ctx, c, opts)
@@ -110,21 +119,13 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 		fmt.Fprint(a.stderr, "\r\x1b[K")
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	results, score := bench.Run(snap, f.sel)
 	data := bench.NewData(snap, results, score)
 	r := bench.Report(data)
-	if a.format == report.Text {
-		if err := bench.WriteText(a.stdout, data, a.color()); err != nil {
-			return err
-		}
-		if r.Reaches(a.failOn) {
-			return errFindingsReached
-		}
-		return nil
-	}
-	return a.emit(r)
+	r.Text = func(w io.Writer, o report.Options) error { return bench.WriteText(w, data, o) }
+	return &r, nil
 }
 
 // progressLine redraws one status line on the terminal; throttled so a
@@ -132,31 +133,32 @@ func runBench(ctx context.Context, a *app, cmd *cobra.Command, f benchFlags) err
 func progressLine(a *app) func(done, total int) {
 	var last time.Time
 	return func(done, total int) {
-		if done != total && time.Since(last) < 50*time.Millisecond {
+		if done != total && time.Since(last) < 50*time.Millisecond { // elapsed: throttling, never a date
 			return
 		}
-		last = time.Now()
+		last = time.Now() // elapsed
 		fmt.Fprintf(a.stderr, "\r\x1b[Kcollecting: %d/%d containers, images and networks inspected", done, total)
 	}
 }
 
-func listChecks(a *app) error {
-	checks := bench.Checks()
-	if a.jsonOutput() {
-		return writeJSON(a.stdout, checks)
-	}
-	for _, c := range checks {
-		mode := "manual"
-		if c.Automated {
-			mode = "automated"
-		}
-		fmt.Fprintf(a.stdout, "%-7s L%d  %-9s  %-8s  %s\n", c.ID, c.Level, mode, c.Severity, c.Title)
-	}
-	return nil
+// benchListData is bench --list: every check.
+type benchListData struct {
+	Checks []bench.Check `json:"checks"`
 }
 
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+func listChecks() *report.Report {
+	data := benchListData{Checks: bench.Checks()}
+	r := report.New("bench list", nil, data)
+	r.Text = func(w io.Writer, o report.Options) error {
+		t := term.NewTable(w, o.LineWidth())
+		for _, c := range data.Checks {
+			mode := "manual"
+			if c.Automated {
+				mode = "automated"
+			}
+			t.Row(c.ID, fmt.Sprintf("L%d", c.Level), mode, c.Severity.String(), c.Title)
+		}
+		return t.Flush()
+	}
+	return &r
 }

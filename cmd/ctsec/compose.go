@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +11,10 @@ import (
 	"strings"
 
 	"github.com/ctsec/ctsec/compose"
+	"github.com/ctsec/ctsec/compose/trial"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/term"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -35,7 +38,7 @@ harden prints a unified diff of the edits it would make and changes nothing unle
 lines, anchors, merge keys, ${VAR} and CRLF stay as they are, and the result is loaded
 again with compose-go to prove only the intended fields changed.`,
 	}
-	cmd.AddCommand(newComposeAuditCmd(a), newComposeHardenCmd(a), newComposeRollbackCmd(a))
+	cmd.AddCommand(newComposeAuditCmd(a, nil), newComposeHardenCmd(a, nil), newComposeLearnCmd(a, nil), newComposeKBCmd(a, nil), newComposeRollbackCmd(a, nil))
 	return cmd
 }
 
@@ -55,107 +58,77 @@ func tuneGC() {
 	}
 }
 
-func newComposeAuditCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+type composeAuditOptions struct {
+	Files []string
+	Facts factFlags // the env files ${VAR} resolves through
+}
+
+type composeAuditData struct {
+	Files []string `json:"files"`
+}
+
+func newComposeAuditCmd(a *app, runF runFunc[composeAuditOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runComposeAudit
+	}
+	opts := &composeAuditOptions{}
+	cmd := &cobra.Command{
 		Use:   "audit FILE...",
 		Short: "Report security findings in compose files",
+		Long: `audit loads each compose file with compose-go (as docker compose does) and
+reports the rules below for every service, each finding at the file:line of
+the key it is about. It changes nothing. Exit 1 when a finding reaches
+--fail-on (default high), 2 when a file does not load.
+
+A mount or a port written with ${VAR} is judged by what it resolves to through
+the .env beside the file (or --env-file) and the environment, as docker compose
+will read it; one that has no value here is reported as "cannot tell".`,
 		Example: `  ctsec compose audit compose.yaml
   ctsec compose audit --format sarif --fail-on medium stacks/*.yml > compose.sarif`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tuneGC()
-			var findings []report.Finding
-			for _, f := range args {
-				d, err := compose.LoadFile(f)
-				if err != nil {
-					return err
-				}
-				findings = append(findings, compose.Audit(d)...)
-			}
-			return a.emit(report.New("compose audit", findings, nil))
+			opts.Files = args
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
+	opts.Facts.registerEnv(cmd.Flags())
+	return withRules(audit(cmd), "compose audit")
 }
 
-type composeHardenFlags struct {
-	genProfiles bool
-	write       bool
-	out         string
-	policy      string
-	profiles    string
-	only        []string
-	swarm       bool
-	stateDir    string
-}
-
-func newComposeHardenCmd(a *app) *cobra.Command {
-	var fl composeHardenFlags
-	cmd := &cobra.Command{
-		Use:   "harden FILE",
-		Short: "Show (and with --write apply) hardening edits to a compose file",
-		Long: `Harden a compose file. By default prints a unified diff and changes nothing.
-
-Per service: cap_drop [ALL] with cap_add from ctsec's capability knowledge base (the
-reason is a comment in the diff), no-new-privileges, seccomp=/apparmor= when
---profiles DIR has <service>.json / <service>.apparmor, pids_limit and mem_limit, and
-under --policy strict read_only with tmpfs for /tmp, /run and the image's writable paths.
-What the file asks for (privileged, host network, unconfined, cap_add) is never removed:
-it stays and is reported. Swarm stacks (deploy keys only swarm uses, or --swarm) get
-their limits under deploy.resources.limits and a warning that swarm ignores security_opt.
-
---write replaces FILE atomically after backing it up under --state-dir; -o writes the
-result elsewhere. A second run changes nothing.
-
-Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", "),
-		Example: `  ctsec compose harden compose.yaml
-  ctsec compose harden --policy strict --profiles ./profiles compose.yaml
-  ctsec compose harden --only cap-drop-all,no-new-privileges --write compose.yaml`,
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tuneGC()
-			opts, err := fl.options(cmd)
-			if err != nil {
-				return usageError(err)
-			}
-			if fl.write && fl.out != "" {
-				return usageError(fmt.Errorf("--write and -o exclude each other"))
-			}
-			d, err := compose.LoadFile(args[0])
-			if err != nil {
-				return err
-			}
-			var generated map[string][]byte
-			if fl.genProfiles {
-				if fl.profiles == "" {
-					return usageError(fmt.Errorf("--gen-profiles needs --profiles DIR to write the profiles into"))
-				}
-				if generated, err = genComposeProfiles(d, fl.profiles); err != nil {
-					return err
-				}
-				opts.Pending = pendingSet(generated)
-			}
-			res, err := compose.Harden(d, opts)
-			if err != nil {
-				return err
-			}
-			return a.finishHarden(d, res, fl, generated)
-		},
+func runComposeAudit(_ context.Context, opts *composeAuditOptions, a *app) (*report.Report, error) {
+	tuneGC()
+	var findings []report.Finding
+	for _, f := range opts.Files {
+		d, err := opts.Facts.load(a, f)
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, compose.Audit(d)...)
 	}
-	f := cmd.Flags()
-	f.BoolVar(&fl.write, "write", false, "replace FILE with the hardened version (atomic, backed up under --state-dir)")
-	f.StringVarP(&fl.out, "output", "o", "", "write the hardened file to `OUT` instead of printing a diff")
-	f.BoolVar(&fl.genProfiles, "gen-profiles", false, "generate a seccomp profile (as 'ctsec profile gen SERVICE --base default') for services without one in --profiles DIR; written with --write/-o")
-	fl.register(f, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
-	return cmd
+	r := report.New("compose audit", findings, composeAuditData{Files: opts.Files})
+	r.Rules = compose.AuditRules()
+	return &r, nil
 }
 
-// register adds the policy flags compose harden and portainer harden share.
-func (fl *composeHardenFlags) register(f *pflag.FlagSet, swarmHelp string) {
-	f.StringVar(&fl.policy, "policy", "baseline", "baseline, or strict (adds read_only and tmpfs)")
-	f.StringVar(&fl.profiles, "profiles", "", "`DIR` with per-service seccomp (<service>.json) and AppArmor (<service>.apparmor) profiles")
-	f.StringSliceVar(&fl.only, "only", nil, "apply only these harden `RULES` (comma-separated)")
-	f.BoolVar(&fl.swarm, "swarm", false, swarmHelp)
-	f.StringVar(&fl.stateDir, "state-dir", safefile.DefaultStateDir, "where backups are kept")
+// hardenFlags are the policy flags compose harden and portainer harden share.
+type hardenFlags struct {
+	Level       string
+	ProfilesDir string
+	Only        []string
+	Swarm       bool
+	SwarmSet    bool // --swarm given (true or false), not detected
+	StateDir    string
+}
+
+func (fl *hardenFlags) register(a *app, f *pflag.FlagSet, swarmHelp string) {
+	f.StringVar(&fl.Level, "level", "baseline", "baseline, or strict (adds read_only and tmpfs)")
+	f.StringVar(&fl.ProfilesDir, "profiles-dir", "", "`DIR` with per-service seccomp (<service>.json) and AppArmor (<service>.apparmor) profiles")
+	f.StringSliceVar(&fl.Only, "only", nil, "apply only these harden `RULES` (comma-separated)")
+	f.BoolVar(&fl.Swarm, "swarm", false, swarmHelp)
+	f.StringVar(&fl.StateDir, "state-dir", safefile.DefaultStateDir, "where backups are kept")
+	// --policy is the host policy file everywhere else.
+	a.deprecatedFlag(f, "policy", "", "level")
+	a.deprecatedFlag(f, "profiles", "", "profiles-dir")
 }
 
 func trimPrefix(rules []string) []string {
@@ -166,42 +139,215 @@ func trimPrefix(rules []string) []string {
 	return out
 }
 
-func (fl composeHardenFlags) options(cmd *cobra.Command) (compose.Options, error) {
-	o := compose.Options{Policy: compose.Policy(fl.policy), ProfilesDir: fl.profiles}
+func (fl hardenFlags) options() (compose.Options, error) {
+	o := compose.Options{Policy: compose.Policy(fl.Level), ProfilesDir: fl.ProfilesDir}
 	if o.Policy != compose.Baseline && o.Policy != compose.Strict {
-		return o, fmt.Errorf("--policy: want baseline or strict, not %q", fl.policy)
+		return o, usageError(fmt.Errorf("--level: want baseline or strict, not %q", fl.Level))
 	}
-	for _, r := range fl.only {
+	for _, r := range fl.Only {
 		id, err := compose.NormalizeRule(r)
 		if err != nil {
-			return o, fmt.Errorf("--only: %w", err)
+			return o, usageError(fmt.Errorf("--only: %w", err))
 		}
 		o.Only = append(o.Only, id)
 	}
-	if cmd.Flags().Changed("swarm") {
-		sw := fl.swarm
+	if fl.SwarmSet {
+		sw := fl.Swarm
 		o.Swarm = &sw
 	}
-	if fl.profiles != "" {
-		if st, err := os.Stat(fl.profiles); err != nil || !st.IsDir() {
-			return o, fmt.Errorf("--profiles %s: not a directory", fl.profiles)
+	if fl.ProfilesDir != "" {
+		if st, err := os.Stat(fl.ProfilesDir); err != nil || !st.IsDir() {
+			return o, usageError(fmt.Errorf("--profiles-dir %s: not a directory", fl.ProfilesDir))
 		}
 	}
 	return o, nil
 }
 
-// hardenData is the JSON shape of a harden run.
+type composeHardenOptions struct {
+	File        string
+	Harden      hardenFlags
+	Write       bool
+	Output      string
+	GenProfiles bool
+	Facts       factFlags
+	Verify      bool
+}
+
+func newComposeHardenCmd(a *app, runF runFunc[composeHardenOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runComposeHarden
+	}
+	opts := &composeHardenOptions{}
+	cmd := &cobra.Command{
+		Use:   "harden FILE",
+		Short: "Show (and with --write apply) hardening edits to a compose file",
+		Long: `Harden a compose file. By default prints a unified diff and changes nothing.
+
+Per service: cap_drop [ALL] with cap_add from ctsec's capability knowledge base (the
+reason is a comment in the diff), no-new-privileges, seccomp=/apparmor= when
+--profiles-dir DIR has <service>.json / <service>.apparmor, pids_limit and mem_limit,
+and at --level strict read_only with tmpfs for /tmp, /run and the image's writable
+paths. What the file asks for (privileged, host network, unconfined, cap_add) is never
+removed: it stays and is reported. Swarm stacks (deploy keys only swarm uses, or
+--swarm) get their limits under deploy.resources.limits and a warning that swarm
+ignores security_opt.
+
+What decides each edit, in order (its # ctsec: comment says which): the facts
+ctsec compose learn wrote to FILE.facts.json (or --facts), what the images on the
+engine say (--images: their user, volumes, heap, file capabilities, files shipped in
+/tmp), the knowledge base (ctsec compose kb), the safe default. Without facts about
+where a service writes, strict adds no read_only and says how to learn it; memory
+limits are never below a heap the image or the file sets; no-new-privileges is left
+out where it would disable file capabilities. ${VAR} values are judged through .env
+(or --env-file) and the environment, as docker compose reads them.
+
+--verify runs each hardened service as a trial on the engine (as ctsec compose learn
+does, beside the stack) and keeps only edits under which it stays healthy: what
+breaks it is backed off — read_only, then the limits, then no-new-privileges, then
+the capabilities — and reported with the exit code and last log lines.
+
+--write replaces FILE atomically after backing it up under --state-dir; -o writes the
+result elsewhere. A second run changes nothing.
+
+Harden rules for --only:
+  ` + strings.Join(term.Wrap(strings.Join(trimPrefix(compose.HardenRules), ", "), 76), "\n  "),
+		Example: `  ctsec compose harden compose.yaml
+  ctsec compose harden --level strict --profiles-dir ./profiles compose.yaml
+  ctsec compose harden --only cap-drop-all,no-new-privileges --write compose.yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.File = args[0]
+			opts.Harden.SwarmSet = cmd.Flags().Changed("swarm")
+			return a.finish(runF(cmd.Context(), opts, a))
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&opts.Write, "write", false, "replace FILE with the hardened version (atomic, backed up under --state-dir)")
+	f.StringVarP(&opts.Output, "output", "o", "", "write the hardened file to `FILE` instead of printing a diff")
+	f.BoolVar(&opts.GenProfiles, "gen-profiles", false, "generate a seccomp profile (as 'ctsec profile gen SERVICE --base default') for services without one in --profiles-dir; written with --write/-o")
+	f.StringVar(&opts.Facts.Facts, "facts", "", "`FILE` of facts from ctsec compose learn (default: FILE.facts.json when there is one; none to use none)")
+	f.BoolVar(&opts.Facts.Images, "images", false, "read the facts the services' images give from the engine (user, volumes, heap, file capabilities, files in /tmp)")
+	f.BoolVar(&opts.Verify, "verify", false, "run each hardened service as a trial on the engine and back off the edits that break it")
+	opts.Facts.registerEnv(f)
+	opts.Facts.registerEngine(f)
+	opts.Facts.registerKB(f)
+	opts.Harden.register(a, f, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
+	return cmd
+}
+
+func runComposeHarden(ctx context.Context, opts *composeHardenOptions, a *app) (*report.Report, error) {
+	tuneGC()
+	o, err := opts.Harden.options()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Write && opts.Output != "" {
+		return nil, usageError(fmt.Errorf("--write and -o exclude each other"))
+	}
+	d, err := opts.Facts.load(a, opts.File)
+	if err != nil {
+		return nil, err
+	}
+	facts, factsFile, err := opts.Facts.facts(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	o.Facts = facts
+	if o.KB, err = loadKB(opts.Facts.KB); err != nil {
+		return nil, err
+	}
+	var generated map[string][]byte
+	if opts.GenProfiles {
+		if opts.Harden.ProfilesDir == "" {
+			return nil, usageError(fmt.Errorf("--gen-profiles needs --profiles-dir DIR to write the profiles into"))
+		}
+		if generated, err = genComposeProfiles(d, opts.Harden.ProfilesDir); err != nil {
+			return nil, err
+		}
+		o.Pending = pendingSet(generated)
+	}
+	var res *compose.Result
+	var verified []trial.Outcome
+	if opts.Verify {
+		res, verified, err = verifyHarden(ctx, a, d, o, opts.Facts)
+	} else {
+		res, err = compose.Harden(d, o)
+	}
+	if err != nil {
+		return nil, err
+	}
+	data := newHardenData(d.Name, res)
+	data.Facts, data.Verified = factsFile, verified
+	target := opts.Output
+	if opts.Write {
+		target = d.Name
+	}
+	for p := range generated {
+		data.Profiles = append(data.Profiles, p)
+	}
+	sort.Strings(data.Profiles)
+	if target != "" && len(generated) > 0 {
+		// Profiles first: the compose file must never refer to a missing one.
+		if _, err := writeGenerated(generated); err != nil {
+			return nil, err
+		}
+	}
+	if target != "" && (res.Changed() || opts.Output != "") {
+		id, err := a.store(opts.Harden.StateDir).Replace(composeChange, target, res.Output, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		data.Output, data.Written, data.Backup = target, true, id
+	}
+	r := report.New("compose harden", res.Warnings, data)
+	r.Rules = compose.Rules
+	undo := ""
+	if data.Backup != "" {
+		undo = nextCommand(a.cmd, "compose rollback", data.Backup)
+	}
+	r.Text = func(w io.Writer, o report.Options) error {
+		// stdout is the diff, for patch; what happened goes to stderr.
+		writeWarnings(a.stderr, res.Warnings, o)
+		writeVerified(a.stderr, verified, o)
+		for _, p := range data.Profiles {
+			if target != "" {
+				fmt.Fprintf(a.stderr, "ctsec: wrote seccomp profile %s\n", p)
+			} else {
+				fmt.Fprintf(a.stderr, "ctsec: would write seccomp profile %s (with --write or -o)\n", p)
+			}
+		}
+		switch {
+		case !res.Changed():
+			fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", term.Line(d.Name))
+		case data.Written:
+			fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes); undo with: %s\n", term.Line(data.Output), len(res.Changes), undo)
+		default:
+			_, err := io.WriteString(w, data.Diff)
+			return err
+		}
+		return nil
+	}
+	return &r, nil
+}
+
+// hardenData is the JSON shape of a harden run: what changes, the diff,
+// and, when it was applied, where it went and the backup to undo it.
 type hardenData struct {
 	File    string           `json:"file"`
 	Changed bool             `json:"changed"`
 	Swarm   bool             `json:"swarm"`
 	Changes []compose.Change `json:"changes"`
 	Diff    string           `json:"diff"`
-	Written string           `json:"written,omitempty"`
+	Written bool             `json:"written"`
+	Output  string           `json:"output,omitempty"` // the file (or stack) written
 	Backup  string           `json:"backup,omitempty"`
 	// Profiles are the seccomp profiles --gen-profiles made (written, or
 	// to be written with --write/-o).
 	Profiles []string `json:"profiles,omitempty"`
+	// Facts is the facts file the edits were decided with.
+	Facts string `json:"facts,omitempty"`
+	// Verified is how each hardened service ran in the --verify trial.
+	Verified []trial.Outcome `json:"verified,omitempty"`
 }
 
 func newHardenData(name string, res *compose.Result) hardenData {
@@ -219,74 +365,15 @@ func newHardenData(name string, res *compose.Result) hardenData {
 	return data
 }
 
-// printWarnings shows what harden left as it was, on stderr beside the diff.
-func (a *app) printWarnings(ws []report.Finding) {
-	for _, w := range ws {
-		fmt.Fprintf(a.stderr, "ctsec: warning: %s: %s\n", w.Where(), w.Message)
-	}
-}
-
-func (a *app) finishHarden(d *compose.Document, res *compose.Result, fl composeHardenFlags, generated map[string][]byte) error {
-	data := newHardenData(d.Name, res)
-	target := fl.out
-	if fl.write {
-		target = d.Name
-	}
-	for p := range generated {
-		data.Profiles = append(data.Profiles, p)
-	}
-	sort.Strings(data.Profiles)
-	if target != "" && len(generated) > 0 {
-		// Profiles first: the compose file must never refer to a missing one.
-		if _, err := writeGenerated(generated); err != nil {
-			return err
+// writeWarnings shows what harden left as it was, on stderr beside the
+// diff, fitted to the width.
+func writeWarnings(w io.Writer, ws []report.Finding, o report.Options) {
+	for _, f := range ws {
+		for i, l := range term.Wrap("ctsec: warning: "+term.Line(f.Where()+": "+f.Message), o.LineWidth()-4) {
+			if i > 0 {
+				l = "    " + l
+			}
+			fmt.Fprintln(w, l)
 		}
 	}
-	if target != "" && (res.Changed() || fl.out != "") {
-		id, err := writeWithBackup(fl.stateDir, "compose harden", target, res.Output)
-		if err != nil {
-			return err
-		}
-		data.Written, data.Backup = target, id
-	}
-	if a.jsonOutput() {
-		return a.emit(report.New("compose harden", res.Warnings, data))
-	}
-	a.printWarnings(res.Warnings)
-	for _, p := range data.Profiles {
-		if target != "" {
-			fmt.Fprintf(a.stderr, "ctsec: wrote seccomp profile %s\n", p)
-		} else {
-			fmt.Fprintf(a.stderr, "ctsec: would write seccomp profile %s (with --write or -o)\n", p)
-		}
-	}
-	switch {
-	case !res.Changed():
-		fmt.Fprintf(a.stderr, "ctsec: %s: nothing to change\n", d.Name)
-	case data.Written != "":
-		fmt.Fprintf(a.stderr, "ctsec: wrote %s (%d changes; undo with: ctsec compose rollback --state-dir %s %s)\n", data.Written, len(res.Changes), fl.stateDir, data.Backup)
-	default:
-		fmt.Fprint(a.stdout, data.Diff)
-	}
-	return nil
-}
-
-// writeWithBackup replaces path atomically after saving what was there.
-func writeWithBackup(stateDir, command, path string, data []byte) (string, error) {
-	store := &safefile.Store{Dir: stateDir}
-	ch, err := store.NewChange(command)
-	if err != nil {
-		return "", err
-	}
-	if err := ch.Save(path); err != nil {
-		return "", err
-	}
-	perm := os.FileMode(0o644)
-	if st, err := os.Stat(path); err == nil {
-		perm = st.Mode().Perm()
-	}
-	if err := safefile.WriteFile(path, data, perm); err != nil {
-		return "", fmt.Errorf("writing %s: %w", path, err)
-	}
-	return ch.ID(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 func copyFile(t *testing.T, src, dir string) string {
@@ -102,7 +103,7 @@ func TestComposeHardenFlow(t *testing.T) {
 		t.Errorf("second run: exit %d out %q err %q", code, out, errOut)
 	}
 
-	out, _, code = ctsec(t, "compose", "harden", "--format", "json", "--policy", "strict", "../../compose/testdata/harden/crlf.yml")
+	out, _, code = ctsec(t, "compose", "harden", "--format", "json", "--level", "strict", "../../compose/testdata/harden/crlf.yml")
 	var r struct {
 		Data struct {
 			Changed bool
@@ -140,6 +141,8 @@ func TestComposeBadInput(t *testing.T) {
 		{"50 MB", big, "larger than"},
 		{"billion laughs", write("bomb.yml", bomb), "bomb.yml"},
 		{"missing", filepath.Join(dir, "nope.yml"), "no such file"},
+		{"NUL", write("nul.yml", "services:\n  web:\n    image: nginx\x00\n"), "nul.yml:3:17: NUL byte"},
+		{"not UTF-8", write("latin1.yml", "services:\n  web:\n    image: caf\xe9\n"), "latin1.yml:3:15: not UTF-8 text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,7 +167,7 @@ func TestComposeBadInput(t *testing.T) {
 	if _, errOut, code := ctsec(t, "compose", "harden", "--only", "cap-dorp", "../../compose/testdata/harden/crlf.yml"); code != 2 || !strings.Contains(errOut, "unknown harden rule") {
 		t.Errorf("--only typo: exit %d %q", code, errOut)
 	}
-	if _, _, code := ctsec(t, "compose", "harden", "--policy", "paranoid", "../../compose/testdata/harden/crlf.yml"); code != 2 {
+	if _, _, code := ctsec(t, "compose", "harden", "--level", "paranoid", "../../compose/testdata/harden/crlf.yml"); code != 2 {
 		t.Errorf("--policy typo: exit %d", code)
 	}
 }
@@ -176,14 +179,14 @@ func TestComposeHardenGenProfiles(t *testing.T) {
 	os.Mkdir(profiles, 0o755)
 	want := filepath.Join(profiles, "app.seccomp.json")
 
-	out, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	out, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles-dir", profiles, file)
 	if code != 0 || !strings.Contains(out, "+      - seccomp=./profiles/app.seccomp.json") || !strings.Contains(errOut, "would write seccomp profile") {
 		t.Fatalf("dry run: exit %d out %q err %q", code, out, errOut)
 	}
 	if _, err := os.Stat(want); err == nil {
 		t.Fatal("dry run wrote a profile")
 	}
-	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, "--write", "--state-dir", state, file); code != 0 {
+	if _, errOut, code := ctsec(t, "compose", "harden", "--gen-profiles", "--profiles-dir", profiles, "--write", "--state-dir", state, file); code != 0 {
 		t.Fatalf("--write: exit %d %q", code, errOut)
 	}
 	// The generated profile is what `ctsec seccomp validate` accepts.
@@ -193,7 +196,7 @@ func TestComposeHardenGenProfiles(t *testing.T) {
 	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "seccomp=./profiles/app.seccomp.json") {
 		t.Errorf("compose file does not refer to the profile:\n%s", b)
 	}
-	out, errOut, code = ctsec(t, "compose", "harden", "--gen-profiles", "--profiles", profiles, file)
+	out, errOut, code = ctsec(t, "compose", "harden", "--gen-profiles", "--profiles-dir", profiles, file)
 	if code != 0 || out != "" || strings.Contains(errOut, "would write") {
 		t.Errorf("second run: exit %d out %q err %q", code, out, errOut)
 	}
@@ -217,25 +220,39 @@ func TestComposeRollback(t *testing.T) {
 		t.Fatalf("--write: exit %d %q", code, errOut)
 	}
 	hardened, _ := os.ReadFile(file)
-	out, _, code := ctsec(t, "compose", "rollback", "--state-dir", state)
-	// Each change has one file: its row holds the id and the path.
+	out, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, "--format", "json")
+	var list struct {
+		Data struct {
+			Changes []struct {
+				ID    string
+				Files []string
+			}
+		}
+	}
+	json.Unmarshal([]byte(out), &list)
 	idOf := map[string]string{}
-	for _, m := range regexp.MustCompile(`(?m)^(\S+Z-\S+)\s.*\s(\S+)$`).FindAllStringSubmatch(out, -1) {
-		idOf[m[2]] = m[1]
+	for _, c := range list.Data.Changes {
+		if len(c.Files) == 1 {
+			idOf[c.Files[0]] = c.ID
+		}
 	}
 	if code != 0 || len(idOf) != 2 || idOf[file] == "" || idOf[outFile] == "" {
 		t.Fatalf("list: exit %d\n%s", code, out)
 	}
-	_, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[file])
+	// The text listing names both changes too.
+	if text, _, _ := ctsec(t, "compose", "rollback", "--state-dir", state); !strings.Contains(text, idOf[file]) || !strings.Contains(text, idOf[outFile]) {
+		t.Errorf("text listing:\n%s", text)
+	}
+	out, errOut, code := ctsec(t, "compose", "rollback", "--state-dir", state, idOf[file])
 	if now, _ := os.ReadFile(file); code != 0 || string(now) != string(orig) {
 		t.Fatalf("rollback of --write: exit %d %q; file restored = %v", code, errOut, string(now) == string(orig))
 	}
 	if fi, _ := os.Stat(file); fi.Mode().Perm() != 0o640 {
 		t.Errorf("mode not restored: %v", fi.Mode())
 	}
-	undo := regexp.MustCompile(`backup (\S+)`).FindStringSubmatch(errOut)
-	if undo == nil {
-		t.Fatalf("no backup of the pre-rollback state named: %q", errOut)
+	undo := regexp.MustCompile(`backup (\S+);`).FindStringSubmatch(out)
+	if undo == nil || !strings.Contains(flat(out), "undo with: ctsec compose rollback --state-dir "+state+" "+undo[1]) {
+		t.Fatalf("no backup of the pre-rollback state named, or no command to undo it: %q", out)
 	}
 	if _, _, code := ctsec(t, "compose", "rollback", "--state-dir", state, undo[1]); code != 0 {
 		t.Fatalf("rollback of the rollback: exit %d", code)
@@ -251,7 +268,7 @@ func TestComposeRollback(t *testing.T) {
 	}
 
 	// Another job's backup and unknown ids.
-	other := &safefile.Store{Dir: state}
+	other := &safefile.Store{Dir: state, Clock: testenv.Clock(t)}
 	ch, _ := other.NewChange("host apply")
 	ch.Save(filepath.Join(dir, "x"))
 	for _, id := range []string{ch.ID(), "nope", "../x"} {
@@ -259,5 +276,34 @@ func TestComposeRollback(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("%s: exit %d %q, want exit 2 and one line", id, code, errOut)
 		}
+	}
+}
+
+// TestComposeHardenRefusedLeavesNoBackup: a harden whose write is refused
+// (the target is a directory, or a symlink) exits 2 and leaves no change
+// directory behind: an empty backup would be listed by rollback as a change
+// that never happened (issue 18.8).
+func TestComposeHardenRefusedLeavesNoBackup(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/harden/features.yml", dir)
+	link := filepath.Join(dir, "link.yml")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-o", t.TempDir(), file},
+		{"--write", link},
+	} {
+		_, errOut, code := ctsec(t, append([]string{"compose", "harden", "--state-dir", state}, args...)...)
+		if code != 2 || !strings.Contains(errOut, "not a regular file") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+		entries, _ := os.ReadDir(filepath.Join(state, "backups"))
+		if len(entries) != 0 {
+			t.Errorf("%v: refused harden left %d backup directories", args, len(entries))
+		}
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "services:") || strings.Contains(string(b), "cap_drop:\n      - ALL\n    # ctsec") {
+		t.Error("the symlinked file changed")
 	}
 }

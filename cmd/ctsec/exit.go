@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+
+	"github.com/ctsec/ctsec/internal/term"
 )
 
 // Exit codes are a contract (DESIGN.md): 0 done, 1 findings at or above
@@ -13,6 +14,8 @@ const (
 	exitOK       = 0
 	exitFindings = 1
 	exitError    = 2
+	// exitInterrupted is the shell's code for a command ended by SIGINT.
+	exitInterrupted = 130
 )
 
 // exitErr carries an exit code through cobra. A nil err means the command
@@ -39,6 +42,15 @@ func failed(format string, args ...any) error {
 	return &exitErr{code: exitFindings, err: fmt.Errorf(format, args...)}
 }
 
+// failedErr is failed for an error that already says it all: exit 1, the
+// error kept whole (errors.Is/As still see its cause).
+func failedErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitErr{code: exitFindings, err: err}
+}
+
 // exitCode maps an error to the process exit code and prints it as one line.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
@@ -52,13 +64,8 @@ func exitCode(err error, stderr io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintf(stderr, "ctsec: %s\n", oneLine(err.Error()))
+	// One line, as the contract promises, even when a wrapped tool printed
+	// several; and nothing from a file or a tool can drive the terminal.
+	fmt.Fprintf(stderr, "ctsec: %s\n", term.Line(err.Error()))
 	return code
-}
-
-// oneLine keeps errors to the one line the contract promises, even when a
-// wrapped tool printed several.
-func oneLine(s string) string {
-	s = strings.TrimSpace(s)
-	return strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", "; ").Replace(s)
 }

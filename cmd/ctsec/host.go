@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/host/modules"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
 )
@@ -12,9 +13,11 @@ type hostOpts struct {
 	root     string
 	stateDir string
 	policy   string
+	clock    clock.Clock
 }
 
-func (o *hostOpts) addFlags(cmd *cobra.Command, withPolicy, withState bool) {
+func (o *hostOpts) addFlags(a *app, cmd *cobra.Command, withPolicy, withState bool) {
+	o.clock = a.clock
 	cmd.Flags().StringVar(&o.root, "root", "/", "root directory of the host (a mounted image or a test tree); services are only reloaded when it is /")
 	if withPolicy {
 		cmd.Flags().StringVar(&o.policy, "policy", "", "policy YAML (default: the built-in baseline; 'ctsec host init' writes a copy)")
@@ -24,13 +27,21 @@ func (o *hostOpts) addFlags(cmd *cobra.Command, withPolicy, withState bool) {
 	}
 }
 
+// policyName is the policy as reports name it.
+func (o *hostOpts) policyName() string {
+	if o.policy == "" {
+		return "baseline"
+	}
+	return o.policy
+}
+
 // engine builds the change engine for the named modules.
 func (o *hostOpts) engine(names []string) (*host.Engine, error) {
 	mods, err := modules.Select(names)
 	if err != nil {
 		return nil, usageError(err)
 	}
-	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods}, nil
+	return &host.Engine{Env: host.NewEnv(o.root), StateDir: o.stateDir, Modules: mods, Clock: o.clock}, nil
 }
 
 // setup is what audit, plan and apply all start with: the engine for the
@@ -73,8 +84,8 @@ Lockout guards refuse a change that could shut the operator out, unless
   ctsec host history
   ctsec host rollback`,
 	}
-	cmd.AddCommand(newHostInitCmd(a), newHostAuditCmd(a), newHostPlanCmd(a), newHostApplyCmd(a),
-		newHostConfirmCmd(a), newHostRollbackCmd(a), newHostHistoryCmd(a))
+	cmd.AddCommand(newHostInitCmd(a, nil), newHostAuditCmd(a, nil), newHostPlanCmd(a, nil), newHostApplyCmd(a, nil),
+		newHostConfirmCmd(a, nil), newHostRollbackCmd(a, nil), newHostHistoryCmd(a, nil))
 	return cmd
 }
 

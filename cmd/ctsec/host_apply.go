@@ -1,18 +1,38 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/ctsec/ctsec/host"
+	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/term"
 	"github.com/spf13/cobra"
 )
 
-func newHostApplyCmd(a *app) *cobra.Command {
-	var o hostOpts
-	var force bool
-	var within time.Duration
+type hostApplyOptions struct {
+	Host    hostOpts
+	Modules []string
+	Force   bool
+	Within  time.Duration
+}
+
+// hostApplyData is apply's result: the plan it carried out and what came
+// of it.
+type hostApplyData struct {
+	Plan   *host.Plan        `json:"plan"`
+	Result *host.ApplyResult `json:"result"`
+}
+
+func newHostApplyCmd(a *app, runF runFunc[hostApplyOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runHostApply
+	}
+	opts := &hostApplyOptions{}
 	cmd := &cobra.Command{
 		Use:   "apply [MODULE...]",
 		Short: "Back up, write, verify with the real tool and activate the plan; roll back on failure",
@@ -32,57 +52,78 @@ Any failure restores every file byte for byte and the previous live state.
 With --confirm-within, run 'ctsec host confirm' from a NEW SSH login before
 the time runs out, or everything is rolled back.
 
-Lockout guards refuse (exit 1) unless --force: password login off while an
-allowed user has no usable key, default-deny without the real SSH port,
-the current SSH client not whitelisted in fail2ban, ip_forward=0 on a
-Docker host, algorithms the installed OpenSSH lacks, one-way sysctls.`,
+Lockout guards refuse (exit 1): password login off while an allowed user
+has no usable key, default-deny without the real SSH port, the current SSH
+client not whitelisted in fail2ban, ip_forward=0 on a Docker host,
+algorithms the installed OpenSSH lacks, one-way sysctls. The plan says what
+to change for each; --force overrides them.`,
 		Example: `  ctsec host apply ssh
   ctsec host apply --confirm-within 5m
   ctsec host apply --root /mnt/image --state-dir /mnt/image/var/lib/ctsec`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, pol, err := o.setup(args)
-			if err != nil {
-				return err
-			}
-			if !a.jsonOutput() {
-				e.Log = a.stderr
-			}
-			plan, err := e.Plan(cmd.Context(), pol)
-			if err != nil {
-				return err
-			}
-			if !a.jsonOutput() {
-				writePlan(a.stdout, plan)
-			}
-			res, err := e.Apply(cmd.Context(), plan, host.ApplyOptions{Force: force, ConfirmWithin: within})
-			var refused *host.RefusedError
-			var rolled *host.RolledBackError
-			switch {
-			case errors.As(err, &refused):
-				return failed("%v", err)
-			case errors.As(err, &rolled):
-				return failed("apply failed and was rolled back: %v", err)
-			case err != nil:
-				return err
-			}
-			if a.jsonOutput() {
-				return writeJSON(a.stdout, map[string]any{"plan": plan, "result": res})
-			}
-			switch {
-			case !res.Changed:
-				fmt.Fprintln(a.stdout, "nothing applied: the host already matches the policy")
-			case within > 0:
-				fmt.Fprintf(a.stdout, "applied %s (%v); rollback armed (%s): run `ctsec host confirm` from a new SSH login before %s\n",
-					res.ID, res.Modules, res.Armed, res.Deadline.Format(time.RFC3339))
-			default:
-				fmt.Fprintf(a.stdout, "applied %s (%v); undo with `ctsec host rollback %s`\n", res.ID, res.Modules, res.ID)
-			}
-			return nil
+			opts.Modules = args
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	o.addFlags(cmd, true, true)
-	cmd.Flags().BoolVar(&force, "force", false, "apply even though a lockout guard refuses")
-	cmd.Flags().DurationVar(&within, "confirm-within", 0, "roll back automatically unless 'ctsec host confirm' runs within this time (e.g. 5m)")
+	opts.Host.addFlags(a, cmd, true, true)
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "apply even though a lockout guard refuses")
+	cmd.Flags().DurationVar(&opts.Within, "confirm-within", 0, "roll back automatically unless 'ctsec host confirm' runs within this time (e.g. 5m)")
 	return cmd
+}
+
+func runHostApply(ctx context.Context, opts *hostApplyOptions, a *app) (*report.Report, error) {
+	e, pol, err := opts.Host.setup(opts.Modules)
+	if err != nil {
+		return nil, err
+	}
+	text := a.format == report.Text
+	if text {
+		e.Log = a.stderr
+	}
+	plan, err := e.Plan(ctx, pol)
+	if err != nil {
+		return nil, err
+	}
+	if text {
+		// The plan comes first, before anything changes, so a failure
+		// further on is read against what was about to be done.
+		if err := writePlan(a.stdout, plan, a.options()); err != nil {
+			return nil, err
+		}
+	}
+	res, err := e.Apply(ctx, plan, host.ApplyOptions{Force: opts.Force, ConfirmWithin: opts.Within})
+	var refused *host.RefusedError
+	var rolled *host.RolledBackError
+	switch {
+	case errors.As(err, &refused):
+		err := refusedErr(plan, "apply refused, nothing changed,")
+		if text {
+			return nil, err
+		}
+		r := report.New("host apply", nil, hostApplyData{Plan: plan})
+		return &r, err
+	case errors.As(err, &rolled):
+		return nil, failed("apply failed and was rolled back: %w", err)
+	case err != nil:
+		return nil, err
+	}
+	r := report.New("host apply", nil, hostApplyData{Plan: plan, Result: res})
+	confirm := nextCommand(a.cmd, "host confirm")
+	undo := nextCommand(a.cmd, "host rollback", res.ID)
+	r.Text = func(w io.Writer, o report.Options) error {
+		var line string
+		switch {
+		case !res.Changed:
+			line = "nothing applied: the host already matches the policy"
+		case opts.Within > 0:
+			line = fmt.Sprintf("applied %s (%s); rollback armed (%s): from a NEW ssh login, before %s, run: %s",
+				res.ID, strings.Join(res.Modules, ", "), res.Armed, res.Deadline.Format(time.RFC3339), confirm)
+		default:
+			line = fmt.Sprintf("applied %s (%s); undo with: %s", res.ID, strings.Join(res.Modules, ", "), undo)
+		}
+		_, err := io.WriteString(w, term.Fit(line+"\n", o.LineWidth()))
+		return err
+	}
+	return &r, nil
 }

@@ -1,12 +1,29 @@
 package main
 
 import (
+	"context"
+
+	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/cobra"
 )
 
-func newHostAuditCmd(a *app) *cobra.Command {
-	var o hostOpts
+type hostAuditOptions struct {
+	Host    hostOpts
+	Modules []string
+}
+
+type hostAuditData struct {
+	Root    string   `json:"root"`
+	Policy  string   `json:"policy"` // the file, or "baseline"
+	Modules []string `json:"modules"`
+}
+
+func newHostAuditCmd(a *app, runF runFunc[hostAuditOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runHostAudit
+	}
+	opts := &hostAuditOptions{}
 	cmd := &cobra.Command{
 		Use:   "audit [MODULE...]",
 		Short: "Report the effective host state against the policy, and where each value comes from",
@@ -21,24 +38,36 @@ func newHostAuditCmd(a *app) *cobra.Command {
             value, and whether the jail's backend can work here
   updates   whether unattended-upgrades is security-only, and when it runs
 
-Findings use the common model: --format text|json|sarif|junit|markdown,
---fail-on sets the exit code.`,
+A finding's rule is the check (host/ssh-option), its target the setting
+(sshd permitrootlogin), its location the file:line that sets it. --fail-on
+sets the exit code.`,
 		Example: `  ctsec host audit
   ctsec host audit ssh sysctl --format json
   ctsec host audit --root /mnt/image --fail-on medium`,
 		ValidArgsFunction: moduleCompletion,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, pol, err := o.setup(args)
-			if err != nil {
-				return err
-			}
-			findings, err := e.Audit(cmd.Context(), pol)
-			if err != nil {
-				return err
-			}
-			return a.emit(report.New("host audit", findings, nil))
+			opts.Modules = args
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	o.addFlags(cmd, true, false)
-	return cmd
+	opts.Host.addFlags(a, cmd, true, false)
+	return withRules(audit(cmd), "host audit")
+}
+
+func runHostAudit(ctx context.Context, opts *hostAuditOptions, _ *app) (*report.Report, error) {
+	e, pol, err := opts.Host.setup(opts.Modules)
+	if err != nil {
+		return nil, err
+	}
+	findings, err := e.Audit(ctx, pol)
+	if err != nil {
+		return nil, err
+	}
+	data := hostAuditData{Root: opts.Host.root, Policy: opts.Host.policyName(), Modules: []string{}}
+	for _, m := range e.Modules {
+		data.Modules = append(data.Modules, m.Name())
+	}
+	r := report.New("host audit", findings, data)
+	r.Rules = host.Rules
+	return &r, nil
 }

@@ -1,18 +1,35 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	profile "github.com/ctsec/ctsec/profiles/host"
 	"github.com/spf13/cobra"
 )
 
-func newHostInitCmd(a *app) *cobra.Command {
-	var force bool
+type hostInitOptions struct {
+	Path  string // "-" for stdout
+	Force bool
+}
+
+type hostInitData struct {
+	Path    string `json:"path,omitempty"`
+	Written bool   `json:"written"`
+	Policy  string `json:"policy"`
+}
+
+func newHostInitCmd(a *app, runF runFunc[hostInitOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runHostInit
+	}
+	opts := &hostInitOptions{}
 	cmd := &cobra.Command{
 		Use:   "init [FILE]",
 		Short: "Write a copy of the baseline host policy to edit (default ctsec-host.yaml, - for stdout)",
@@ -26,27 +43,42 @@ An existing file is not overwritten without --force.`,
   ctsec host init - | less`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := "ctsec-host.yaml"
+			opts.Path = "ctsec-host.yaml"
 			if len(args) == 1 {
-				path = args[0]
+				opts.Path = args[0]
 			}
-			data := profile.Baseline()
-			if path == "-" {
-				_, err := a.stdout.Write(data)
-				return err
-			}
-			if _, err := os.Stat(path); err == nil && !force {
-				return failed("%s exists; use --force to replace it", path)
-			} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			if err := safefile.WriteFile(path, data, 0o644); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.stdout, "wrote %s; edit it, then: ctsec host plan --policy %s\n", path, path)
-			return nil
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "replace an existing file")
+	cmd.Flags().BoolVar(&opts.Force, "force", false, "replace an existing file")
 	return cmd
+}
+
+func runHostInit(_ context.Context, opts *hostInitOptions, a *app) (*report.Report, error) {
+	policy := profile.Baseline()
+	data := hostInitData{Policy: string(policy)}
+	if opts.Path == "-" {
+		r := report.New("host init", nil, data)
+		r.Text = func(w io.Writer, _ report.Options) error {
+			_, err := w.Write(policy)
+			return err
+		}
+		return &r, nil
+	}
+	if _, err := os.Stat(opts.Path); err == nil && !opts.Force {
+		return nil, failed("%s exists; use --force to replace it", opts.Path)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := safefile.WriteFile(opts.Path, policy, 0o644); err != nil {
+		return nil, err
+	}
+	data.Path, data.Written = opts.Path, true
+	next := nextCommand(a.cmd, "host plan", "--policy", opts.Path)
+	r := report.New("host init", nil, data)
+	r.Text = func(w io.Writer, _ report.Options) error {
+		_, err := fmt.Fprintf(w, "wrote %s; edit it, then: %s\n", opts.Path, next)
+		return err
+	}
+	return &r, nil
 }

@@ -37,7 +37,7 @@ func TestHostInit(t *testing.T) {
 	}
 	os.WriteFile(p, []byte("version: 1\nbogus: true\n"), 0o644)
 	_, errOut, code = ctsec(t, "host", "plan", "sysctl", "--root", hostRoot(t), "--policy", p)
-	if code != 2 || !strings.Contains(errOut, p+": line 2: field bogus not found") {
+	if code != 2 || !strings.Contains(errOut, p+`:2: unknown key "bogus"`) {
 		t.Errorf("bad policy: exit %d, %q", code, errOut)
 	}
 }
@@ -58,14 +58,17 @@ func TestHostAuditPlanApplyRollback(t *testing.T) {
 		t.Fatalf("plan: %d\n%s", code, out)
 	}
 	out, _, code = ctsec(t, "host", "plan", "sysctl", "--root", root, "--format", "json")
-	var plan struct {
-		Modules []struct {
-			Module string
-			Edits  []struct{ Path, Diff string }
+	var planRep struct {
+		Data struct {
+			Modules []struct {
+				Module string
+				Edits  []struct{ Path, Diff, Mode string }
+			}
 		}
 	}
-	if code != 0 || json.Unmarshal([]byte(out), &plan) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
-		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" {
+	plan := &planRep.Data
+	if code != 0 || json.Unmarshal([]byte(out), &planRep) != nil || len(plan.Modules) != 1 || len(plan.Modules[0].Edits) != 1 ||
+		plan.Modules[0].Edits[0].Path != "/etc/sysctl.d/99-zz-ctsec.conf" || plan.Modules[0].Edits[0].Mode != "0644" {
 		t.Fatalf("plan json: %d %s", code, out)
 	}
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state)
@@ -111,10 +114,13 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 	os.WriteFile(pol, []byte(strings.Replace(string(b), "    net.ipv4.tcp_syncookies: \"1\"\n", "    net.ipv4.tcp_syncookies: \"1\"\n    net.ipv4.ip_forward: \"0\"\n", 1)), 0o644)
 	state := t.TempDir()
 	out, errOut, code := ctsec(t, "host", "apply", "sysctl", "--root", root, "--state-dir", state, "--policy", pol)
-	if code != 1 || !strings.Contains(errOut, "refusing to apply (use --force to override): sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") {
+	if code != 1 || !strings.Contains(errOut, "sysctl-docker-forwarding: net.ipv4.ip_forward = 0 on a host running Docker") ||
+		!strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "\n") != 1 {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if !strings.Contains(out, "REFUSED (sysctl-docker-forwarding)") {
+	// The refusal comes first, with what to change; --force last.
+	if !strings.HasPrefix(out, "REFUSED: 1 lockout guard") || !strings.Contains(out, "  sysctl-docker-forwarding: ") ||
+		!strings.Contains(flat(out), "fix: keep net.ipv4.ip_forward at 1") || strings.Index(out, "fix:") > strings.Index(out, "--force") {
 		t.Errorf("plan output lacks the refusal: %s", out)
 	}
 	if _, err := os.Stat(filepath.Join(root, "etc/sysctl.d/99-zz-ctsec.conf")); !os.IsNotExist(err) {
@@ -125,22 +131,23 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 	}
 }
 
-// A policy that leaves a module's section out leaves that module alone: an
-// operator who deletes "firewall:" from the copy must not get ufw enabled
-// with no rules, nor a fail2ban jail with empty values.
+// A policy that sets a module's section to null leaves that module alone:
+// an operator who empties "firewall:" in the copy must not get ufw enabled
+// with no rules, nor a fail2ban jail with empty values. (A section left out
+// is the baseline's: see TestPartialPolicyMergedOverBaseline.)
 func TestHostPolicyWithoutSections(t *testing.T) {
 	testenv.Tool(t, "sysctl")
 	root := hostRoot(t)
 	os.MkdirAll(filepath.Join(root, "etc/ufw"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/ufw/ufw.conf"), []byte("ENABLED=no\n"), 0o644)
 	pol := filepath.Join(t.TempDir(), "pol.yaml")
-	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\n"), 0o644)
+	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\nssh: ~\nfail2ban:\nfirewall: null\nupdates: ~\n"), 0o644)
 	out, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol)
 	if code != 0 {
 		t.Fatalf("plan: exit %d %q\n%s", code, errOut, out)
 	}
 	for _, m := range []string{"ssh", "fail2ban", "firewall", "updates"} {
-		if !strings.Contains(out, "note: the policy has no "+m+" section: ctsec leaves "+m+" alone") {
+		if !strings.Contains(out, "note: the policy sets "+m+" to null: ctsec leaves "+m+" alone") {
 			t.Errorf("plan does not say %s is left alone:\n%s", m, out)
 		}
 	}
@@ -148,22 +155,25 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 		t.Errorf("plan edits more than the sysctl drop-in:\n%s", out)
 	}
 	out, _, code = ctsec(t, "host", "audit", "--root", root, "--policy", pol, "--format", "json", "--fail-on", "none")
-	var rep struct{ Findings []struct{ Rule string } }
+	var rep struct {
+		Findings []struct{ Rule, Target string }
+	}
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil {
 		t.Fatalf("audit: %d %s", code, out)
 	}
 	rules := map[string]bool{}
 	for _, f := range rep.Findings {
 		rules[f.Rule] = true
-		if strings.HasPrefix(f.Rule, "host.firewall.") && f.Rule != "host.firewall.unmanaged" {
+		rules[f.Rule+" "+f.Target] = true
+		if strings.HasPrefix(f.Rule, "host/firewall-") && f.Rule != "host/firewall-unmanaged" {
 			t.Errorf("audit of an unmanaged firewall: %s", f.Rule)
 		}
 	}
-	if !rules["host.firewall.unmanaged"] || !rules["host.sysctl.kernel.kptr_restrict"] {
+	if !rules["host/firewall-unmanaged"] || !rules["host/sysctl-value kernel.kptr_restrict"] {
 		t.Errorf("audit rules = %v", rules)
 	}
 	os.WriteFile(pol, []byte("version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n"), 0o644)
-	if _, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol); code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, pol+": fail2ban.ignoreip") {
+	if _, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol); code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, pol+":3: fail2ban.ignoreip[0]") {
 		t.Errorf("injected ignoreip: exit %d %q", code, errOut)
 	}
 }
@@ -188,7 +198,7 @@ func TestHostSetupErrors(t *testing.T) {
 			args       []string
 		}{
 			{"unknown module", "nosuch", []string{"nosuch"}},
-			{"bad policy", bad + ": line 2: field bogus not found", []string{"sysctl", "--policy", bad}},
+			{"bad policy", bad + `:2: unknown key "bogus" at the top level`, []string{"sysctl", "--policy", bad}},
 		} {
 			t.Run(verb+" "+tt.name, func(t *testing.T) {
 				root, state := hostRoot(t), t.TempDir()

@@ -51,12 +51,12 @@ func TestPortainerCommands(t *testing.T) {
 		t.Fatal("harden without --push changed the stack")
 	}
 	state := t.TempDir()
-	check([]string{"harden", "7", "--push", "--state-dir", state}, 0, "+    cap_drop:", "updated stack 7")
+	check([]string{"harden", "7", "--write", "--state-dir", state}, 0, "+    cap_drop:", "updated stack 7")
 	if !strings.Contains(srv.File(7), "cap_drop") || srv.Stack(7).Env[0].Value != "x" {
 		t.Fatal("push did not update the stack with its env")
 	}
-	check([]string{"harden", "7", "--push", "--state-dir", state}, 0, "", "nothing to change")
-	check([]string{"harden", "8", "--push", "--state-dir", state}, 2, "", "deployed from Git")
+	check([]string{"harden", "7", "--write", "--state-dir", state}, 0, "", "nothing to change")
+	check([]string{"harden", "8", "--write", "--state-dir", state}, 2, "", "deployed from Git")
 	// Restore the backup with push.
 	backups, _ := filepath.Glob(filepath.Join(state, "portainer", "*", "stack-7-*", "stack.yml"))
 	if len(backups) != 1 {
@@ -113,5 +113,29 @@ func TestPortainerStackNameCannotForgeDiff(t *testing.T) {
 	}
 	if !strings.Contains(out, `\n+++ b/forged.yml\n@@ -1 +1 @@\n+    privileged: true`) {
 		t.Errorf("stack name not quoted in the header:\n%s", out)
+	}
+}
+
+// TestPortainerAuditStackNameIsInert: a stack name holding ESC and a
+// newline reaches the findings' file name; `portainer audit` must print it
+// without the escape sequence or a line break of its own (issue 18.6), in
+// text and in every other format a terminal may show.
+func TestPortainerAuditStackNameIsInert(t *testing.T) {
+	srv, url, ca := fakePortainer(t)
+	srv.Add(portainer.Stack{ID: 9, Name: "evil\x1b[2J\x1b]0;owned\x07\nmedium  compose/forged  x.yml:1:1", Type: portainer.TypeCompose, EndpointID: 2},
+		"services:\n  db:\n    image: postgres:16\n    ports:\n      - \"5432:5432\"\n")
+	for _, format := range []string{"text", "markdown", "junit", "sarif", "json"} {
+		out, errOut, code := ctsec(t, "portainer", "audit", "9", "--url", url, "--ca", ca, "--format", format)
+		if code != 1 {
+			t.Fatalf("%s: exit %d %q", format, code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%s: escape sequence printed raw:\n%q", format, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "medium  compose/forged") {
+				t.Errorf("%s: the stack name started a line of its own: %q", format, l)
+			}
+		}
 	}
 }

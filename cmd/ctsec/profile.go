@@ -7,6 +7,6 @@ func newProfileCmd(a *app) *cobra.Command {
 		Use:   "profile",
 		Short: "Generate and record profiles for a service",
 	}
-	cmd.AddCommand(newProfileGenCmd(a), newProfileRecordCmd(a))
+	cmd.AddCommand(newProfileGenCmd(a, nil), newProfileRecordCmd(a, nil))
 	return cmd
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/seccomp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -28,12 +31,16 @@ type profileGenerator interface {
 	generate(name string) (generatedFile, error)
 }
 
-// generatedFile is one generator's output before it is written.
+// generatedFile is one generator's output: File is its name in the
+// directory; Path, Written and Unchanged say what gen did with it.
 type generatedFile struct {
-	Kind    string   `json:"kind"`
-	File    string   `json:"file"`
-	Summary string   `json:"summary"`
-	Notes   []string `json:"notes,omitempty"`
+	Kind      string   `json:"kind"`
+	File      string   `json:"file"`
+	Path      string   `json:"path"`
+	Summary   string   `json:"summary"`
+	Notes     []string `json:"notes,omitempty"`
+	Written   bool     `json:"written"`
+	Unchanged bool     `json:"unchanged,omitempty"`
 	// securityOpt renders the compose security_opt entry for the file's
 	// final (absolute) path.
 	securityOpt func(path string) string
@@ -43,29 +50,37 @@ type generatedFile struct {
 	refresh func(old []byte) []byte
 }
 
-func profileGenerators() []profileGenerator {
-	return []profileGenerator{&seccompGenerator{}, &apparmorGenerator{}}
+func profileGenerators(a *app) []profileGenerator {
+	return []profileGenerator{&seccompGenerator{}, &apparmorGenerator{clock: a.clock}}
 }
 
 // genResult is what `profile gen` reports.
 type genResult struct {
+	Dir         string          `json:"dir"`
 	Files       []generatedFile `json:"files"`
-	Written     []string        `json:"written"`
-	Unchanged   []string        `json:"unchanged,omitempty"`
 	SecurityOpt []string        `json:"security_opt"`
 	Backup      string          `json:"backup,omitempty"` // change id of replaced files
 }
 
+type profileGenOptions struct {
+	Name     string
+	Dir      string
+	StateDir string
+	Force    bool
+	gens     []profileGenerator
+}
+
 var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
 
-func newProfileGenCmd(a *app) *cobra.Command {
-	var dir, stateDir string
-	var force bool
-	gens := profileGenerators()
+func newProfileGenCmd(a *app, runF runFunc[profileGenOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runProfileGen
+	}
+	opts := &profileGenOptions{gens: profileGenerators(a)}
 	cmd := &cobra.Command{
 		Use:   "gen NAME",
 		Short: "Write profiles for a service and print its compose security_opt lines",
-		Long: `gen writes the profiles for one service into -o DIR and prints the compose
+		Long: `gen writes the profiles for one service into --dir DIR and prints the compose
 security_opt entries that use them.
 
 Seccomp: DIR/NAME.seccomp.json, derived from a built-in base (--base default,
@@ -76,7 +91,7 @@ observation JSON of 'ctsec profile record'. Every name must be a real syscall;
 the result is validated (schema, names, compiled size) before it is written.
 
 AppArmor: DIR/NAME.apparmor, the profile ctsec-NAME from the docker-default
-template or, with --apparmor-spec FILE, from a YAML service spec (template,
+template or, with --spec FILE, from a YAML service spec (template,
 read-only/writable/executable/denied paths, capabilities, network protocols,
 extra rules; see 'ctsec apparmor gen --help'). It is in complain mode unless
 --enforce (or the spec's mode: enforce), and is validated with
@@ -86,109 +101,123 @@ apparmor_parser -QK before it is written. Load it with
 Files are written atomically. An existing file with different content is not
 replaced without --force; with it, the file is first backed up under
 --state-dir (a change with a manifest; the change id is printed).`,
-		Example: `  ctsec profile gen web --base strict -o ./profiles
+		Example: `  ctsec profile gen web --base strict --dir ./profiles
   ctsec profile gen api --base runtime --syscalls-from observed.json
   ctsec profile gen worker --deny chmod,fchmodat,fchmodat2 --allow ptrace
-  ctsec profile gen web --apparmor-spec web.yaml --enforce -o ./profiles`,
+  ctsec profile gen web --spec web.yaml --enforce --dir ./profiles`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
-			if !serviceNameRE.MatchString(name) {
-				return usageError(fmt.Errorf("service name %q: use letters, digits, '.', '_' and '-' (it becomes a file name)", name))
-			}
-			abs, err := filepath.Abs(dir)
-			if err != nil {
-				return err
-			}
-			// A missing output directory is made, but only once every check
-			// has passed, so a refused gen leaves nothing behind.
-			mkdir := false
-			if st, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
-				mkdir = true
-			} else if err != nil {
-				return usageError(fmt.Errorf("-o %s: %w", dir, errors.Unwrap(err)))
-			} else if !st.IsDir() {
-				return usageError(fmt.Errorf("-o %s: not a directory", dir))
-			}
-			res := genResult{Written: []string{}}
-			for _, g := range gens {
-				f, err := g.generate(name)
-				if err != nil {
-					return err
-				}
-				res.Files = append(res.Files, f)
-			}
-			// Check every target before writing any, so a refusal leaves nothing half-done.
-			for i, f := range res.Files {
-				path := filepath.Join(abs, f.File)
-				old, err := os.ReadFile(path)
-				if err == nil && f.refresh != nil {
-					f.data = f.refresh(old)
-					res.Files[i].data = f.data
-				}
-				if err == nil && !bytes.Equal(old, f.data) && !force {
-					return failed("%s exists with different content; use --force to replace it (it is backed up first)", path)
-				}
-				if err != nil && !errors.Is(err, fs.ErrNotExist) {
-					return fmt.Errorf("reading %s: %w", path, err)
-				}
-			}
-			if mkdir {
-				if err := os.MkdirAll(abs, 0o755); err != nil {
-					return fmt.Errorf("creating -o %s: %w", dir, err)
-				}
-			}
-			var change *safefile.Change
-			for _, f := range res.Files {
-				path := filepath.Join(abs, f.File)
-				res.SecurityOpt = append(res.SecurityOpt, f.securityOpt(path))
-				if old, err := os.ReadFile(path); err == nil {
-					if bytes.Equal(old, f.data) {
-						res.Unchanged = append(res.Unchanged, path)
-						continue
-					}
-					if change == nil {
-						store := &safefile.Store{Dir: stateDir}
-						if change, err = store.NewChange("profile gen " + name); err != nil {
-							return fmt.Errorf("backing up before replacing %s: %w", path, err)
-						}
-						res.Backup = change.ID()
-					}
-					if err := change.Save(path); err != nil {
-						return err
-					}
-				}
-				if err := safefile.WriteFile(path, f.data, 0o644); err != nil {
-					return err
-				}
-				res.Written = append(res.Written, path)
-			}
-			if a.format != report.Text {
-				return a.emit(report.New("profile gen", nil, res))
-			}
-			for _, f := range res.Files {
-				fmt.Fprintf(a.stdout, "%s: %s\n", filepath.Join(abs, f.File), f.Summary)
-				for _, n := range f.Notes {
-					fmt.Fprintf(a.stdout, "  note: %s\n", n)
-				}
-			}
-			if res.Backup != "" {
-				fmt.Fprintf(a.stdout, "replaced files are backed up as change %s in %s\n", res.Backup, stateDir)
-			}
-			fmt.Fprintln(a.stdout, "\nsecurity_opt:")
-			for _, s := range res.SecurityOpt {
-				fmt.Fprintf(a.stdout, "  - %s\n", s)
-			}
-			return nil
+			opts.Name = args[0]
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().StringVarP(&dir, "output", "o", ".", "directory to write the profiles into")
-	cmd.Flags().BoolVar(&force, "force", false, "replace existing files with different content (after a backup)")
-	cmd.Flags().StringVar(&stateDir, "state-dir", safefile.DefaultStateDir, "where backups of replaced files are kept")
-	for _, g := range gens {
-		g.addFlags(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&opts.Dir, "dir", ".", "`DIR`ectory to write the profiles into")
+	f.BoolVar(&opts.Force, "force", false, "replace existing files with different content (after a backup)")
+	f.StringVar(&opts.StateDir, "state-dir", safefile.DefaultStateDir, "where backups of replaced files are kept")
+	for _, g := range opts.gens {
+		g.addFlags(f)
 	}
+	// -o used to name the directory; -o/--output is a file everywhere else.
+	a.deprecatedFlag(f, "output", "o", "dir")
+	a.deprecatedFlag(f, "apparmor-spec", "", "spec")
 	return cmd
+}
+
+func runProfileGen(_ context.Context, opts *profileGenOptions, a *app) (*report.Report, error) {
+	name := opts.Name
+	if !serviceNameRE.MatchString(name) {
+		return nil, usageError(fmt.Errorf("service name %q: use letters, digits, '.', '_' and '-' (it becomes a file name)", name))
+	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	// A missing output directory is made, but only once every check has
+	// passed, so a refused gen leaves nothing behind.
+	mkdir := false
+	if st, err := os.Stat(abs); errors.Is(err, fs.ErrNotExist) {
+		mkdir = true
+	} else if err != nil {
+		return nil, usageError(fmt.Errorf("--dir %s: %w", opts.Dir, errors.Unwrap(err)))
+	} else if !st.IsDir() {
+		return nil, usageError(fmt.Errorf("--dir %s: not a directory", opts.Dir))
+	}
+	res := genResult{Dir: abs}
+	for _, g := range opts.gens {
+		f, err := g.generate(name)
+		if err != nil {
+			return nil, err
+		}
+		f.Path = filepath.Join(abs, f.File)
+		res.Files = append(res.Files, f)
+	}
+	// Check every target before writing any, so a refusal leaves nothing half-done.
+	for i, f := range res.Files {
+		old, err := os.ReadFile(f.Path)
+		if err == nil && f.refresh != nil {
+			res.Files[i].data = f.refresh(old)
+			f = res.Files[i]
+		}
+		if err == nil && !bytes.Equal(old, f.data) && !opts.Force {
+			return nil, failed("%s exists with different content; use --force to replace it (it is backed up first)", f.Path)
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+		}
+	}
+	if mkdir {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, fmt.Errorf("creating --dir %s: %w", opts.Dir, err)
+		}
+	}
+	var change *safefile.Change
+	for i := range res.Files {
+		f := &res.Files[i]
+		res.SecurityOpt = append(res.SecurityOpt, f.securityOpt(f.Path))
+		old, err := os.ReadFile(f.Path)
+		switch {
+		case err == nil && bytes.Equal(old, f.data):
+			f.Unchanged = true
+			continue
+		case err == nil:
+			if change == nil {
+				if change, err = a.store(opts.StateDir).NewChange("profile gen " + name); err != nil {
+					return nil, fmt.Errorf("backing up before replacing %s: %w", f.Path, err)
+				}
+				res.Backup = change.ID()
+			}
+			if err := change.Replace(f.Path, f.data, 0o644); err != nil {
+				return nil, err
+			}
+		default:
+			if err := safefile.WriteFile(f.Path, f.data, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		f.Written = true
+	}
+	r := report.New("profile gen", nil, res)
+	r.Text = func(w io.Writer, o report.Options) error {
+		var b strings.Builder
+		for _, f := range res.Files {
+			fmt.Fprintf(&b, "%s: %s\n", f.Path, f.Summary)
+			for _, n := range f.Notes {
+				fmt.Fprintf(&b, "  note: %s\n", term.Line(n))
+			}
+		}
+		if res.Backup != "" {
+			fmt.Fprintf(&b, "replaced files are backed up as change %s in %s\n", res.Backup, opts.StateDir)
+		}
+		fmt.Fprintln(&b, "\nsecurity_opt:")
+		io.WriteString(w, term.Fit(b.String(), o.LineWidth()))
+		// The entries are for pasting into a compose file: never wrapped.
+		for _, s := range res.SecurityOpt {
+			fmt.Fprintf(w, "  - %s\n", s)
+		}
+		return nil
+	}
+	return &r, nil
 }
 
 // seccompGenerator is the seccomp half of profile gen.

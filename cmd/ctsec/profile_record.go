@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/ctsec/ctsec/internal/report"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/seccomp/record"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -60,8 +61,19 @@ type recordFlags struct {
 	once                       bool
 }
 
-func newProfileRecordCmd(a *app) *cobra.Command {
-	var f recordFlags
+type profileRecordOptions struct {
+	recordFlags
+	Command []string // process mode: the command to record
+	// set lists the flags given, for the mode checks
+	set func(name string) bool
+}
+
+func newProfileRecordCmd(a *app, runF runFunc[profileRecordOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runProfileRecord
+	}
+	opts := &profileRecordOptions{}
+	f := &opts.recordFlags
 	cmd := &cobra.Command{
 		Use:   "record -o FILE [--base runtime] -- CMD [ARGS...]\n  ctsec profile record --listen SOCKET -o FILE",
 		Short: "Record the syscalls a command or container makes into an allow-list seccomp profile",
@@ -96,36 +108,9 @@ profile recorded from a plain process that will run in a container.`,
   ctsec profile record --listen /run/ctsec-record.sock -o /var/lib/ctsec/{id}.json
   docker run --security-opt seccomp=/var/lib/ctsec/recording.json myimage`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.output == "" {
-				return usageError(errors.New("-o FILE is required"))
-			}
-			if f.base == "none" {
-				f.base = record.BaseNone
-			}
-			if f.base != record.BaseNone && f.base != record.BaseRuntime {
-				return usageError(fmt.Errorf("--base: want runtime or none, not %q", f.base))
-			}
-			if f.grace < 0 {
-				return usageError(fmt.Errorf("--grace %s: want a duration of zero or more", f.grace))
-			}
-			// A flag of the other mode would be ignored without a word; a
-			// user who gave it expected it to matter.
-			if err := flagsOnlyFor(cmd, f.listen != "", "--listen", "once", "metadata", "recording-profile"); err != nil {
-				return err
-			}
-			if err := flagsOnlyFor(cmd, f.listen == "", "a command (process mode)", "observations", "grace"); err != nil {
-				return err
-			}
-			if f.listen != "" {
-				if len(args) > 0 {
-					return usageError(errors.New("--listen records containers: give no command"))
-				}
-				return runRecordAgent(cmd.Context(), a, f)
-			}
-			if len(args) == 0 {
-				return usageError(errors.New("no command to record: ctsec profile record -o FILE -- CMD [ARGS...]"))
-			}
-			return runRecordProcess(cmd.Context(), a, f, args)
+			opts.Command = args
+			opts.set = cmd.Flags().Changed
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
 	fl := cmd.Flags()
@@ -140,6 +125,52 @@ profile recorded from a plain process that will run in a container.`,
 	fl.BoolVar(&f.once, "once", false, "listen mode: stop after the first container has finished")
 	cmd.RegisterFlagCompletionFunc("base", cobra.FixedCompletions([]string{"runtime", "none"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
+}
+
+func runProfileRecord(ctx context.Context, opts *profileRecordOptions, a *app) (*report.Report, error) {
+	f := opts.recordFlags
+	args := opts.Command
+	if f.output == "" {
+		return nil, usageError(errors.New("-o FILE is required"))
+	}
+	if f.base == "none" {
+		f.base = record.BaseNone
+	}
+	if f.base != record.BaseNone && f.base != record.BaseRuntime {
+		return nil, usageError(fmt.Errorf("--base: want runtime or none, not %q", f.base))
+	}
+	if f.grace < 0 {
+		return nil, usageError(fmt.Errorf("--grace %s: want a duration of zero or more", f.grace))
+	}
+	// A flag of the other mode would be ignored without a word; a user who
+	// gave it expected it to matter.
+	set := opts.set
+	if set == nil {
+		set = func(string) bool { return false }
+	}
+	if err := flagsOnlyFor(set, f.listen != "", "--listen", "once", "metadata", "recording-profile"); err != nil {
+		return nil, err
+	}
+	if err := flagsOnlyFor(set, f.listen == "", "a command (process mode)", "observations", "grace"); err != nil {
+		return nil, err
+	}
+	if f.listen != "" {
+		if len(args) > 0 {
+			return nil, usageError(errors.New("--listen records containers: give no command"))
+		}
+		return runRecordAgent(ctx, a, f)
+	}
+	if len(args) == 0 {
+		return nil, usageError(errors.New("no command to record: ctsec profile record -o FILE -- CMD [ARGS...]"))
+	}
+	return runRecordProcess(ctx, a, f, args)
+}
+
+// quiet is a report whose text view prints nothing: the command said what
+// it did on stderr, and stdout belongs to what it ran.
+func quiet(r report.Report) *report.Report {
+	r.Text = func(io.Writer, report.Options) error { return nil }
+	return &r
 }
 
 // recordSummary is the JSON output of a recording.
@@ -172,62 +203,62 @@ func summarize(obs *record.Observation, profile, observations string) recordSumm
 
 // flagsOnlyFor refuses flags that mean something only in one mode when
 // that mode is not the one running.
-func flagsOnlyFor(cmd *cobra.Command, modeOn bool, mode string, names ...string) error {
+func flagsOnlyFor(set func(string) bool, modeOn bool, mode string, names ...string) error {
 	if modeOn {
 		return nil
 	}
 	for _, n := range names {
-		if cmd.Flags().Changed(n) {
+		if set(n) {
 			return usageError(fmt.Errorf("--%s works only with %s", n, mode))
 		}
 	}
 	return nil
 }
 
-func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string) error {
+func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string) (*report.Report, error) {
 	obsPath := f.observations
 	if obsPath == "" {
 		obsPath = record.ObservationPath(f.output)
 	}
 	if filepath.Clean(obsPath) == filepath.Clean(f.output) {
-		return usageError(fmt.Errorf("--observations %s is the profile -o names; give another file", obsPath))
+		return nil, usageError(fmt.Errorf("--observations %s is the profile -o names; give another file", obsPath))
 	}
 	if !f.force {
 		for _, p := range []string{f.output, obsPath} {
 			if _, err := os.Lstat(p); err == nil {
-				return usageError(fmt.Errorf("%s exists; choose another -o or pass --force", p))
+				return nil, usageError(fmt.Errorf("%s exists; choose another -o or pass --force", p))
 			}
 		}
 	}
 	if err := checkOutputDirs(f.output, obsPath); err != nil {
-		return err
+		return nil, err
 	}
 	// Resolve the command before anything starts, so a typo is one line
 	// from ctsec and not an error from the shim followed by another.
 	if _, err := exec.LookPath(args[0]); err != nil {
-		return fmt.Errorf("finding command %q: %w", args[0], errors.Unwrap(err))
+		return nil, fmt.Errorf("finding command %q: %w", args[0], errors.Unwrap(err))
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("finding the ctsec binary to re-execute: %w", err)
+		return nil, fmt.Errorf("finding the ctsec binary to re-execute: %w", err)
 	}
 	res, err := record.Record(ctx, record.Options{
 		Args: args, Shim: []string{exe, record.ShimCommand},
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr,
 		Grace: f.grace, ForwardInterrupt: !terminalDeliversInterrupt(),
+		Clock: a.clock,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := record.Write(&res.Observation, record.ProfileOptions{Base: f.base}, f.output, obsPath); err != nil {
 		rescue(a, &res.Observation)
-		return err
+		return nil, err
 	}
 	s := summarize(&res.Observation, f.output, obsPath)
 	s.ExitCode, s.Signal, s.Leftover = &res.ExitCode, res.Signal, res.Leftover
 	if a.jsonOutput() {
-		// The one JSON shape of every command: findings (none) and data.
-		return a.emit(report.New("profile record", nil, s))
+		return quiet(report.New("profile record", nil, s)), nil
 	}
 	status := fmt.Sprintf("exit %d", res.ExitCode)
 	if res.Signal != "" {
@@ -241,40 +272,40 @@ func runRecordProcess(ctx context.Context, a *app, f recordFlags, args []string)
 	if len(res.Leftover) > 0 {
 		fmt.Fprintf(a.stderr, "ctsec: processes %v started by the command are still running; without the recorder their syscalls fail with ENOSYS — stop them\n", res.Leftover)
 	}
-	return nil
+	return quiet(report.New("profile record", nil, s)), nil
 }
 
-func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
+func runRecordAgent(ctx context.Context, a *app, f recordFlags) (*report.Report, error) {
 	sock, err := filepath.Abs(f.listen)
 	if err != nil {
-		return usageError(fmt.Errorf("--listen: %w", err))
+		return nil, usageError(fmt.Errorf("--listen: %w", err))
 	}
 	recPath := f.recordingProfile
 	if recPath == "" {
 		recPath = filepath.Join(filepath.Dir(f.output), "recording.json")
 	}
 	if err := checkOutputDirs(f.output, recPath); err != nil {
-		return err
+		return nil, err
 	}
 	prof, err := record.RecordingProfile(sock, f.metadata)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data, err := json.MarshalIndent(prof, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	data = append(data, '\n')
 	if old, err := os.ReadFile(recPath); err == nil && string(old) != string(data) && !f.force {
-		return usageError(fmt.Errorf("%s exists and is not this recording profile; choose --recording-profile or pass --force", recPath))
+		return nil, usageError(fmt.Errorf("%s exists and is not this recording profile; choose --recording-profile or pass --force", recPath))
 	}
 	ln, err := record.Listen(sock)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := record.WriteJSON(recPath, prof); err != nil {
 		ln.Close()
-		return fmt.Errorf("writing recording profile %q: %w", recPath, err)
+		return nil, fmt.Errorf("writing recording profile %q: %w", recPath, err)
 	}
 	fmt.Fprintf(a.stderr, "ctsec: recording profile %s (listenerPath %s); start containers with it, e.g.\n"+
 		"  docker run --security-opt seccomp=%s IMAGE    (Docker 23.0 or later)\n"+
@@ -282,8 +313,9 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 	var done []recordSummary
 	var writeErr error
 	agent := &record.Agent{
-		Once: f.once,
-		Log:  prefixWriter{a},
+		Once:  f.once,
+		Clock: a.clock,
+		Log:   prefixWriter{a},
 		Done: func(obs *record.Observation) {
 			path := record.ContainerPath(f.output, obs.Container)
 			profile, observations := path, record.ObservationPath(path)
@@ -305,14 +337,9 @@ func runRecordAgent(ctx context.Context, a *app, f recordFlags) error {
 	err = agent.Serve(ctx, ln)
 	os.Remove(sock)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if a.jsonOutput() {
-		if err := a.emit(report.New("profile record", nil, listenSummary{recPath, done})); err != nil {
-			return err
-		}
-	}
-	return writeErr
+	return quiet(report.New("profile record", nil, listenSummary{recPath, done})), writeErr
 }
 
 // listenSummary is the JSON data of a container recording session.
@@ -325,7 +352,7 @@ type listenSummary struct {
 // recording is not repeated easily.
 func rescue(a *app, obs *record.Observation) {
 	fmt.Fprintln(a.stderr, "ctsec: the observations that could not be saved follow:")
-	writeJSON(a.stderr, obs)
+	report.WriteJSON(a.stderr, obs)
 }
 
 // checkOutputDirs fails before recording, not after, when an output could

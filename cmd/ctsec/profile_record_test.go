@@ -274,7 +274,7 @@ func TestRecordThenSeccompExec(t *testing.T) {
 
 	gen := t.TempDir()
 	obs := strings.TrimSuffix(prof, ".json") + ".syscalls.json"
-	if _, stderr, code := ctsec(t, "profile", "gen", "w", "--base", "runtime", "--syscalls-from", obs, "-o", gen, "--state-dir", t.TempDir()); code != 0 {
+	if _, stderr, code := ctsec(t, "profile", "gen", "w", "--base", "runtime", "--syscalls-from", obs, "--dir", gen, "--state-dir", t.TempDir()); code != 0 {
 		t.Fatalf("profile gen --syscalls-from: exit %d: %s", code, stderr)
 	}
 	generated, err := os.ReadFile(filepath.Join(gen, "w.seccomp.json"))

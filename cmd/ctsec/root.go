@@ -6,12 +6,24 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/spf13/cobra"
 )
 
-func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+func run(ctx context.Context, clk clock.Clock, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return runApp(ctx, &app{stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.Or(clk)}, args)
+}
+
+// runEnv is run with environment variables for the output's shape
+// (COLUMNS, NO_COLOR), which the binary reads from its environment.
+func runEnv(ctx context.Context, clk clock.Clock, env map[string]string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	return runApp(ctx, &app{stdin: stdin, stdout: stdout, stderr: stderr, clock: clock.Or(clk), lookupEnv: lookup}, args)
+}
+
+func runApp(ctx context.Context, a *app, args []string) int {
+	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	root := newRootCmd(a)
 	root.SetArgs(args)
 	root.SetIn(stdin)
@@ -41,9 +53,17 @@ unreadable or malformed input, missing tool or engine).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			a.armInterrupt(cmd.Context(), cmd)
+			a.cmd = cmd
+			for _, n := range a.notes {
+				fmt.Fprintln(a.stderr, n)
+			}
 			var err error
 			if a.format, err = report.ParseFormat(a.formatName); err != nil {
 				return usageError(err)
+			}
+			if err := checkFormat(cmd, a.format); err != nil {
+				return err
 			}
 			if a.failOn, err = report.ParseSeverity(a.failOnName); err != nil {
 				return usageError(fmt.Errorf("--fail-on: %w", err))
@@ -56,28 +76,45 @@ unreadable or malformed input, missing tool or engine).`,
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(flagError(c, err)) })
+	root.SetHelpFunc(a.helpFunc)
+	root.SetUsageFunc(func(c *cobra.Command) error {
+		a.writeUsage(c.OutOrStderr(), c)
+		return nil
+	})
 	pf := root.PersistentFlags()
 	pf.StringVarP(&a.formatName, "format", "f", "text", "output format: "+strings.Join(formats, ", "))
-	pf.StringVar(&a.failOnName, "fail-on", "high", "exit 1 when a finding is at or above this severity: info, low, medium, high, critical, none")
+	pf.StringVar(&a.failOnName, "fail-on", "high", "audits: exit 1 when a finding is at or above this severity (info, low, medium, high, critical, none)")
 	pf.StringVar(&a.colorMode, "color", "auto", "colour people-facing output: auto (terminal and no NO_COLOR), always, never")
 	root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(formats, cobra.ShellCompDirectiveNoFileComp))
 	root.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(
 		[]string{"info", "low", "medium", "high", "critical", "none"}, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
-		newVersionCmd(a),
-		newDoctorCmd(a),
+		newVersionCmd(a, nil),
+		newDoctorCmd(a, nil),
 		newSeccompCmd(a),
 		newApparmorCmd(a),
 		newProfileCmd(a),
 		newComposeCmd(a),
 		newPortainerCmd(a),
-		newBenchCmd(a),
+		newBenchCmd(a, nil),
 		newHostCmd(a),
 		newRecordShimCmd(),
+		newManCmd(a, nil),
 	)
+	groups(root)
 	return root
+}
+
+// groups makes every command that holds subcommands refuse a mistyped one.
+func groups(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		groupCmd(c)
+	}
+	for _, sub := range c.Commands() {
+		groups(sub)
+	}
 }
 
 // usageError is exit code 2 for a command line that cannot be obeyed.

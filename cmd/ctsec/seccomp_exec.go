@@ -1,16 +1,26 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"syscall"
 
+	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/seccomp"
 	"github.com/spf13/cobra"
 )
 
-func newSeccompExecCmd(a *app) *cobra.Command {
-	var profile string
-	var caps []string
+type seccompExecOptions struct {
+	Profile string
+	Caps    []string
+	Command []string
+}
+
+func newSeccompExecCmd(a *app, runF runFunc[seccompExecOptions]) *cobra.Command {
+	if runF == nil {
+		runF = runSeccompExec
+	}
+	opts := &seccompExecOptions{}
 	cmd := &cobra.Command{
 		Use:   "exec --profile PROFILE [--caps CAPS] -- CMD [ARGS...]",
 		Short: "Run a command under a profile, loaded the way runc loads it",
@@ -34,41 +44,49 @@ was killed).`,
   ctsec seccomp exec --profile myservice.seccomp.json -- ./server --port 8080`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if profile == "" {
+			if opts.Profile == "" {
 				return usageError(fmt.Errorf("--profile is required"))
 			}
-			tf := targetFlags{arch: seccomp.NativeArch(), caps: caps}
-			t, err := tf.target()
-			if err != nil {
-				return err
-			}
-			p, err := loadValid(profile)
-			if err != nil {
-				return err
-			}
-			c, err := p.Resolve(t).Compile()
-			if err != nil {
-				return fmt.Errorf("compiling %s: %w", profile, err)
-			}
-			res, err := seccomp.Exec(cmd.Context(), c, args, seccomp.ExecOptions{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr})
-			if err != nil {
-				return err
-			}
-			if res.Signal == syscall.SIGSYS {
-				return &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by SIGSYS: the profile kills or traps a syscall it made", args[0])}
-			}
-			if res.Signal != 0 {
-				// Not the filter's doing: a user's kill, a crash, an OOM kill.
-				return &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by signal %v", args[0], res.Signal)}
-			}
-			if res.Code != 0 {
-				return &exitErr{code: res.Code}
-			}
-			return nil
+			opts.Command = args
+			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
-	cmd.Flags().StringVar(&profile, "profile", "", "the profile file (or built-in name) to apply")
-	cmd.Flags().StringSliceVar(&caps, "caps", nil, "capabilities that decide includes/excludes (default Docker's 14)")
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "the profile file (or built-in name) to apply")
+	cmd.Flags().StringSliceVar(&opts.Caps, "caps", nil, "capabilities that decide includes/excludes (default Docker's 14)")
 	cmd.Flags().SetInterspersed(false)
-	return cmd
+	// The command's own output is the output.
+	return withFormats(cmd, report.Text)
+}
+
+// runSeccompExec runs the command under the profile; its stdin, stdout and
+// stderr are the command's, and its exit code is passed through.
+func runSeccompExec(ctx context.Context, opts *seccompExecOptions, a *app) (*report.Report, error) {
+	tf := targetFlags{Arch: seccomp.NativeArch(), Caps: opts.Caps, Runc: "auto"}
+	t, err := tf.target(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := loadValid(opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.Resolve(t).Compile()
+	if err != nil {
+		return nil, fmt.Errorf("compiling %s: %w", opts.Profile, err)
+	}
+	res, err := seccomp.Exec(ctx, c, opts.Command, seccomp.ExecOptions{Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr})
+	if err != nil {
+		return nil, err
+	}
+	name := opts.Command[0]
+	switch {
+	case res.Signal == syscall.SIGSYS:
+		return nil, &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by SIGSYS: the profile kills or traps a syscall it made", name)}
+	case res.Signal != 0:
+		// Not the filter's doing: a user's kill, a crash, an OOM kill.
+		return nil, &exitErr{code: res.Code, err: fmt.Errorf("seccomp exec: %s killed by signal %v", name, res.Signal)}
+	case res.Code != 0:
+		return nil, &exitErr{code: res.Code}
+	}
+	return nil, nil
 }

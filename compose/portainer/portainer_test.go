@@ -16,6 +16,7 @@ import (
 	"github.com/ctsec/ctsec/compose"
 	"github.com/ctsec/ctsec/compose/portainer"
 	"github.com/ctsec/ctsec/compose/portainer/portainertest"
+	"github.com/ctsec/ctsec/internal/testenv"
 )
 
 const key = "ptr_SECRETKEYVALUE123"
@@ -103,7 +104,7 @@ func TestHardenAndPushKeepsEnv(t *testing.T) {
 		t.Fatalf("no hardening diff: %s", plan.Result.Diff("a", "b"))
 	}
 	state := t.TempDir()
-	backup, err := c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: state})
+	backup, err := c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: state, Clock: testenv.Clock(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func TestPushRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: t.TempDir()})
+	_, err = c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), Clock: testenv.Clock(t)})
 	if !errors.Is(err, portainer.ErrGitStack) {
 		t.Fatalf("git stack pushed: %v", err)
 	}
@@ -147,7 +148,7 @@ func TestPushRefusals(t *testing.T) {
 		t.Fatal("git stack changed")
 	}
 	// With DetachGit the user accepts losing the Git link, as Portainer does it.
-	if _, err := c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), DetachGit: true}); err != nil {
+	if _, err := c.Push(ctx, plan.Stack, plan.Original, string(plan.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), DetachGit: true, Clock: testenv.Clock(t)}); err != nil {
 		t.Fatalf("--detach-git push: %v", err)
 	}
 	if srv.Stack(2).GitBacked() || srv.File(2) != string(plan.Result.Output) {
@@ -156,13 +157,13 @@ func TestPushRefusals(t *testing.T) {
 	// Changed behind our back: refuse.
 	plan1, _ := c.Harden(ctx, 1, compose.Options{})
 	srv.Add(srv.Stack(1), stackFile+"# edited\n")
-	if _, err := c.Push(ctx, plan1.Stack, plan1.Original, string(plan1.Result.Output), portainer.PushOptions{StateDir: t.TempDir()}); err == nil || !strings.Contains(err.Error(), "changed in Portainer") {
+	if _, err := c.Push(ctx, plan1.Stack, plan1.Original, string(plan1.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), Clock: testenv.Clock(t)}); err == nil || !strings.Contains(err.Error(), "changed in Portainer") {
 		t.Fatalf("conflict not detected: %v", err)
 	}
 	// A failed redeploy leaves the old file and says where the backup is.
 	plan1, _ = c.Harden(ctx, 1, compose.Options{})
 	srv.FailPut = true
-	_, err = c.Push(ctx, plan1.Stack, plan1.Original, string(plan1.Result.Output), portainer.PushOptions{StateDir: t.TempDir()})
+	_, err = c.Push(ctx, plan1.Stack, plan1.Original, string(plan1.Result.Output), portainer.PushOptions{StateDir: t.TempDir(), Clock: testenv.Clock(t)})
 	if err == nil || !strings.Contains(err.Error(), "Failed to deploy") || !strings.Contains(err.Error(), "backed up") {
 		t.Fatalf("failed PUT: %v", err)
 	}
@@ -170,7 +171,7 @@ func TestPushRefusals(t *testing.T) {
 		t.Error("file changed after failed redeploy")
 	}
 	// Invalid content is never sent.
-	if _, err := c.Push(ctx, plan1.Stack, srv.File(1), "services: [", portainer.PushOptions{StateDir: t.TempDir()}); err == nil {
+	if _, err := c.Push(ctx, plan1.Stack, srv.File(1), "services: [", portainer.PushOptions{StateDir: t.TempDir(), Clock: testenv.Clock(t)}); err == nil {
 		t.Fatal("invalid content pushed")
 	}
 }
@@ -261,5 +262,33 @@ func TestStackLabelIsInert(t *testing.T) {
 	s := portainer.Stack{ID: 5, Name: "web\x1b[2J\r\n+++ b/forged.yml"}
 	if l := s.Label(); strings.ContainsAny(l, "\x1b\r\n") || !strings.HasPrefix(l, "web") {
 		t.Errorf("Label = %q", l)
+	}
+}
+
+// TestErrorRedactedBeforeCut: an API error that echoes the key near the
+// 300-character cut must not leak the key's beginning (issue 18.6): the
+// key is redacted first, then the message is shortened.
+func TestErrorRedactedBeforeCut(t *testing.T) {
+	for _, pad := range []int{280, 290, 295, 299, 5000} {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"message":"` + strings.Repeat("x", pad) + ` key ` + r.Header.Get("X-API-Key") + ` refused"}`))
+		}))
+		c, err := portainer.New(srv.URL, key, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Stacks(context.Background(), 0)
+		srv.Close()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		for n := 6; n <= len(key); n++ {
+			if strings.Contains(err.Error(), key[:n]) {
+				t.Errorf("pad %d: the first %d characters of the key are in the error: %v", pad, n, err)
+				break
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ctsec/ctsec/compose"
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 )
@@ -83,6 +84,8 @@ type PushOptions struct {
 	StateDir string
 	// Pull asks Portainer to pull images on redeploy.
 	Pull bool
+	// Clock dates the backup; nil is the system clock.
+	Clock clock.Clock
 }
 
 // Push replaces the stack's file with content after checking that nobody
@@ -103,7 +106,7 @@ func (c *Client) Push(ctx context.Context, s Stack, previous, content string, o 
 	if now != previous {
 		return "", fmt.Errorf("stack %d (%s) changed in Portainer since it was read; run again", s.ID, s.Name)
 	}
-	backup, err := SaveBackup(o.StateDir, c.base.Host, s, previous)
+	backup, err := SaveBackup(o.StateDir, c.base.Host, s, previous, clock.Or(o.Clock).Now())
 	if err != nil {
 		return "", err
 	}
@@ -122,11 +125,13 @@ func (c *Client) Push(ctx context.Context, s Stack, previous, content string, o 
 
 // SaveBackup keeps a stack's file and settings (its environment may hold
 // secrets: files are 0600 in a 0700 directory) under
-// <stateDir>/portainer/<host>/stack-<id>-<time>/.
-func SaveBackup(stateDir, host string, s Stack, content string) (string, error) {
+// <stateDir>/portainer/<host>/stack-<id>-<time>/, dated now.
+func SaveBackup(stateDir, host string, s Stack, content string, now time.Time) (string, error) {
 	dir := filepath.Join(stateDir, "portainer", safeName(host),
-		fmt.Sprintf("stack-%d-%s", s.ID, time.Now().UTC().Format("20060102T150405.000000000Z")))
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		fmt.Sprintf("stack-%d-%s", s.ID, now.UTC().Format("20060102T150405.000000000Z")))
+	// A state directory others can write could hand the secrets to them
+	// or redirect the write: refuse it.
+	if err := safefile.MakeStateDir(filepath.Dir(dir)); err != nil {
 		return "", fmt.Errorf("creating backup directory: %w", err)
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {

@@ -96,7 +96,7 @@ func dockerBypassInner(t *testing.T) {
 		}
 		var v4 bool
 		for _, f := range fs {
-			if f.Rule != "host.firewall.docker-bypass" {
+			if f.Rule != "host/firewall-docker-bypass" {
 				continue
 			}
 			v4 = v4 || strings.Contains(f.Message, "publishes 0.0.0.0:18080/tcp (→ 80)")

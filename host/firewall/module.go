@@ -76,7 +76,7 @@ func (s *ufwState) allows(port int, proto, addr string) bool {
 
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
 	if !installed(env) {
-		return []report.Finding{{Rule: "host.firewall.installed", Severity: report.High, Target: "ufw",
+		return []report.Finding{{Rule: "host/firewall-installed", Severity: report.High, Target: "ufw",
 			Message: "ufw is not installed: no host firewall is managed", Fix: "apt-get install ufw, then ctsec host apply firewall"}}, nil
 	}
 	st, err := readState(env)
@@ -84,7 +84,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		return nil, err
 	}
 	var fs []report.Finding
-	f := report.Finding{Rule: "host.firewall.enabled", Target: "ufw", File: "/etc/ufw/ufw.conf", Severity: report.Info}
+	f := report.Finding{Rule: "host/firewall-enabled", Target: "ufw", File: "/etc/ufw/ufw.conf", Severity: report.Info}
 	active := st.enabled
 	src := "ENABLED in /etc/ufw/ufw.conf"
 	if env.Live() {
@@ -102,7 +102,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	fs = append(fs, f)
 	in := st.defaults["DEFAULT_INPUT_POLICY"]
-	f = report.Finding{Rule: "host.firewall.default", Target: "DEFAULT_INPUT_POLICY", File: "/etc/default/ufw", Severity: report.Info,
+	f = report.Finding{Rule: "host/firewall-default", Target: "DEFAULT_INPUT_POLICY", File: "/etc/default/ufw", Severity: report.Info,
 		Message: "default incoming policy " + in}
 	if pol.Firewall.DefaultIncoming == "deny" && in != "DROP" && in != "REJECT" {
 		f.Severity = report.High
@@ -112,7 +112,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	fs = append(fs, f)
 	for _, r := range pol.Firewall.Allow {
 		if !st.allows(r.Port, r.Proto, "") && len(r.From) == 0 {
-			fs = append(fs, report.Finding{Rule: "host.firewall.allow", Severity: report.Low, Target: fmt.Sprintf("%d/%s", r.Port, r.Proto),
+			fs = append(fs, report.Finding{Rule: "host/firewall-allow", Severity: report.Low, Target: fmt.Sprintf("%d/%s", r.Port, r.Proto),
 				Message: fmt.Sprintf("%d/%s (%s) is not allowed by a UFW rule", r.Port, r.Proto, r.Comment), Fix: "ctsec host apply firewall"})
 		}
 	}
@@ -127,7 +127,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 			}
 		}
 		if !wanted {
-			fs = append(fs, report.Finding{Rule: "host.firewall.extra", Severity: report.Low, File: "/etc/ufw/user.rules", Line: r.Line,
+			fs = append(fs, report.Finding{Rule: "host/firewall-extra", Severity: report.Low, File: "/etc/ufw/user.rules", Line: r.Line,
 				Target:  fmt.Sprintf("%s/%s", r.DPort, r.Proto),
 				Message: fmt.Sprintf("UFW allows %s/%s from %s, which the policy does not list (%s)", r.DPort, r.Proto, r.Src, r.Comment)})
 		}
@@ -148,7 +148,7 @@ func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Polic
 	}
 	res, err := env.Runner.Run(ctx, "docker", "ps", "--format", "{{.Names}}\t{{.Ports}}")
 	if err != nil || res.ExitCode != 0 {
-		return []report.Finding{{Rule: "host.firewall.docker", Severity: report.Info, Target: "docker",
+		return []report.Finding{{Rule: "host/firewall-docker", Severity: report.Info, Target: "docker",
 			Message: "cannot list containers to check published ports: " + errText(err, res)}}
 	}
 	var pubs []Published
@@ -163,7 +163,7 @@ func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Polic
 // dockerFindings reports each published port that bypasses UFW.
 func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *host.Policy) []report.Finding {
 	var fs []report.Finding
-	fs = append(fs, report.Finding{Rule: "host.firewall.docker-user", Severity: report.Info, Target: "DOCKER-USER",
+	fs = append(fs, report.Finding{Rule: "host/firewall-docker-user", Severity: report.Info, Target: "DOCKER-USER",
 		Message: fmt.Sprintf("DOCKER-USER chain: %s; %d published port binding(s) on this host", dockerUser, len(pubs))})
 	for _, p := range pubs {
 		if !p.Public() {
@@ -182,7 +182,7 @@ func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *hos
 		case allowed:
 			sev, why = report.Info, "bypasses UFW, but the policy allows this port anyway"
 		}
-		fs = append(fs, report.Finding{Rule: "host.firewall.docker-bypass", Severity: sev, Target: p.Container,
+		fs = append(fs, report.Finding{Rule: "host/firewall-docker-bypass", Severity: sev, Target: p.Container,
 			Message: fmt.Sprintf("container %s publishes %s:%d/%s (→ %s) which %s", p.Container, p.HostIP, p.HostPort, p.Proto, p.Target, why),
 			Fix:     "bind it to 127.0.0.1 in the compose file, or filter it in DOCKER-USER (see docs/host.md)"})
 	}
@@ -218,10 +218,14 @@ func errText(err error, res execx.Result) string {
 	return execx.FirstLine(res.Stderr)
 }
 
-// sshPorts are the ports sshd uses: from sshd -T under the root and, on the
-// live host, the sockets sshd listens on (ss).
-func sshPorts(ctx context.Context, env *host.Env) []int {
-	ports, _ := ssh.Ports(ctx, env)
+// sshPorts are the ports sshd uses: from sshd -T under the root (now and
+// as the policy plans it), the port the operator's own connection came in
+// on, and, on the live host, the sockets sshd listens on (ss).
+func sshPorts(ctx context.Context, env *host.Env, pol *host.Policy) []int {
+	ports, _ := ssh.Ports(ctx, env, pol)
+	if c, ok, _ := env.Conn(); ok && !slices.Contains(ports, c.ServerPort) {
+		ports = append(ports, c.ServerPort)
+	}
 	if env.Live() {
 		if res, err := env.Runner.Run(ctx, "ss", "-Hltnp"); err == nil && res.ExitCode == 0 {
 			for _, l := range strings.Split(string(res.Stdout), "\n") {
@@ -281,7 +285,7 @@ func copyUFW(env *host.Env) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := host.CopyTree(env.Path("/etc/ufw"), filepath.Join(dir, "etc/ufw")); err != nil {
+	if err := env.FS().CopyOut("/etc/ufw", filepath.Join(dir, "etc/ufw")); err != nil {
 		os.RemoveAll(dir)
 		return "", err
 	}
@@ -337,10 +341,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 	if env.Live() {
 		mp.Commands = append(mp.Commands, "ufw --force enable (or ufw reload when already active)")
 	}
-	// Lockout guard: default-deny must keep every SSH port open.
+	// Lockout guard: default-deny must keep every SSH port open, from the
+	// operator's address at least.
 	if pol.Firewall.DefaultIncoming != "allow" {
-		client := env.ClientIP()
-		for _, p := range sshPorts(ctx, env) {
+		conn, haveConn, err := env.Conn()
+		if err != nil {
+			mp.Refusals = append(mp.Refusals, host.ConnRefusal(err))
+		}
+		for _, p := range sshPorts(ctx, env, pol) {
 			ok := false
 			for _, a := range pol.Firewall.Allow {
 				if a.Port != p || a.Proto != "tcp" {
@@ -350,16 +358,18 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 					ok = true
 				}
 				for _, src := range a.From {
-					if pfx, err := host.ParseAddrOrPrefix(src); err == nil && client != "" {
-						if c, err := host.ParseAddrOrPrefix(client); err == nil && pfx.Contains(c.Addr()) {
-							ok = true
-						}
+					if pfx, err := host.ParseAddrOrPrefix(src); err == nil && haveConn && pfx.Contains(conn.Client) {
+						ok = true
 					}
 				}
 			}
 			if !ok {
+				from := "from anywhere (you are on a console, so no address of yours is known)"
+				if haveConn {
+					from = "from your address " + conn.Client.String()
+				}
 				mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "firewall-ssh-port",
-					Reason: fmt.Sprintf("default %s incoming would close SSH: sshd uses port %d (sshd -T / listening sockets) and the policy does not allow %d/tcp from your address", pol.Firewall.DefaultIncoming, p, p)})
+					Reason: fmt.Sprintf("default %s incoming would close SSH: sshd uses port %d (sshd -T listenaddress, your connection, listening sockets) and the policy does not allow %d/tcp %s; add it to firewall.allow", pol.Firewall.DefaultIncoming, p, p, from)})
 			}
 		}
 	}

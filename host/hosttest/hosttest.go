@@ -19,7 +19,7 @@ func Root(t testing.TB, copies ...string) *host.Env {
 	t.Helper()
 	root := t.TempDir()
 	for _, p := range copies {
-		if err := host.CopyTree(p, filepath.Join(root, p)); err != nil {
+		if err := copyTree(p, filepath.Join(root, p)); err != nil {
 			testenv.Unavailable(t, "copying %s into a test root: %v", p, err)
 		}
 	}
@@ -66,4 +66,34 @@ func Snapshot(t testing.TB, env *host.Env) map[string]string {
 		return nil
 	})
 	return out
+}
+
+// copyTree copies a file of this machine, or a directory with its regular
+// files and their permission bits, to dst. Symlinks and special files are
+// skipped: a test root must never reach outside itself.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		out := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(out, 0o755)
+		}
+		if !info.Mode().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(out, b, info.Mode().Perm())
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -51,7 +52,7 @@ func Load(ov host.Overlay) (Tree, error) {
 			continue
 		}
 		if err != nil {
-			if st, serr := os.Stat(ov.Env.Path(f)); serr == nil && st.IsDir() {
+			if st, serr := ov.Env.FS().Stat(f); serr == nil && st.IsDir() {
 				continue
 			}
 			return Tree{}, err
@@ -74,7 +75,7 @@ func security(pattern string) bool {
 func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]report.Finding, error) {
 	var fs []report.Finding
 	if !env.Exists("/usr/bin/unattended-upgrade") {
-		fs = append(fs, report.Finding{Rule: "host.updates.installed", Severity: report.High, Target: "unattended-upgrades",
+		fs = append(fs, report.Finding{Rule: "host/updates-installed", Severity: report.High, Target: "unattended-upgrades",
 			Message: "unattended-upgrades is not installed: security updates are not applied automatically",
 			Fix:     "apt-get install unattended-upgrades, then ctsec host apply updates"})
 	}
@@ -84,7 +85,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		return nil, err
 	}
 	for _, k := range []string{"APT::Periodic::Update-Package-Lists", "APT::Periodic::Unattended-Upgrade"} {
-		f := report.Finding{Rule: "host.updates.periodic", Target: k, Severity: report.Info}
+		f := report.Finding{Rule: "host/updates-periodic", Target: k, Severity: report.Info}
 		op, ok := t.Scalar(k)
 		switch {
 		case !ok:
@@ -105,23 +106,23 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	origins := append(t.List("Unattended-Upgrade::Origins-Pattern"), t.List("Unattended-Upgrade::Allowed-Origins")...)
 	if len(origins) == 0 {
-		fs = append(fs, report.Finding{Rule: "host.updates.origins", Severity: report.Medium, Target: "Unattended-Upgrade::Origins-Pattern",
+		fs = append(fs, report.Finding{Rule: "host/updates-origins", Severity: report.Medium, Target: "Unattended-Upgrade::Origins-Pattern",
 			Message: "no origins configured: unattended-upgrade would install nothing", Fix: "ctsec host apply updates"})
 	}
 	for _, o := range origins {
 		if pol.Updates.SecurityOnly && !security(o.Value) {
-			fs = append(fs, report.Finding{Rule: "host.updates.origins", Severity: report.Medium, File: o.File, Line: o.Line,
+			fs = append(fs, report.Finding{Rule: "host/updates-origins", Severity: report.Medium, File: o.File, Line: o.Line,
 				Target:  "Unattended-Upgrade::Origins-Pattern",
 				Message: fmt.Sprintf("origin %q is not security-only: unattended upgrades also install ordinary point-release updates", o.Value),
 				Fix:     "ctsec host apply updates (writes " + ConfFile + " with #clear, which replaces the list)"})
 		}
 	}
 	if op, ok := t.Scalar("Unattended-Upgrade::Automatic-Reboot"); ok && strings.EqualFold(op.Value, "true") && !pol.Updates.AutomaticReboot {
-		fs = append(fs, report.Finding{Rule: "host.updates.reboot", Severity: report.Medium, File: op.File, Line: op.Line,
+		fs = append(fs, report.Finding{Rule: "host/updates-reboot", Severity: report.Medium, File: op.File, Line: op.Line,
 			Message: "Unattended-Upgrade::Automatic-Reboot is true: the host reboots on its own after some upgrades"})
 	}
 	tm := effectiveTimer(ov, UpgradeTimer)
-	f := report.Finding{Rule: "host.updates.schedule", Target: UpgradeTimer, Severity: report.Info}
+	f := report.Finding{Rule: "host/updates-schedule", Target: UpgradeTimer, Severity: report.Info}
 	if len(tm.Files) > 0 {
 		f.File = tm.Files[len(tm.Files)-1]
 	}
@@ -275,12 +276,25 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 // the values, and has systemd check the calendar expression.
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
 	pd, _ := mp.Data.(planData)
-	f, err := os.CreateTemp("", "ctsec-apt-*.conf")
+	// apt is handed a private copy: it would follow a symlink in the root's
+	// tree out of it; the copy holds only what the root resolves to.
+	tmp, err := os.MkdirTemp("", "ctsec-apt-")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	fmt.Fprintf(f, "Dir::Etc::parts %q;\nDir::Etc::main %q;\n", env.Path("/etc/apt/apt.conf.d"), env.Path("/etc/apt/apt.conf"))
+	defer os.RemoveAll(tmp)
+	parts, main := filepath.Join(tmp, "apt.conf.d"), filepath.Join(tmp, "apt.conf")
+	if err := env.FS().CopyOut("/etc/apt/apt.conf.d", parts); err != nil && !host.IsNotExist(err) {
+		return fmt.Errorf("copying /etc/apt/apt.conf.d: %w", err)
+	}
+	if err := env.FS().CopyOut("/etc/apt/apt.conf", main); err != nil && !host.IsNotExist(err) {
+		return fmt.Errorf("copying /etc/apt/apt.conf: %w", err)
+	}
+	f, err := os.Create(filepath.Join(tmp, "ctsec.conf"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(f, "Dir::Etc::parts %q;\nDir::Etc::main %q;\n", parts, main)
 	f.Close()
 	r := env.Runner
 	r.Env = append(append([]string{}, r.Env...), "APT_CONFIG="+f.Name())

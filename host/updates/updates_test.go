@@ -43,9 +43,9 @@ func TestAuditDebianDefaultIsNotSecurityOnly(t *testing.T) {
 	var origins, schedule []report.Finding
 	for _, f := range fs {
 		switch f.Rule {
-		case "host.updates.origins":
+		case "host/updates-origins":
 			origins = append(origins, f)
-		case "host.updates.schedule":
+		case "host/updates-schedule":
 			schedule = append(schedule, f)
 		}
 	}
@@ -66,7 +66,7 @@ func TestApplySecurityOnlyVerifiedByApt(t *testing.T) {
 	ctx := context.Background()
 	env := DebianRoot(t)
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestVerifyFailureRestores(t *testing.T) {
 	hosttest.Write(t, env, "/etc/apt/apt.conf.d/60local", "Unattended-Upgrade::Origins-Pattern { \"origin=*\"; };\n")
 	before := hosttest.Snapshot(t, env)
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,10 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"io/fs"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -52,9 +55,11 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Finding is one observation. File/Line/Column locate it in an input file when
-// there is one; Path is a JSON/YAML path inside that file; Target names what was
-// inspected when it is not a file (a container, a loaded profile, a host key).
+// Finding is one observation. Its location has one model across areas:
+// File/Line/Column place it in a file when there is one (the input audited,
+// or the host file a value comes from); Path is a JSON/YAML path inside that
+// file; Target names what was inspected — a container, a loaded profile, a
+// host setting — and never carries a file position.
 type Finding struct {
 	Rule     string   `json:"rule"`
 	Severity Severity `json:"severity"`
@@ -81,15 +86,30 @@ func (f Finding) Where() string {
 	}
 }
 
-// Report is what a command emits: always one object with a findings array, so
-// programs can rely on `.findings` whatever produced it. Data carries the
-// command's own structured result (a score, a diff summary, verdicts).
+// Report is what every command emits: always one object with the same
+// fields, so programs can rely on `.findings` and `.data` whatever produced
+// it. Findings are what an audit found; Data is the command's own result (a
+// score, a diff, a plan, the files it wrote), null when it has none.
 type Report struct {
 	Tool     string    `json:"tool"`
-	Command  string    `json:"command,omitempty"`
+	Command  string    `json:"command"`
 	Findings []Finding `json:"findings"`
 	Summary  Summary   `json:"summary"`
-	Data     any       `json:"data,omitempty"`
+	Data     any       `json:"data"`
+
+	// Rules are the rules the command evaluated: SARIF's rule metadata and,
+	// when there are no Checks, the checks of JUnit and Markdown (a rule
+	// without findings passed).
+	Rules Rules `json:"-"`
+	// Checks are the command's checks with their status when it runs a
+	// fixed set of them (bench, doctor): passed and skipped ones too.
+	Checks []Check `json:"-"`
+	// Text renders the report for people when the command has its own view
+	// (a diff, a plan, a status); nil prints the findings.
+	Text func(w io.Writer, o Options) error `json:"-"`
+	// Markdown renders it as Markdown when the command has its own
+	// document (the weekly review); nil is the generic one.
+	Markdown func(w io.Writer, o Options) error `json:"-"`
 }
 
 // Summary counts findings per severity.
@@ -102,12 +122,25 @@ type Summary struct {
 	Info     int `json:"info"`
 }
 
-// New makes a report with its summary computed and findings in a stable order:
-// by file, line, column, then most severe first.
+// New makes a report with its summary computed and findings in the order
+// people read them: most severe first, then by location (file, line, column,
+// target), then rule.
 func New(command string, findings []Finding, data any) Report {
 	fs := append([]Finding(nil), findings...)
+	Sort(fs)
+	if fs == nil {
+		fs = []Finding{}
+	}
+	return Report{Tool: "ctsec", Command: command, Findings: fs, Summary: summarize(fs), Data: data}
+}
+
+// Sort orders findings most severe first, then by location and rule.
+func Sort(fs []Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
 		if a.File != b.File {
 			return a.File < b.File
 		}
@@ -117,12 +150,11 @@ func New(command string, findings []Finding, data any) Report {
 		if a.Column != b.Column {
 			return a.Column < b.Column
 		}
-		return a.Severity > b.Severity
+		if a.Target != b.Target {
+			return a.Target < b.Target
+		}
+		return a.Rule < b.Rule
 	})
-	if fs == nil {
-		fs = []Finding{}
-	}
-	return Report{Tool: "ctsec", Command: command, Findings: fs, Summary: summarize(fs), Data: data}
 }
 
 func summarize(fs []Finding) Summary {
@@ -171,3 +203,22 @@ func countFindings(n int) string {
 	}
 	return fmt.Sprintf("%d findings", n)
 }
+
+// FileMode is a file's permission bits as JSON shows them: the octal string
+// people write ("0644"), not the decimal number fs.FileMode marshals to.
+type FileMode fs.FileMode
+
+func (m FileMode) MarshalText() ([]byte, error) {
+	return []byte(m.String()), nil
+}
+
+func (m *FileMode) UnmarshalText(b []byte) error {
+	v, err := strconv.ParseUint(string(b), 8, 32)
+	if err != nil || v > 0o777 {
+		return fmt.Errorf("file mode %q: want an octal number such as 0644", b)
+	}
+	*m = FileMode(v)
+	return nil
+}
+
+func (m FileMode) String() string { return fmt.Sprintf("%04o", uint32(fs.FileMode(m).Perm())) }

@@ -3,53 +3,54 @@ package report
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
+
+	"github.com/ctsec/ctsec/internal/term"
 )
 
-var severityColor = map[Severity]string{
-	Critical: "\x1b[1;31m",
-	High:     "\x1b[31m",
-	Medium:   "\x1b[33m",
-	Low:      "\x1b[36m",
-	Info:     "\x1b[2m",
+var severityColor = map[string]string{
+	"critical": term.BoldRed,
+	"high":     term.Red,
+	"medium":   term.Yellow,
+	"low":      term.Cyan,
+	"info":     term.Dim,
 }
 
-const colorReset = "\x1b[0m"
-
-func renderText(w io.Writer, r Report, o Options) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, f := range r.Findings {
-		sev := f.Severity.String()
-		if o.Color {
-			// Pad before colouring: tabwriter counts escape bytes as width.
-			sev = severityColor[f.Severity] + fmt.Sprintf("%-8s", sev) + colorReset
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", sev, f.Rule, f.Where(), oneLine(f.Message))
-		if f.Fix != "" {
-			fmt.Fprintf(tw, "\t\t\tfix: %s\n", oneLine(f.Fix))
-		}
-	}
-	if err := tw.Flush(); err != nil {
+// WriteText is the people's view of a report's findings: one row each, most
+// severe first, the message wrapped to the width with the fix under it, and
+// the count by severity.
+func WriteText(w io.Writer, r Report, o Options) error {
+	if err := WriteFindings(w, r.Findings, o); err != nil {
 		return err
 	}
-	s := r.Summary
-	if s.Total == 0 {
-		_, err := fmt.Fprintln(w, "no findings")
-		return err
-	}
-	_, err := fmt.Fprintf(w, "%s: %d critical, %d high, %d medium, %d low, %d info\n",
-		countFindings(s.Total), s.Critical, s.High, s.Medium, s.Low, s.Info)
+	_, err := fmt.Fprintln(w, SummaryLine(r.Summary))
 	return err
 }
 
-// oneLine keeps a finding on one row even when its message came from a tool
-// that prints several lines.
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\n' || c == '\r' || c == '\t' {
-			b[i] = ' '
+// WriteFindings prints findings as a table (severity, rule, where, message)
+// that fits o's width; commands with their own text view use it for the
+// findings part.
+func WriteFindings(w io.Writer, fs []Finding, o Options) error {
+	t := term.NewTable(w, o.LineWidth())
+	// A message squeezed narrower than this reads worse than one under
+	// its row.
+	t.MinWrap = 40
+	if o.Color {
+		t.Style(0, func(c string) string { return severityColor[c] })
+	}
+	for _, f := range fs {
+		t.Row(f.Severity.String(), f.Rule, f.Where(), f.Message)
+		if f.Fix != "" {
+			t.Row("", "", "", "fix: "+f.Fix)
 		}
 	}
-	return string(b)
+	return t.Flush()
+}
+
+// SummaryLine is "no findings" or "N findings: 0 critical, 1 high, …".
+func SummaryLine(s Summary) string {
+	if s.Total == 0 {
+		return "no findings"
+	}
+	return fmt.Sprintf("%s: %d critical, %d high, %d medium, %d low, %d info",
+		countFindings(s.Total), s.Critical, s.High, s.Medium, s.Low, s.Info)
 }

@@ -29,8 +29,8 @@ func Docker(t testing.TB) string {
 	if err := startDockerd(); err != nil {
 		Unavailable(t, "no Docker engine answers and starting one failed: %v", err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	deadline := time.Now().Add(60 * time.Second) // elapsed
+	for time.Now().Before(deadline) {            // elapsed
 		if dockerAnswers(docker) {
 			return docker
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
@@ -26,6 +27,8 @@ type Agent struct {
 	Log io.Writer
 	// Once stops the agent after the first container finished.
 	Once bool
+	// Clock dates the recordings; nil is the system clock.
+	Clock clock.Clock
 }
 
 // Listen creates the agent socket at path, readable and writable by its
@@ -95,7 +98,7 @@ func (a *Agent) Serve(ctx context.Context, ln *net.UnixListener) error {
 	finish := func(id string, interrupted bool) {
 		r := recs[id]
 		delete(recs, id)
-		r.obs.Ended = time.Now().UTC()
+		r.obs.Ended = clock.Or(a.Clock).Now().UTC()
 		r.obs.Interrupted = interrupted
 		r.tally.fill(&r.obs)
 		if a.Done != nil {
@@ -118,7 +121,7 @@ func (a *Agent) Serve(ctx context.Context, ln *net.UnixListener) error {
 				a.logf("rejected a connection: %v", err)
 				continue
 			}
-			srv, err := newServer(fd, nil)
+			srv, err := newServer(fd, nil, a.Clock)
 			if err != nil {
 				unix.Close(int(fd))
 				a.logf("container %s: %v", st.Container.ID, err)
@@ -129,7 +132,7 @@ func (a *Agent) Serve(ctx context.Context, ln *net.UnixListener) error {
 				r = &recording{
 					obs: Observation{
 						Version: ObservationVersion, Source: SourceContainer,
-						Container: &st.Container, Started: time.Now().UTC(),
+						Container: &st.Container, Started: clock.Or(a.Clock).Now().UTC(),
 						Implicit: implicitFor(SourceContainer),
 						Host:     thisHost(),
 					},
@@ -196,7 +199,7 @@ const maxAgentFds = 16
 // first segment's SCM_RIGHTS, then the rest of the JSON until the runtime
 // closes the connection. Every fd but the verified listener is closed.
 func receive(c *net.UnixConn) (AgentState, libseccomp.ScmpFd, error) {
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	c.SetReadDeadline(time.Now().Add(10 * time.Second)) // elapsed: the socket deadline is on the wall clock
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4*maxAgentFds))
 	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +30,8 @@ type Options struct {
 	Env []string
 	// Dir is the command's working directory; empty means the recorder's.
 	Dir string
+	// Clock dates the recording; nil is the system clock.
+	Clock clock.Clock
 	// Grace is how long an interrupted command gets to exit before it is
 	// killed. Zero means 10 seconds.
 	Grace time.Duration
@@ -76,7 +79,8 @@ func Record(ctx context.Context, opts Options) (*Result, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
 	cmd.Env, cmd.Dir = opts.Env, opts.Dir
 	cmd.ExtraFiles = []*os.File{syncW} // fd 3 = shimSyncFd
-	started := time.Now()
+	clk := clock.Or(opts.Clock)
+	started := clk.Now()
 	if err := cmd.Start(); err != nil {
 		syncW.Close()
 		return nil, fmt.Errorf("starting the recording shim %s: %w", opts.Shim[0], err)
@@ -93,7 +97,7 @@ func Record(ctx context.Context, opts Options) (*Result, error) {
 		<-exited
 		return nil, fmt.Errorf("recording %s: %w", opts.Args[0], err)
 	}
-	srv, err := newServer(fd, newShimGate(cmd.Process.Pid))
+	srv, err := newServer(fd, newShimGate(cmd.Process.Pid), clk)
 	if err != nil {
 		unix.Close(int(fd))
 		cmd.Process.Kill()
@@ -159,7 +163,7 @@ func Record(ctx context.Context, opts Options) (*Result, error) {
 	res.Observation = Observation{
 		Version: ObservationVersion, Source: SourceProcess,
 		Command: append([]string(nil), opts.Args...),
-		Started: started.UTC(), Ended: time.Now().UTC(), Interrupted: interrupted,
+		Started: started.UTC(), Ended: clk.Now().UTC(), Interrupted: interrupted,
 		Implicit: implicitFor(SourceProcess),
 		Host:     thisHost(),
 	}
@@ -186,7 +190,7 @@ func takeListener(pid int, sync *os.File, exited <-chan struct{}) (libseccomp.Sc
 		return -1, fmt.Errorf("pidfd_open(%d): %w", pid, err)
 	}
 	defer unix.Close(pidfd)
-	deadline := time.Now().Add(10 * time.Second)
+	timeout := time.After(10 * time.Second)
 	for delay := 50 * time.Microsecond; ; delay = min(2*delay, 10*time.Millisecond) {
 		if n, ok := findListener(pid); ok {
 			fd, err := unix.PidfdGetfd(pidfd, n, 0)
@@ -198,10 +202,9 @@ func takeListener(pid int, sync *os.File, exited <-chan struct{}) (libseccomp.Sc
 		select {
 		case <-exited:
 			return -1, errors.New("the recording shim exited while loading its filter")
-		case <-time.After(delay):
-		}
-		if time.Now().After(deadline) {
+		case <-timeout:
 			return -1, errors.New("the recording shim loaded no seccomp listener within 10s")
+		case <-time.After(delay):
 		}
 	}
 }

@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
@@ -26,13 +26,14 @@ type server struct {
 	gate  admitter
 	tally *Tally
 	pids  map[uint32]struct{} // thread ids seen, for reporting leftovers
+	clock clock.Clock         // dates first and last sightings
 
 	stopOnce sync.Once
 	// Answered counts notifications answered, admitted or not.
 	answered uint64
 }
 
-func newServer(fd libseccomp.ScmpFd, gate admitter) (*server, error) {
+func newServer(fd libseccomp.ScmpFd, gate admitter, clk clock.Clock) (*server, error) {
 	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("creating eventfd: %w", err)
@@ -41,7 +42,7 @@ func newServer(fd libseccomp.ScmpFd, gate admitter) (*server, error) {
 	// the recorded task and the recorder instead of going through the
 	// scheduler on every notification; older kernels refuse it, harmlessly.
 	unix.IoctlSetInt(int(fd), unix.SECCOMP_IOCTL_NOTIF_SET_FLAGS, userNotifFdSyncWakeUp)
-	return &server{fd: fd, wake: wake, gate: gate, tally: NewTally(), pids: map[uint32]struct{}{}}, nil
+	return &server{fd: fd, wake: wake, gate: gate, tally: NewTally(), pids: map[uint32]struct{}{}, clock: clock.Or(clk)}, nil
 }
 
 // stop makes run return at its next poll. Tasks still under the filter then
@@ -117,7 +118,7 @@ func (s *server) answer() error {
 		if arch == libseccomp.ArchAMD64 && nr&x32SyscallBit != 0 {
 			arch = libseccomp.ArchX32 // x32 calls carry x86_64's audit arch
 		}
-		s.tally.add(arch, nr, time.Now())
+		s.tally.add(arch, nr, s.clock.Now())
 	}
 	return nil
 }

@@ -84,30 +84,55 @@ func Strict(p *seccomp.Seccomp) *seccomp.Seccomp {
 	return p
 }
 
-// runtimeBase is what runc itself needs between loading the filter and
-// executing the container's process, as recorded by the Security Profiles
-// Operator for runc v1.4.2 on x86_64 (examples/baseprofile-runc.yaml).
-var runtimeBase = []string{
+// runcBase is what runc itself does between loading the filter and
+// executing the container's process: the names the Security Profiles
+// Operator recorded for runc v1.4.2 on x86_64 (examples/baseprofile-runc.yaml),
+// which include every name runc 1.1.5 (Debian 12) needs to start a container
+// (seccomp.RuncStartNeeds, measured), plus what runc init's Go runtime may
+// do on that thread at any moment (memory, threads, signals, exit).
+var runcBase = []string{
 	"arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "epoll_ctl",
-	"epoll_pwait", "execve", "exit_group", "faccessat2", "fcntl", "fstat", "fstatfs", "futex",
-	"getcwd", "getdents64", "getpid", "getppid", "getuid", "mmap", "mprotect", "nanosleep",
-	"newfstatat", "openat", "openat2", "prctl", "read", "recvfrom", "rt_sigreturn", "sched_yield",
-	"set_tid_address", "setgid", "setgroups", "setuid", "sigaltstack", "statx", "tgkill", "write",
+	"epoll_pwait", "execve", "exit", "exit_group", "faccessat2", "fcntl", "fstat", "fstatfs", "futex",
+	"getcwd", "getdents64", "getpid", "getppid", "gettid", "getuid", "madvise", "mmap", "mprotect",
+	"munmap", "nanosleep", "newfstatat", "openat", "openat2", "prctl", "read", "recvfrom",
+	"rt_sigprocmask", "rt_sigreturn", "sched_yield", "set_tid_address", "setgid", "setgroups",
+	"setuid", "sigaltstack", "statx", "tgkill", "write",
+}
+
+// processBase is what the container's own first process needs to be a
+// shell: start children (clone, below), wait for them, connect them with
+// pipes, redirect with dup, and handle signals. Without these busybox sh
+// starts and then prints "can't fork" or "can't create pipe" (issue 18.1);
+// wait4, pipe2, dup2, rt_sigaction and rt_sigsuspend are each needed by a
+// busybox pipeline, the others are the same calls' variants other shells
+// and architectures use.
+var processBase = []string{
+	"dup", "dup2", "dup3", "kill", "pipe", "pipe2", "rt_sigaction", "rt_sigsuspend", "wait4", "waitid",
 }
 
 // Runtime is the smallest base for an allow-list profile: the default's
-// actions and architectures, runc's own syscalls, and clone3 answered with
-// ENOSYS so glibc falls back to clone.
+// actions and architectures, runc's own syscalls, a shell's process basics,
+// clone without namespace flags (Docker's argument filter, as strict keeps
+// it) and clone3 answered with ENOSYS so glibc falls back to that clone.
 func Runtime(def *seccomp.Seccomp) *seccomp.Seccomp {
 	enosys := uint(38)
+	rules := []*seccomp.Syscall{
+		{LinuxSyscall: specs.LinuxSyscall{Names: slices.Clone(runcBase), Action: specs.ActAllow},
+			Comment: "runc after loading the filter (runc 1.1.5 measured; runc v1.4.2 per security-profiles-operator baseprofile-runc.yaml) and runc init's Go runtime"},
+		{LinuxSyscall: specs.LinuxSyscall{Names: slices.Clone(processBase), Action: specs.ActAllow},
+			Comment: "a shell's process basics: wait, pipes, redirections, signals"},
+	}
+	for _, r := range Strict(def).Syscalls {
+		if slices.Equal(r.Names, []string{"clone"}) && r.Action == specs.ActAllow {
+			rules = append(rules, r)
+		}
+	}
+	rules = append(rules, &seccomp.Syscall{
+		LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		Comment:      "ENOSYS makes glibc fall back to clone"})
 	return &seccomp.Seccomp{
 		LinuxSeccomp: specs.LinuxSeccomp{DefaultAction: def.DefaultAction, DefaultErrnoRet: def.DefaultErrnoRet},
 		ArchMap:      def.ArchMap,
-		Syscalls: []*seccomp.Syscall{
-			{LinuxSyscall: specs.LinuxSyscall{Names: slices.Clone(runtimeBase), Action: specs.ActAllow},
-				Comment: "runc v1.4.2 base set (security-profiles-operator examples/baseprofile-runc.yaml)"},
-			{LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
-				Comment: "ENOSYS makes glibc fall back to clone"},
-		},
+		Syscalls:     rules,
 	}
 }

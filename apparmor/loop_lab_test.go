@@ -1,0 +1,242 @@
+//go:build lab
+
+// The weekly AppArmor loop on a real kernel (issue 12 part 2), run in the
+// lab guest by scripts/lab.sh test apparmor: gen → load (complain) → the
+// container works → the kernel's own ALLOWED events, from audit.log and
+// from the journal with auditd stopped → review → promote --add-rules →
+// the same workload works enforced → an action outside what was learnt is
+// DENIED → demote.
+package apparmor_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctsec/ctsec/internal/testenv"
+)
+
+type guestCmd struct {
+	t *testing.T
+}
+
+func (g guestCmd) run(name string, args ...string) (string, int) {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		g.t.Fatalf("%s %q: %v", name, args, err)
+	}
+	return string(out), code
+}
+
+func (g guestCmd) must(name string, args ...string) string {
+	g.t.Helper()
+	out, code := g.run(name, args...)
+	if code != 0 {
+		g.t.Fatalf("%s %q: exit %d\n%s", name, args, code, out)
+	}
+	return out
+}
+
+// workload is what the service does: copy a helper and run it (an exec the
+// profile has no rule for, learnt in complain mode), write its state.
+const workload = `cp /bin/busybox /tmp/helper && /tmp/helper echo learnt > /tmp/state && cat /tmp/state`
+
+// outsider is something the service never did while it was learnt.
+const outsider = `cp /bin/busybox /tmp/intruder && /tmp/intruder echo outside`
+
+func TestLabApparmorWeeklyLoop(t *testing.T) {
+	testenv.Lab(t)
+	ctsec := testenv.Tool(t, "ctsec")
+	docker := testenv.Docker(t)
+	image := testenv.Busybox(t)
+	g := guestCmd{t}
+	dir, state := t.TempDir(), t.TempDir()
+	os.Chmod(state, 0o700)
+	name := "loop" + strings.ReplaceAll(filepath.Base(dir), "_", "")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	profile := "ctsec-" + name
+	spec := filepath.Join(dir, "spec.yaml")
+	// Only busybox itself may run: anything else execs outside the profile.
+	os.WriteFile(spec, []byte("filesystem:\n  executables: [/bin/busybox, /usr/bin/busybox]\n"), 0o644)
+	src := filepath.Join(dir, name+".apparmor")
+	g.must(ctsec, "apparmor", "gen", name, "--spec", spec, "-o", src)
+	t.Cleanup(func() {
+		exec.Command("apparmor_parser", "-R", filepath.Join("/etc/apparmor.d/containers", profile)).Run()
+		os.Remove(filepath.Join("/etc/apparmor.d/containers", profile))
+	})
+
+	// load --write really loads, in complain mode.
+	g.must(ctsec, "apparmor", "load", "--write", "--state-dir", state, src)
+	st := status(t, g, ctsec)
+	if st.mode(profile) != "complain" {
+		t.Fatalf("after load: %s not loaded in complain mode: %+v", profile, st.Loaded)
+	}
+
+	start := time.Now().Add(-time.Minute)
+	runIn := func(script string) (string, int) {
+		return g.run(docker, "run", "--rm", "--security-opt", "apparmor="+profile, image, "sh", "-c", script)
+	}
+	if out, code := runIn(workload); code != 0 || !strings.Contains(out, "learnt") {
+		t.Fatalf("workload in complain mode: exit %d\n%s", code, out)
+	}
+	// status shows the container using the profile while it runs.
+	cname := name + "-status"
+	g.must(docker, "run", "-d", "--name", cname, "--security-opt", "apparmor="+profile, image, "sleep", "60")
+	t.Cleanup(func() { exec.Command(docker, "rm", "-f", cname).Run() })
+	if c := status(t, g, ctsec).container(cname); c.Profile != profile {
+		t.Errorf("status: container %s runs under %q, want %s", cname, c.Profile, profile)
+	}
+	exec.Command(docker, "rm", "-f", cname).Run()
+
+	// The kernel's own ALLOWED events, from audit.log…
+	auditLog := "/var/log/audit/audit.log"
+	waitFor(t, auditLog, `apparmor="ALLOWED"`, profile)
+	since := "--since=" + start.UTC().Format(time.RFC3339)
+	rv := review(t, g, ctsec, state, since, "--log", auditLog, "--profile", profile)
+	if !rv.proposes(profile, `"/tmp/helper"`) {
+		t.Fatalf("review of audit.log proposes no exec rule for /tmp/helper: %+v", rv)
+	}
+	// …and from the journal, with auditd stopped (the kernel then logs to kmsg).
+	g.must("systemctl", "stop", "auditd")
+	t.Cleanup(func() { exec.Command("systemctl", "start", "auditd").Run() })
+	jstart := time.Now().Add(-5 * time.Second)
+	if out, code := runIn(workload); code != 0 {
+		t.Fatalf("workload with auditd stopped: exit %d\n%s", code, out)
+	}
+	time.Sleep(2 * time.Second)
+	rvj := review(t, g, ctsec, state, "--since="+jstart.UTC().Format(time.RFC3339), "--journal", "--profile", profile)
+	if !rvj.proposes(profile, `"/tmp/helper"`) {
+		t.Fatalf("review of the journal proposes no exec rule for /tmp/helper: %+v", rvj)
+	}
+	g.must("systemctl", "start", "auditd")
+
+	// promote --add-rules --write reloads in enforce mode.
+	g.must(ctsec, "apparmor", "promote", profile, "--add-rules", "--write", "--state-dir", state, since,
+		"--log", auditLog, "--min-complain", "0s", "--no-history")
+	if m := status(t, g, ctsec).mode(profile); m != "enforce" {
+		t.Fatalf("after promote: mode %q", m)
+	}
+	// The same workload still works; an action outside what was learnt is denied.
+	if out, code := runIn(workload); code != 0 || !strings.Contains(out, "learnt") {
+		t.Fatalf("workload enforced: exit %d\n%s", code, out)
+	}
+	if out, code := runIn(outsider); code == 0 || strings.Contains(out, "outside") {
+		t.Fatalf("outsider enforced: exit %d\n%s", code, out)
+	}
+	waitFor(t, auditLog, `apparmor="DENIED"`, profile)
+	rve := review(t, g, ctsec, state, since, "--log", auditLog, "--profile", profile)
+	if v := rve.verdict(profile); v != "breaking" {
+		t.Errorf("review after the denial: verdict %q, want breaking", v)
+	}
+
+	// demote brings it back to complain.
+	g.must(ctsec, "apparmor", "demote", profile, "--write", "--state-dir", state)
+	if m := status(t, g, ctsec).mode(profile); m != "complain" {
+		t.Fatalf("after demote: mode %q", m)
+	}
+	if out, code := runIn(outsider); code != 0 {
+		t.Errorf("outsider after demote: exit %d\n%s", code, out)
+	}
+}
+
+type labStatus struct {
+	Loaded     []struct{ Name, Mode string }
+	Containers []struct{ Container, Profile string }
+}
+
+func (s labStatus) mode(p string) string {
+	for _, l := range s.Loaded {
+		if l.Name == p {
+			return l.Mode
+		}
+	}
+	return ""
+}
+
+func (s labStatus) container(n string) struct{ Container, Profile string } {
+	for _, c := range s.Containers {
+		if c.Container == n {
+			return c
+		}
+	}
+	return struct{ Container, Profile string }{}
+}
+
+func status(t *testing.T, g guestCmd, ctsec string) labStatus {
+	t.Helper()
+	out, _ := g.run(ctsec, "apparmor", "status", "--format", "json", "--fail-on", "none")
+	var rep struct{ Data labStatus }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("status json: %v\n%s", err, out)
+	}
+	return rep.Data
+}
+
+type labReview struct {
+	Profiles []struct {
+		Profile, Verdict string
+		Proposed         []struct{ Rule string }
+	}
+}
+
+func (r labReview) proposes(profile, sub string) bool {
+	for _, p := range r.Profiles {
+		if p.Profile == profile {
+			for _, x := range p.Proposed {
+				if strings.Contains(x.Rule, sub) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func (r labReview) verdict(profile string) string {
+	for _, p := range r.Profiles {
+		if p.Profile == profile {
+			return p.Verdict
+		}
+	}
+	return ""
+}
+
+func review(t *testing.T, g guestCmd, ctsec, state string, args ...string) labReview {
+	t.Helper()
+	out, _ := g.run(ctsec, append([]string{"apparmor", "review", "--format", "json", "--fail-on", "none",
+		"--state-dir", state, "--min-complain", "0s"}, args...)...)
+	var rep struct{ Data labReview }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("review json: %v\n%s", err, out)
+	}
+	return rep.Data
+}
+
+// waitFor waits until the log holds a line with both strings: auditd
+// writes asynchronously.
+func waitFor(t *testing.T, log, a, b string) {
+	t.Helper()
+	for range 50 {
+		data, _ := os.ReadFile(log)
+		for _, l := range strings.Split(string(data), "\n") {
+			if strings.Contains(l, a) && strings.Contains(l, b) {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("no line with %s and %s in %s", a, b, log)
+}
