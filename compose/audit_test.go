@@ -212,7 +212,7 @@ func TestLoadFileTooLarge(t *testing.T) {
 
 // TestParseManyNodes: compose-go stops at 100,000 node visits by default
 // and says "invalid YAML … node visit limit" — a few thousand services.
-// ctsec bounds alias expansion itself (checkAliases), and that bound is the
+// ctsec bounds alias expansion itself (inspect), and that bound is the
 // limit instead.
 func TestParseManyNodes(t *testing.T) {
 	var b strings.Builder

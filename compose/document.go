@@ -157,7 +157,7 @@ func (d *Document) position(off int) (line, col int) {
 }
 
 func (d *Document) indexLines() {
-	d.lineStart = append(d.lineStart[:0], 0)
+	d.lineStart = make([]int, 1, bytes.Count(d.Src, []byte{'\n'})+1)
 	for i, c := range d.Src {
 		if c == '\n' {
 			d.lineStart = append(d.lineStart, i+1)

@@ -67,11 +67,16 @@ type shape struct {
 func (d *Document) inspect() (shape, error) {
 	var sh shape
 	aliases := map[*yaml.Node]int64{}
+	// Expanded sizes of anchored nodes (what an alias of one costs), and
+	// the anchored nodes being walked (an alias of one is recursive).
+	sizes := map[*yaml.Node]int{}
+	onPath := map[*yaml.Node]bool{}
+	var crossed *yaml.Node // where the expanded size first passed the limit
 	var doc *yaml.Node
-	var walk func(n *yaml.Node, depth int) error
-	walk = func(n *yaml.Node, depth int) error {
+	var walk func(n *yaml.Node, depth int) (int, error)
+	walk = func(n *yaml.Node, depth int) (int, error) {
 		if depth > maxDepth {
-			return &ParseError{File: d.Name, Line: n.Line, Column: n.Column,
+			return 0, &ParseError{File: d.Name, Line: n.Line, Column: n.Column,
 				Msg: fmt.Sprintf("nested more than %d levels deep; not a compose file ctsec will read", maxDepth)}
 		}
 		if n.Tag == "!reset" || n.Tag == "!override" {
@@ -79,58 +84,112 @@ func (d *Document) inspect() (shape, error) {
 		}
 		switch n.Kind {
 		case yaml.AliasNode:
+			if n.Alias == nil {
+				return 1, nil
+			}
 			aliases[n.Alias]++
-			return nil
+			size, done := sizes[n.Alias]
+			if onPath[n.Alias] || !done {
+				return 0, &ParseError{File: d.Name, Line: n.Line, Column: n.Column, Msg: "recursive alias *" + n.Value + " refers to a node that contains it"}
+			}
+			return size, nil
 		case yaml.SequenceNode:
 			if len(n.Content) > maxEntries {
 				past := n.Content[maxEntries]
-				return &ParseError{File: d.Name, Line: past.Line, Column: past.Column,
+				return 0, &ParseError{File: d.Name, Line: past.Line, Column: past.Column,
 					Msg: fmt.Sprintf("a list of %d items (starting at line %d): more than the %d ctsec reads in one list", len(n.Content), n.Line, maxEntries)}
 			}
 		case yaml.MappingNode:
 			if len(n.Content)/2 > maxEntries && !(depth == 2 && n == d.servicesNode(doc)) {
 				past := n.Content[2*maxEntries]
-				return &ParseError{File: d.Name, Line: past.Line, Column: past.Column,
+				return 0, &ParseError{File: d.Name, Line: past.Line, Column: past.Column,
 					Msg: fmt.Sprintf("a mapping of %d keys (starting at line %d): more than the %d ctsec reads in one mapping", len(n.Content)/2, n.Line, maxEntries)}
 			}
 			k := int64(len(n.Content) / 2)
 			sh.note(k*k/2, n)
-			seen := make(map[string]int, len(n.Content)/2)
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				key := n.Content[i]
-				if key.Kind != yaml.ScalarNode {
-					continue
-				}
-				if line, dup := seen[key.Value]; dup {
-					return &ParseError{File: d.Name, Line: key.Line, Column: key.Column,
-						Msg: fmt.Sprintf("invalid YAML: mapping key %q already defined at line %d", key.Value, line)}
-				}
-				seen[key.Value] = key.Line
+			if err := d.duplicateKeys(n); err != nil {
+				return 0, err
 			}
 		}
+		if n.Anchor != "" {
+			onPath[n] = true
+		}
+		total := 1
 		for _, c := range n.Content {
-			if err := walk(c, depth+1); err != nil {
-				return err
+			s, err := walk(c, depth+1)
+			if err != nil {
+				return 0, err
+			}
+			total += s
+			if total > maxExpandedNodes {
+				if crossed == nil {
+					crossed = c
+				}
+				total = maxExpandedNodes + 1
 			}
 		}
-		return nil
+		if n.Anchor != "" {
+			delete(onPath, n)
+			sizes[n] = total
+		}
+		return total, nil
 	}
 	for _, doc = range d.Docs {
-		if err := walk(doc, 0); err != nil {
+		size, err := walk(doc, 0)
+		if err != nil {
 			return sh, err
+		}
+		if size > maxExpandedNodes {
+			pe := &ParseError{File: d.Name, Msg: fmt.Sprintf("more than %d YAML nodes once aliases are expanded (a YAML bomb, or far more than a compose file holds) by here", maxExpandedNodes)}
+			if crossed != nil {
+				pe.Line, pe.Column = crossed.Line, crossed.Column
+			}
+			return sh, pe
 		}
 	}
 	for anchor, k := range aliases {
 		sh.note(k*k/2, anchor)
-	}
-	if err := d.checkAliases(); err != nil {
-		return sh, err
 	}
 	if sh.composeTags && sh.pairs > maxPairs {
 		return sh, &ParseError{File: d.Name, Line: sh.worst.Line, Column: sh.worst.Column,
 			Msg: fmt.Sprintf("too many keys in one mapping or aliases of one anchor for compose-go to parse (%d pairs to compare; ctsec reads files up to %d)", sh.pairs, maxPairs)}
 	}
 	return sh, nil
+}
+
+// duplicateKeys refuses a key a mapping holds twice, as compose-go would
+// (pairwise in small mappings: no map to allocate).
+func (d *Document) duplicateKeys(n *yaml.Node) error {
+	dup := func(key *yaml.Node, line int) error {
+		return &ParseError{File: d.Name, Line: key.Line, Column: key.Column,
+			Msg: fmt.Sprintf("invalid YAML: mapping key %q already defined at line %d", key.Value, line)}
+	}
+	if len(n.Content) <= 32 {
+		for i := 2; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i]
+			if key.Kind != yaml.ScalarNode {
+				continue
+			}
+			for j := 0; j < i; j += 2 {
+				if prev := n.Content[j]; prev.Kind == yaml.ScalarNode && prev.Value == key.Value {
+					return dup(key, prev.Line)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]int, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := n.Content[i]
+		if key.Kind != yaml.ScalarNode {
+			continue
+		}
+		if line, ok := seen[key.Value]; ok {
+			return dup(key, line)
+		}
+		seen[key.Value] = key.Line
+	}
+	return nil
 }
 
 // servicesNode is the services mapping of a document, nil without one.
@@ -147,59 +206,4 @@ func (sh *shape) note(p int64, n *yaml.Node) {
 	if p > sh.worstPairs || sh.worst == nil {
 		sh.worst, sh.worstPairs = n, p
 	}
-}
-
-// checkAliases refuses recursive aliases and alias expansions too large to
-// load, before compose-go spends minutes on them.
-func (d *Document) checkAliases() error {
-	sizes := map[*yaml.Node]int{}
-	onPath := map[*yaml.Node]bool{}
-	var crossed *yaml.Node // where the count first passed the limit
-	var size func(n *yaml.Node) (int, *yaml.Node)
-	size = func(n *yaml.Node) (int, *yaml.Node) {
-		if n.Kind == yaml.AliasNode {
-			if n.Alias == nil {
-				return 1, nil
-			}
-			if onPath[n.Alias] {
-				return 0, n
-			}
-			return size(n.Alias)
-		}
-		if s, ok := sizes[n]; ok {
-			return s, nil
-		}
-		onPath[n] = true
-		defer delete(onPath, n)
-		total := 1
-		for _, c := range n.Content {
-			s, bad := size(c)
-			if bad != nil {
-				return 0, bad
-			}
-			total += s
-			if total > maxExpandedNodes {
-				if crossed == nil {
-					crossed = c
-				}
-				total = maxExpandedNodes + 1
-			}
-		}
-		sizes[n] = total
-		return total, nil
-	}
-	for _, doc := range d.Docs {
-		s, bad := size(doc)
-		if bad != nil {
-			return &ParseError{File: d.Name, Line: bad.Line, Column: bad.Column, Msg: "recursive alias *" + bad.Value + " refers to a node that contains it"}
-		}
-		if s > maxExpandedNodes {
-			pe := &ParseError{File: d.Name, Msg: fmt.Sprintf("more than %d YAML nodes once aliases are expanded (a YAML bomb, or far more than a compose file holds) by here", maxExpandedNodes)}
-			if crossed != nil {
-				pe.Line, pe.Column = crossed.Line, crossed.Column
-			}
-			return pe
-		}
-	}
-	return nil
 }

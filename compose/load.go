@@ -33,8 +33,14 @@ const GCPercent = 400
 // five times its live size.
 const MemoryLimit = 256 << 20
 
-// piecesTarget is how many services a piece of a large stack holds.
-const piecesTarget = 500
+// minServicesToSplit is the stack size from which loading in parallel
+// pieces pays: below it the pieces' extra CPU (each repeats the top-level
+// keys; goroutines wait on a busy machine) outweighs the wall time saved.
+// A piece holds about piecesTarget services.
+const (
+	minServicesToSplit = 2000
+	piecesTarget       = 1000
+)
 
 func parallelism() int { return runtime.GOMAXPROCS(0) }
 
@@ -114,7 +120,7 @@ func (d *Document) pieces() [][]*yaml.Node {
 	svcs := root.Content[at]
 	count := len(svcs.Content) / 2
 	n := max(parallelism(), (count+piecesTarget-1)/piecesTarget)
-	if count < 2*n {
+	if count < minServicesToSplit || n < 2 {
 		return whole
 	}
 	per := (count + n - 1) / n
@@ -272,7 +278,7 @@ func loadOptions(o *loader.Options) {
 	o.SkipDefaultValues = true
 	// compose-go's own bomb guard stops at 100,000 node visits, about
 	// 3,000 ordinary services, and reports it as a YAML error. ctsec
-	// bounds alias expansion already (checkAliases), so allow what that
+	// bounds alias expansion already (inspect), so allow what that
 	// let through, and the hardened output's added keys.
 	o.MaxNodeVisits = 2 * maxExpandedNodes
 	o.SetProjectName("ctsec", true)

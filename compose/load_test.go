@@ -9,13 +9,13 @@ import (
 // exactly the model compose-go makes of the whole file's text, before and
 // after hardening, with anchors in and outside the services.
 func TestPiecesEqualWhole(t *testing.T) {
-	src := bigStack(1200)
+	src := bigStack(2400)
 	d, err := Parse("big.yml", src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := len(d.pieces()); n < 3 {
-		t.Fatalf("a 1,200-service stack loads as %d pieces", n)
+		t.Fatalf("a 2,400-service stack loads as %d pieces", n)
 	}
 	res, err := Harden(d, Options{Policy: Strict})
 	if err != nil {

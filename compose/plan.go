@@ -131,8 +131,15 @@ func makePlan(d *Document, o Options, f *Facts, kb *capabilities.Base, skip map[
 	for _, sn := range d.serviceNodes() {
 		nodes[sn.Name] = append(nodes[sn.Name], sn)
 	}
-	merged := mergedBy(d)
-	referenced := referencedAnchors(d)
+	// Anchors matter only on services; most files have none there.
+	var merged map[*yaml.Node][]string
+	var referenced map[string]bool
+	for _, sn := range d.serviceNodes() {
+		if sn.Val.Anchor != "" {
+			merged, referenced = mergedBy(d), referencedAnchors(d)
+			break
+		}
+	}
 	// Services whose anchor only services' merge keys use are planned like
 	// the others, then edited where that serves every service merging them.
 	var anchored []int

@@ -149,10 +149,11 @@ type finder struct {
 }
 
 func (f *finder) add(rule string, sev report.Severity, fix string, pathElems []string, format string, args ...any) {
-	full := append([]string{"services", f.s.Name}, pathElems...)
+	full := make([]string, 0, 2+len(pathElems))
+	full = append(append(full, "services", f.s.Name), pathElems...)
 	line, col := f.d.Locate(full...)
 	f.out = append(f.out, report.Finding{
-		Rule: rule, Severity: sev, Message: fmt.Sprintf("service %s: ", f.s.Name) + fmt.Sprintf(format, args...),
+		Rule: rule, Severity: sev, Message: "service " + f.s.Name + ": " + fmt.Sprintf(format, args...),
 		Target: "service " + f.s.Name, File: f.d.Name, Line: line, Column: col,
 		Path: strings.Join(full, "."), Fix: fix,
 	})

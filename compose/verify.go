@@ -87,6 +87,7 @@ func parseAll(src []byte) ([]*yaml.Node, error) {
 
 // treeCheck compares an input tree with the output's.
 type treeCheck struct {
+	path    []elem
 	adds    map[*yaml.Node][]addition
 	pair    map[*yaml.Node]*yaml.Node // input node → output node
 	service string                    // the service being compared, "" outside
@@ -95,29 +96,30 @@ type treeCheck struct {
 }
 
 func (c *treeCheck) root(a, b *yaml.Node) {
-	c.pair[a] = b
 	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
-		c.differ(at(nil, "document"), "the document changed shape")
+		c.differ("the document changed shape")
 		return
 	}
 	for i := range a.Content {
 		ra, rb := a.Content[i], b.Content[i]
 		if ra.Kind != yaml.MappingNode || rb.Kind != yaml.MappingNode {
-			c.node(ra, rb, nil)
+			c.node(ra, rb)
 			continue
 		}
 		c.pair[ra] = rb
 		if len(ra.Content) != len(rb.Content) {
-			c.differ(nil, "top-level keys changed")
+			c.differ("top-level keys changed")
 			return
 		}
 		for j := 0; j+1 < len(ra.Content); j += 2 {
-			c.node(ra.Content[j], rb.Content[j], nil)
+			c.node(ra.Content[j], rb.Content[j])
+			c.push(ra.Content[j].Value, 0)
 			if ra.Content[j].Value == "services" && ra.Content[j+1].Kind == yaml.MappingNode && rb.Content[j+1].Kind == yaml.MappingNode {
 				c.services(ra.Content[j+1], rb.Content[j+1])
-				continue
+			} else {
+				c.node(ra.Content[j+1], rb.Content[j+1])
 			}
-			c.node(ra.Content[j+1], rb.Content[j+1], at(nil, ra.Content[j].Value))
+			c.pop()
 		}
 	}
 }
@@ -125,45 +127,50 @@ func (c *treeCheck) root(a, b *yaml.Node) {
 func (c *treeCheck) services(a, b *yaml.Node) {
 	c.pair[a] = b
 	if a.Anchor != b.Anchor || a.Tag != b.Tag || len(a.Content) != len(b.Content) {
-		c.differ(at(nil, "services"), "the services mapping changed")
+		c.differ("the services mapping changed")
 		return
 	}
-	services := at(nil, "services")
 	for j := 0; j+1 < len(a.Content); j += 2 {
-		c.node(a.Content[j], b.Content[j], services)
+		c.node(a.Content[j], b.Content[j])
 		c.service = a.Content[j].Value
-		c.node(a.Content[j+1], b.Content[j+1], at(services, c.service))
+		c.pair[a.Content[j+1]] = b.Content[j+1]
+		c.push(c.service, 0)
+		c.node(a.Content[j+1], b.Content[j+1])
+		c.pop()
 		c.service = ""
 	}
 }
 
-// where is a node's path, spelt out only for a message.
-type where struct {
-	up    *where
-	key   string
-	index int // with key "": an item's index
+// elem is one step of a node's path: a key, or (key "") an item's index.
+// The path is kept as a stack and spelt out only for a message: the
+// comparison visits every node of the file.
+type elem struct {
+	key string
+	idx int
 }
 
-func at(up *where, key string) *where    { return &where{up: up, key: key} }
-func itemAt(up *where, index int) *where { return &where{up: up, index: index} }
-func (w *where) String() string {
-	if w == nil {
-		return ""
+func (c *treeCheck) push(key string, idx int) { c.path = append(c.path, elem{key, idx}) }
+func (c *treeCheck) pop()                     { c.path = c.path[:len(c.path)-1] }
+
+func (c *treeCheck) where() string {
+	var b strings.Builder
+	for i, e := range c.path {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		if e.key != "" {
+			b.WriteString(e.key)
+		} else {
+			b.WriteString(strconv.Itoa(e.idx))
+		}
 	}
-	elem := w.key
-	if elem == "" {
-		elem = strconv.Itoa(w.index)
-	}
-	if w.up == nil {
-		return elem
-	}
-	return w.up.String() + "." + elem
+	return b.String()
 }
 
-func (c *treeCheck) differ(path *where, what string) {
+func (c *treeCheck) differ(what string) {
 	msg := what
-	if path != nil {
-		msg = path.String() + ": " + what
+	if len(c.path) > 0 {
+		msg = c.where() + ": " + what
 	}
 	if c.service == "" {
 		if c.outside == "" {
@@ -181,8 +188,10 @@ func (c *treeCheck) differ(path *where, what string) {
 
 // node compares input node a with output node b, where the plan's
 // additions to a must follow a's own content.
-func (c *treeCheck) node(a, b *yaml.Node, path *where) {
-	c.pair[a] = b
+func (c *treeCheck) node(a, b *yaml.Node) {
+	if a.Anchor != "" {
+		c.pair[a] = b // for the aliases of it
+	}
 	adds := c.adds[a]
 	if a.Kind == yaml.ScalarNode && len(adds) > 0 {
 		// "key:" with nothing after it, given items.
@@ -190,34 +199,37 @@ func (c *treeCheck) node(a, b *yaml.Node, path *where) {
 		for _, ad := range adds {
 			items = append(items, ad.items...)
 		}
-		c.items(b, nil, items, path)
+		c.items(b, nil, items)
 		return
 	}
 	if a.Kind != b.Kind || a.Tag != b.Tag || a.Anchor != b.Anchor || a.Value != b.Value {
-		c.differ(path, fmt.Sprintf("%s %q became %s %q", kindName(a), a.Value, kindName(b), b.Value))
+		c.differ(fmt.Sprintf("%s %q became %s %q", kindName(a), a.Value, kindName(b), b.Value))
 		return
 	}
 	if a.Kind == yaml.AliasNode {
 		if a.Alias != nil && c.pair[a.Alias] != b.Alias {
-			c.differ(path, "alias *"+a.Value+" refers to another node")
+			c.differ("alias *" + a.Value + " refers to another node")
 		}
 		return
 	}
 	n := len(a.Content)
 	if len(b.Content) < n {
-		c.differ(path, "content removed")
+		c.differ("content removed")
 		return
 	}
 	for i := 0; i < n; i++ {
-		sub := path
-		if a.Kind == yaml.MappingNode {
-			if i%2 == 1 {
-				sub = at(path, a.Content[i-1].Value)
-			}
-		} else if a.Kind == yaml.SequenceNode {
-			sub = itemAt(path, i)
+		switch {
+		case a.Kind == yaml.MappingNode && i%2 == 1:
+			c.push(a.Content[i-1].Value, 0)
+			c.node(a.Content[i], b.Content[i])
+			c.pop()
+		case a.Kind == yaml.SequenceNode:
+			c.push("", i)
+			c.node(a.Content[i], b.Content[i])
+			c.pop()
+		default:
+			c.node(a.Content[i], b.Content[i])
 		}
-		c.node(a.Content[i], b.Content[i], sub)
 	}
 	rest := b.Content[n:]
 	switch a.Kind {
@@ -226,74 +238,79 @@ func (c *treeCheck) node(a, b *yaml.Node, path *where) {
 		for _, ad := range adds {
 			entries = append(entries, ad.entries...)
 		}
-		c.entries(rest, entries, path)
+		c.entries(rest, entries)
 	case yaml.SequenceNode:
 		var items []string
 		for _, ad := range adds {
 			items = append(items, ad.items...)
 		}
 		if len(rest) != len(items) {
-			c.differ(path, fmt.Sprintf("%d items added, %d planned", len(rest), len(items)))
+			c.differ(fmt.Sprintf("%d items added, %d planned", len(rest), len(items)))
 			return
 		}
 		for i, it := range items {
-			c.item(rest[i], it, path)
+			c.item(rest[i], it)
 		}
 	default:
 		if len(rest) > 0 || len(adds) > 0 {
-			c.differ(path, "unexpected content")
+			c.differ("unexpected content")
 		}
 	}
 }
 
 // entries compares the key/value nodes added to a mapping with the plan.
-func (c *treeCheck) entries(nodes []*yaml.Node, want []entry, path *where) {
+func (c *treeCheck) entries(nodes []*yaml.Node, want []entry) {
 	if len(nodes) != 2*len(want) {
-		c.differ(path, fmt.Sprintf("%d keys added, %d planned", len(nodes)/2, len(want)))
+		c.differ(fmt.Sprintf("%d keys added, %d planned", len(nodes)/2, len(want)))
 		return
 	}
 	for i, e := range want {
 		k, v := nodes[2*i], nodes[2*i+1]
-		sub := at(path, e.key)
 		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" || k.Value != e.key {
-			c.differ(path, fmt.Sprintf("key %q added, %q planned", k.Value, e.key))
+			c.differ(fmt.Sprintf("key %q added, %q planned", k.Value, e.key))
 			continue
 		}
+		c.push(e.key, 0)
 		switch {
 		case e.nested != nil:
 			if v.Kind != yaml.MappingNode {
-				c.differ(sub, "not a mapping")
-				continue
+				c.differ("not a mapping")
+			} else {
+				c.entries(v.Content, e.nested)
 			}
-			c.entries(v.Content, e.nested, sub)
 		case e.raw != nil:
-			c.items(v, nil, e.raw, sub)
+			c.items(v, nil, e.raw)
 		default:
-			var got any
-			if v.Kind != yaml.ScalarNode || v.Decode(&got) != nil || !sameValue(got, e.value) {
-				c.differ(sub, fmt.Sprintf("reads as %v, %v planned", got, e.value))
+			var got any = v.Value
+			switch {
+			case v.Kind != yaml.ScalarNode:
+				c.differ(fmt.Sprintf("a %s, %v planned", kindName(v), e.value))
+			case v.Tag == "!!str" && got == e.value:
+			case v.Decode(&got) != nil || !sameValue(got, e.value):
+				c.differ(fmt.Sprintf("reads as %v, %v planned", got, e.value))
 			}
 		}
+		c.pop()
 	}
 }
 
 // items checks that b is a sequence holding exactly have's items (already
 // compared) and then want's.
-func (c *treeCheck) items(b *yaml.Node, have []*yaml.Node, want []string, path *where) {
+func (c *treeCheck) items(b *yaml.Node, have []*yaml.Node, want []string) {
 	if b.Kind != yaml.SequenceNode || len(b.Content) != len(have)+len(want) {
-		c.differ(path, fmt.Sprintf("not a list of the %d planned items", len(want)))
+		c.differ(fmt.Sprintf("not a list of the %d planned items", len(want)))
 		return
 	}
 	for i, it := range want {
-		c.item(b.Content[len(have)+i], it, path)
+		c.item(b.Content[len(have)+i], it)
 	}
 }
 
 // item checks one added sequence item: a string reading as the value
 // (yamlScalar doubles $ so compose does not interpolate it).
-func (c *treeCheck) item(n *yaml.Node, raw string, path *where) {
+func (c *treeCheck) item(n *yaml.Node, raw string) {
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" || n.Value != strings.ReplaceAll(raw, "$", "$$") {
-		c.differ(path, fmt.Sprintf("item %q added, %q planned", n.Value, raw))
+		c.differ(fmt.Sprintf("item %q added, %q planned", n.Value, raw))
 	}
 }
 

@@ -112,3 +112,21 @@ func TestComposeLearnCLI(t *testing.T) {
 		t.Errorf("harden from learnt facts: exit %d\n%s", code, out)
 	}
 }
+
+// TestComposeHardenVerifyCLI: --verify runs the hardened service on the
+// engine and backs off the read-only root a wrong knowledge base entry
+// would break it with; the diff then has no read_only, and stderr says why.
+func TestComposeHardenVerifyCLI(t *testing.T) {
+	testenv.Docker(t)
+	testenv.ServiceImage(t, testenv.WritesEtcImage)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "compose.yml")
+	os.WriteFile(file, []byte("services:\n  etc:\n    image: "+testenv.WritesEtcImage+"\n"), 0o644)
+	kb := filepath.Join(dir, "kb.yaml")
+	os.WriteFile(kb, []byte("images:\n  - images: [ctsec-test/writes-etc]\n    caps: []\n    memory: 128m\n    pids: 64\n    writable: [/tmp]\n    reason: wrong on purpose\n"), 0o600)
+	out, errOut, code := ctsec(t, "compose", "harden", "--level", "strict", "--kb", kb, "--verify", "--duration", "3s", file)
+	if code != 0 || strings.Contains(out, "read_only") || !strings.Contains(out, "cap_drop") ||
+		!strings.Contains(errOut, "read-only backed off") || !strings.Contains(errOut, "read-only file system") {
+		t.Errorf("harden --verify: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
