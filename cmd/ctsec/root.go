@@ -100,6 +100,8 @@ unreadable or malformed input, missing tool or engine).`,
 		newPortainerCmd(a),
 		newBenchCmd(a, nil),
 		newHostCmd(a),
+		newHistoryCmd(a, nil),
+		newRollbackCmd(a, nil),
 		newRecordShimCmd(),
 	)
 	groups(root)
