@@ -98,6 +98,9 @@ func (e *Engine) module(name string) Module {
 
 // Plan asks every module the policy configures for its plan.
 func (e *Engine) Plan(ctx context.Context, pol *Policy) (*Plan, error) {
+	if e.Env.Clock == nil {
+		e.Env.Clock = e.Clock
+	}
 	p := &Plan{}
 	for _, m := range e.Modules {
 		if !pol.Manages(m.Name()) {
@@ -137,7 +140,7 @@ func (e *Engine) Audit(ctx context.Context, pol *Policy) ([]report.Finding, erro
 }
 
 func notManaged(module string) string {
-	return "the policy has no " + module + " section: ctsec leaves " + module + " alone"
+	return "the policy sets " + module + " to null: ctsec leaves " + module + " alone"
 }
 
 // ApplyOptions changes how apply behaves.

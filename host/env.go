@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/rootfs"
 )
@@ -31,6 +33,9 @@ type Env struct {
 	// Operator is the login name of the person running ctsec (SUDO_USER when
 	// run through sudo).
 	Operator string
+	// Clock dates what guards compare with now (a key's expiry-time); nil
+	// is the system clock.
+	Clock clock.Clock
 }
 
 // NewEnv describes the host at root for the current process.
@@ -118,13 +123,80 @@ func (e *Env) Rel(p string) string {
 	return "/" + r
 }
 
-// ClientIP is the operator's SSH client address, or "" on a console.
+// Conn is the operator's SSH connection as sshd describes it in
+// $SSH_CONNECTION: "client-ip client-port server-ip server-port".
+type Conn struct {
+	Client     netip.Addr
+	ClientPort int
+	Server     netip.Addr
+	ServerPort int
+}
+
+// ParseSSHConnection reads $SSH_CONNECTION strictly: the lockout guards
+// judge the operator's real login from it, so a value that is not four
+// fields of address, port, address, port is an error, not "no client".
+func ParseSSHConnection(s string) (Conn, error) {
+	f := strings.Fields(s)
+	bad := func(what string) (Conn, error) {
+		return Conn{}, fmt.Errorf("SSH_CONNECTION %s is not \"client-ip client-port server-ip server-port\" (%s)", strconv.QuoteToASCII(truncate(s, 40)), what)
+	}
+	if len(f) != 4 {
+		return bad(fmt.Sprintf("%d fields", len(f)))
+	}
+	var c Conn
+	var err error
+	if c.Client, err = netip.ParseAddr(f[0]); err != nil {
+		return bad("client address")
+	}
+	if c.Server, err = netip.ParseAddr(f[2]); err != nil {
+		return bad("server address")
+	}
+	for _, p := range []struct {
+		text string
+		into *int
+	}{{f[1], &c.ClientPort}, {f[3], &c.ServerPort}} {
+		n, err := strconv.Atoi(p.text)
+		if err != nil || n < 1 || n > 65535 {
+			return bad("port")
+		}
+		*p.into = n
+	}
+	c.Client, c.Server = c.Client.Unmap().WithZone(""), c.Server.Unmap().WithZone("")
+	return c, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Conn is the operator's connection: ok is false on a console (no
+// SSH_CONNECTION), err says why a value present cannot be used.
+func (e *Env) Conn() (c Conn, ok bool, err error) {
+	if strings.TrimSpace(e.SSHConnection) == "" {
+		return Conn{}, false, nil
+	}
+	c, err = ParseSSHConnection(e.SSHConnection)
+	return c, err == nil, err
+}
+
+// ConnRefusal is the refusal every guard that depends on the operator's
+// address gives when $SSH_CONNECTION cannot be read: judging "no client"
+// instead could lock the operator out.
+func ConnRefusal(err error) Refusal {
+	return Refusal{Guard: "ssh-connection", Reason: err.Error() + "; ctsec cannot tell where you are connected from (fix or unset SSH_CONNECTION)"}
+}
+
+// ClientIP is the operator's SSH client address, or "" on a console or
+// when SSH_CONNECTION cannot be read (Conn says which).
 func (e *Env) ClientIP() string {
-	f := strings.Fields(e.SSHConnection)
-	if len(f) == 0 {
+	c, ok, _ := e.Conn()
+	if !ok {
 		return ""
 	}
-	return f[0]
+	return c.Client.String()
 }
 
 // MaxConfigSize bounds every configuration file read: they are small, and

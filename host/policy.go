@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -27,11 +28,13 @@ type Policy struct {
 	Sysctl   SysctlPolicy   `yaml:"sysctl"`
 	Updates  UpdatesPolicy  `yaml:"updates"`
 
-	// omitted holds the module sections the policy file leaves out. An
-	// edited policy that drops a section means "leave that part of the host
-	// alone", not "configure it with empty values" (an empty fail2ban jail,
-	// ufw enabled without rules).
+	// omitted holds the module sections the policy sets to null: "leave
+	// that part of the host alone", not "configure it with empty values"
+	// (an empty fail2ban jail, ufw enabled without rules).
 	omitted map[string]bool
+	// name and lines locate what the user's file sets, for errors.
+	name  string
+	lines map[string]int
 }
 
 // moduleSections are the top-level keys that configure one module each.
@@ -89,10 +92,16 @@ type UpdatesPolicy struct {
 
 // BaselinePolicy is the shipped policy, parsed.
 func BaselinePolicy() (*Policy, error) {
-	return ParsePolicy("baseline.yaml", profile.Baseline())
+	root, err := parseTree("baseline.yaml", profile.Baseline())
+	if err != nil {
+		return nil, err
+	}
+	user := map[*yaml.Node]bool{}
+	return decodePolicy(&policyDoc{name: "baseline.yaml", root: root, user: user})
 }
 
-// LoadPolicy reads the policy at path, or the baseline when path is empty.
+// LoadPolicy reads the policy at path laid over the baseline, or the
+// baseline when path is empty. A FIFO or device is refused.
 func LoadPolicy(path string) (*Policy, error) {
 	if path == "" {
 		return BaselinePolicy()
@@ -104,32 +113,87 @@ func LoadPolicy(path string) (*Policy, error) {
 	return ParsePolicy(path, data)
 }
 
-// ParsePolicy decodes and validates policy YAML strictly: an unknown key or a
-// value of the wrong shape is an error naming the file and line.
+// ParsePolicy decodes policy YAML strictly and lays it over the baseline
+// (see mergeOver): an unknown key, a value of the wrong shape or one that
+// fails validation is an error naming the file, line and key, with what is
+// allowed there.
 func ParsePolicy(name string, data []byte) (*Policy, error) {
+	root, err := parseTree(name, data)
+	if err != nil {
+		return nil, err
+	}
+	hasVersion := false
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		hasVersion = hasVersion || root.Content[i].Value == "version"
+	}
+	if !hasVersion {
+		return nil, fmt.Errorf("%s:%d: version: missing; a policy starts with \"version: 1\" (ctsec host init writes one)", name, root.Line)
+	}
+	base, err := parseTree("baseline.yaml", profile.Baseline())
+	if err != nil {
+		return nil, err
+	}
+	user := map[*yaml.Node]bool{}
+	markAll(root, user)
+	keyOf := func(path, key string) string {
+		if path == "ssh.settings" {
+			return SSHCanonical(key)
+		}
+		return key
+	}
+	merged := mergeOver(base, root, user, keyOf, "")
+	return decodePolicy(&policyDoc{name: name, root: merged, user: user})
+}
+
+// parseTree reads one YAML document whose top is a mapping.
+func parseTree(name string, data []byte) (*yaml.Node, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var p Policy
-	if err := dec.Decode(&p); err != nil {
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s: the policy is empty (want at least \"version: 1\"; ctsec host init writes one)", name)
 		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return nil, fmt.Errorf("%s: %s", name, strings.Join(te.Errors, "; "))
-		}
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("%s", yamlError(name, err))
 	}
 	var more yaml.Node
 	if err := dec.Decode(&more); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s: line %d: a second YAML document; a policy is one document", name, more.Line)
+		return nil, fmt.Errorf("%s:%d: a second YAML document; a policy is one document", name, more.Line)
 	}
-	var top map[string]yaml.Node
-	if err := yaml.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		line := doc.Line
+		if len(doc.Content) > 0 {
+			line = doc.Content[0].Line
+		}
+		return nil, fmt.Errorf("%s:%d: want a mapping of sections (version, operator, firewall, ssh, fail2ban, sysctl, updates)", name, line)
+	}
+	return doc.Content[0], nil
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+// yamlError is a YAML syntax error as FILE:LINE: message.
+func yamlError(name string, err error) string {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		return name + ":" + m[1] + ": " + strings.TrimPrefix(msg, m[0])
+	}
+	return name + ": " + strings.TrimPrefix(msg, "yaml: ")
+}
+
+func decodePolicy(doc *policyDoc) (*Policy, error) {
+	d := &decoder{doc: doc, lines: map[string]int{}}
+	var p Policy
+	d.decode(doc.root, "", reflect.ValueOf(&p).Elem())
+	if len(d.errs) > 0 {
+		return nil, errors.New(strings.Join(sortedErrors(d.errs), "\n"))
+	}
+	p.name, p.lines = doc.name, d.lines
+	present := map[string]bool{}
+	for i := 0; i+1 < len(doc.root.Content); i += 2 {
+		present[doc.root.Content[i].Value] = true
 	}
 	for _, s := range moduleSections {
-		if n, ok := top[s]; !ok || n.Tag == "!!null" {
+		if !present[s] {
 			if p.omitted == nil {
 				p.omitted = map[string]bool{}
 			}
@@ -137,9 +201,26 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 		}
 	}
 	if err := p.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, err
 	}
 	return &p, nil
+}
+
+// Where is "FILE:LINE" of a policy path ("sysctl.settings.kernel.x") when
+// the user's file sets it, or sets the section around it; else the file's
+// name (the value came from the baseline).
+func (p *Policy) Where(path string) string {
+	for q := path; q != ""; {
+		if l, ok := p.lines[q]; ok {
+			return fmt.Sprintf("%s:%d", p.name, l)
+		}
+		i := strings.LastIndexAny(q, ".[")
+		if i < 0 {
+			break
+		}
+		q = q[:i]
+	}
+	return p.name
 }
 
 var (
@@ -156,11 +237,14 @@ var (
 
 // validate checks every value that ends up in a configuration file, so policy
 // text can never inject a second directive (a newline, a "Match", a section).
+// Each error names the file and line the value comes from.
 func (p *Policy) validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var errs []string
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Sprintf("%s: %s: %s", p.Where(path), path, fmt.Sprintf(format, args...)))
+	}
 	if p.Version != 1 {
-		bad("version: want 1, got %d", p.Version)
+		bad("version", "want 1, got %d", p.Version)
 	}
 	// Trusted addresses go into fail2ban's ignoreip: a /0 there would
 	// switch off banning for everyone, silently.
@@ -168,97 +252,127 @@ func (p *Policy) validate() error {
 		pfx, err := ParseAddrOrPrefix(ip)
 		switch {
 		case err != nil:
-			bad("%s: %v", field, err)
+			bad(field, "%v (want an address such as 203.0.113.10 or a network such as 203.0.113.0/24)", err)
 		case pfx.Bits() == 0:
-			bad("%s: %q trusts every address, so fail2ban would ban nobody", field, ip)
+			bad(field, "%q trusts every address, so fail2ban would ban nobody", ip)
 		}
 	}
-	for _, ip := range p.Operator.TrustedIPs {
-		whitelist("operator.trusted_ips", ip)
+	for i, ip := range p.Operator.TrustedIPs {
+		whitelist(fmt.Sprintf("operator.trusted_ips[%d]", i), ip)
 	}
 	for _, d := range []struct{ name, v string }{{"firewall.default_incoming", p.Firewall.DefaultIncoming}, {"firewall.default_outgoing", p.Firewall.DefaultOutgoing}} {
 		switch d.v {
 		case "allow", "deny", "reject", "":
 		default:
-			bad("%s: want allow, deny or reject, not %q", d.name, d.v)
+			bad(d.name, "want allow, deny or reject, not %q", d.v)
 		}
 	}
 	for i, r := range p.Firewall.Allow {
+		at := fmt.Sprintf("firewall.allow[%d]", i)
 		if r.Port < 1 || r.Port > 65535 {
-			bad("firewall.allow[%d].port: %d is not a port", i, r.Port)
+			bad(at+".port", "%d is not a port (want 1 to 65535)", r.Port)
 		}
 		switch r.Proto {
 		case "tcp", "udp":
 		default:
-			bad("firewall.allow[%d].proto: want tcp or udp, not %q", i, r.Proto)
+			bad(at+".proto", "want tcp or udp, not %q", r.Proto)
 		}
 		if strings.ContainsAny(r.Comment, "\n\r'\"\\") || len(r.Comment) > 64 {
-			bad("firewall.allow[%d].comment: at most 64 characters without quotes or newlines", i)
+			bad(at+".comment", "at most 64 characters without quotes or newlines")
 		}
-		for _, f := range r.From {
+		for j, f := range r.From {
 			if _, err := ParseAddrOrPrefix(f); err != nil {
-				bad("firewall.allow[%d].from: %v", i, err)
+				bad(fmt.Sprintf("%s.from[%d]", at, j), "%v", err)
 			}
 		}
 	}
+	canon := map[string]string{}
 	for _, k := range sortedKeys(p.SSH.Settings) {
 		v := p.SSH.Settings[k]
+		at := "ssh.settings." + k
 		if !sshKeyword.MatchString(k) || strings.EqualFold(k, "Match") || strings.EqualFold(k, "Include") {
-			bad("ssh.settings: %q is not a plain sshd keyword", k)
+			bad(at, "%q is not a plain sshd keyword", k)
+		} else if prev, dup := canon[SSHCanonical(k)]; dup {
+			bad(at, "%s and %s are the same sshd keyword; keep one", prev, k)
+		} else {
+			canon[SSHCanonical(k)] = k
 		}
 		if !sshValue.MatchString(v) {
-			bad("ssh.settings.%s: value %q has characters sshd_config cannot take safely", k, v)
+			bad(at, "value %q has characters sshd_config cannot take safely", v)
 		}
 	}
 	for _, l := range []struct {
 		name string
 		v    []string
 	}{{"ssh.kex", p.SSH.Kex}, {"ssh.ciphers", p.SSH.Ciphers}, {"ssh.macs", p.SSH.MACs}} {
-		for _, a := range l.v {
+		for i, a := range l.v {
 			if !algName.MatchString(a) {
-				bad("%s: %q is not an algorithm name", l.name, a)
+				bad(fmt.Sprintf("%s[%d]", l.name, i), "%q is not an algorithm name", a)
 			}
 		}
 	}
 	f := p.Fail2ban
-	for _, ip := range f.IgnoreIP {
-		whitelist("fail2ban.ignoreip", ip)
+	for i, ip := range f.IgnoreIP {
+		whitelist(fmt.Sprintf("fail2ban.ignoreip[%d]", i), ip)
 	}
 	if p.Manages("fail2ban") {
 		if !jailName.MatchString(f.Jail) {
-			bad("fail2ban.jail: %q is not a jail name", f.Jail)
+			bad("fail2ban.jail", "%q is not a jail name (lower-case letters, digits, - and _)", f.Jail)
 		}
 		if f.MaxRetry < 1 || f.MaxRetry > 100 {
-			bad("fail2ban.maxretry: want 1..100, got %d", f.MaxRetry)
+			bad("fail2ban.maxretry", "want 1..100, got %d", f.MaxRetry)
 		}
 		for _, d := range []struct{ name, v string }{{"findtime", f.FindTime}, {"bantime", f.BanTime}} {
 			if !durationText.MatchString(d.v) {
-				bad("fail2ban.%s: %q is not a fail2ban time (e.g. 600, 10m, 1h)", d.name, d.v)
+				bad("fail2ban."+d.name, "%q is not a fail2ban time (e.g. 600, 10m, 1h)", d.v)
 			}
 		}
 		switch f.Backend {
 		case "auto", "systemd", "polling", "pyinotify":
 		default:
-			bad("fail2ban.backend: want auto, systemd, polling or pyinotify, not %q", f.Backend)
+			bad("fail2ban.backend", "want auto, systemd, polling or pyinotify, not %q", f.Backend)
 		}
 	}
 	for _, k := range sortedKeys(p.Sysctl.Settings) {
+		at := "sysctl.settings." + k
 		if !sysctlKey.MatchString(k) {
-			bad("sysctl.settings: %q is not a sysctl key", k)
+			bad(at, "%q is not a sysctl key (dotted, as net.ipv4.tcp_syncookies)", k)
 		}
 		if !sysctlValue.MatchString(p.Sysctl.Settings[k]) {
-			bad("sysctl.settings.%s: value %q is not a plain sysctl value", k, p.Sysctl.Settings[k])
+			bad(at, "value %q is not a plain sysctl value", p.Sysctl.Settings[k])
 		}
 	}
 	if p.Updates.Time != "" && !clockTime.MatchString(p.Updates.Time) {
-		bad("updates.time: want HH:MM, not %q", p.Updates.Time)
+		bad("updates.time", "want HH:MM, not %q", p.Updates.Time)
 	}
-	for _, n := range p.Updates.PackageBlacklist {
+	for i, n := range p.Updates.PackageBlacklist {
 		if !pkgName.MatchString(n) {
-			bad("updates.package_blacklist: %q is not a package name", n)
+			bad(fmt.Sprintf("updates.package_blacklist[%d]", i), "%q is not a package name", n)
 		}
 	}
-	return errors.Join(errs...)
+	if len(errs) > 0 {
+		return errors.New(strings.Join(sortedErrors(errs), "\n"))
+	}
+	return nil
+}
+
+// sshAliases maps keywords sshd accepts to the name `sshd -T` reports.
+var sshAliases = map[string]string{
+	"challengeresponseauthentication": "kbdinteractiveauthentication",
+	"skeyauthentication":              "kbdinteractiveauthentication",
+	"dsaauthentication":               "pubkeyauthentication",
+	"pubkeyacceptedkeytypes":          "pubkeyacceptedalgorithms",
+	"hostbasedacceptedkeytypes":       "hostbasedacceptedalgorithms",
+	"authorizedkeysfile2":             "authorizedkeysfile",
+}
+
+// SSHCanonical is the sshd -T name of an sshd_config keyword.
+func SSHCanonical(keyword string) string {
+	k := strings.ToLower(keyword)
+	if a, ok := sshAliases[k]; ok {
+		return a
+	}
+	return k
 }
 
 // ParseAddrOrPrefix accepts "192.0.2.1", "192.0.2.0/24", "::1" or "2001:db8::/32".

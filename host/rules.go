@@ -16,6 +16,8 @@ var Rules = report.Rules{
 	{ID: "host/ssh-match", Severity: report.Medium, Title: "a Match block weakens a setting",
 		Help: "review the Match block; ctsec does not edit Match blocks"},
 	{ID: "host/ssh-unmanaged", Severity: report.Info, Title: "the policy leaves sshd alone"},
+	{ID: "host/ssh-installed", Severity: report.Info, Title: "sshd is not installed under the root",
+		Help: "nothing to audit without /etc/ssh/sshd_config; apt-get install openssh-server, or set ssh: ~ in the policy"},
 	{ID: "host/sysctl-value", Severity: report.Medium, Title: "kernel setting differs from the policy or does not persist",
 		Description: "The running value of a sysctl the policy sets, and the sysctl.d file that wins (the last one read).",
 		Help:        "ctsec host apply sysctl writes 99-zz-ctsec.conf"},

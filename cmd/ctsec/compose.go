@@ -186,7 +186,8 @@ ignores security_opt.
 --write replaces FILE atomically after backing it up under --state-dir; -o writes the
 result elsewhere. A second run changes nothing.
 
-Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", "),
+Harden rules for --only:
+  ` + strings.Join(term.Wrap(strings.Join(trimPrefix(compose.HardenRules), ", "), 76), "\n  "),
 		Example: `  ctsec compose harden compose.yaml
   ctsec compose harden --level strict --profiles-dir ./profiles compose.yaml
   ctsec compose harden --only cap-drop-all,no-new-privileges --write compose.yaml`,

@@ -37,7 +37,7 @@ func TestHostInit(t *testing.T) {
 	}
 	os.WriteFile(p, []byte("version: 1\nbogus: true\n"), 0o644)
 	_, errOut, code = ctsec(t, "host", "plan", "sysctl", "--root", hostRoot(t), "--policy", p)
-	if code != 2 || !strings.Contains(errOut, p+": line 2: field bogus not found") {
+	if code != 2 || !strings.Contains(errOut, p+`:2: unknown key "bogus"`) {
 		t.Errorf("bad policy: exit %d, %q", code, errOut)
 	}
 }
@@ -131,22 +131,23 @@ func TestHostApplyRefusedByGuard(t *testing.T) {
 	}
 }
 
-// A policy that leaves a module's section out leaves that module alone: an
-// operator who deletes "firewall:" from the copy must not get ufw enabled
-// with no rules, nor a fail2ban jail with empty values.
+// A policy that sets a module's section to null leaves that module alone:
+// an operator who empties "firewall:" in the copy must not get ufw enabled
+// with no rules, nor a fail2ban jail with empty values. (A section left out
+// is the baseline's: see TestPartialPolicyMergedOverBaseline.)
 func TestHostPolicyWithoutSections(t *testing.T) {
 	testenv.Tool(t, "sysctl")
 	root := hostRoot(t)
 	os.MkdirAll(filepath.Join(root, "etc/ufw"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/ufw/ufw.conf"), []byte("ENABLED=no\n"), 0o644)
 	pol := filepath.Join(t.TempDir(), "pol.yaml")
-	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\n"), 0o644)
+	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\nssh: ~\nfail2ban:\nfirewall: null\nupdates: ~\n"), 0o644)
 	out, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol)
 	if code != 0 {
 		t.Fatalf("plan: exit %d %q\n%s", code, errOut, out)
 	}
 	for _, m := range []string{"ssh", "fail2ban", "firewall", "updates"} {
-		if !strings.Contains(out, "note: the policy has no "+m+" section: ctsec leaves "+m+" alone") {
+		if !strings.Contains(out, "note: the policy sets "+m+" to null: ctsec leaves "+m+" alone") {
 			t.Errorf("plan does not say %s is left alone:\n%s", m, out)
 		}
 	}
@@ -172,7 +173,7 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 		t.Errorf("audit rules = %v", rules)
 	}
 	os.WriteFile(pol, []byte("version: 1\nfail2ban:\n  ignoreip: [\"1.2.3.4\\nbanaction = x\"]\n"), 0o644)
-	if _, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol); code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, pol+": fail2ban.ignoreip") {
+	if _, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol); code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, pol+":3: fail2ban.ignoreip[0]") {
 		t.Errorf("injected ignoreip: exit %d %q", code, errOut)
 	}
 }
@@ -197,7 +198,7 @@ func TestHostSetupErrors(t *testing.T) {
 			args       []string
 		}{
 			{"unknown module", "nosuch", []string{"nosuch"}},
-			{"bad policy", bad + ": line 2: field bogus not found", []string{"sysctl", "--policy", bad}},
+			{"bad policy", bad + `:2: unknown key "bogus" at the top level`, []string{"sysctl", "--policy", bad}},
 		} {
 			t.Run(verb+" "+tt.name, func(t *testing.T) {
 				root, state := hostRoot(t), t.TempDir()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +108,14 @@ func TestGuardClientIPNotWhitelisted(t *testing.T) {
 	if len(mp.Refusals) != 0 {
 		t.Errorf("whitelisted network still refused: %+v", mp.Refusals)
 	}
+	// A value the guard cannot read is a refusal, never "no client".
+	for _, garbage := range []string{"garbage", "198.51.100.7 x 192.0.2.1 22", "198.51.100.7 50022 192.0.2.1", "300.1.1.1 1 192.0.2.1 22"} {
+		env.SSHConnection = garbage
+		mp, _ = New().Plan(context.Background(), env, pol)
+		if len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "ssh-connection" || !strings.Contains(mp.Refusals[0].Reason, "SSH_CONNECTION") {
+			t.Errorf("SSH_CONNECTION=%q: refusals = %+v", garbage, mp.Refusals)
+		}
+	}
 }
 
 // backend polling needs a log file Debian 12 does not have: fail2ban-client
@@ -199,5 +208,86 @@ func TestPlanNotesMissingPythonSystemdInRoot(t *testing.T) {
 	hosttest.Write(t, env, "/usr/lib/python3/dist-packages/systemd/journal.py", "")
 	if mp, err = New().Plan(context.Background(), env, pol); err != nil || len(mp.Notes) != 0 {
 		t.Errorf("notes with the module present = %q, %v", mp.Notes, err)
+	}
+}
+
+// A later jail.d/zz.local [sshd] section silently defeated the policy:
+// plan said nothing and apply failed its own check. Plan has fail2ban load
+// the jail with the drop-in and refuses, naming the file that wins.
+func TestLaterJailFileRefused(t *testing.T) {
+	for _, tt := range []struct{ file, content, want string }{
+		{"/etc/fail2ban/jail.d/zz.local", "[sshd]\nmaxretry = 10\n", "/etc/fail2ban/jail.d/zz.local:2 sets maxretry = 10 in [sshd], read after " + DropIn + ", so it wins (fail2ban-client -d shows maxretry = 10, want 3)"},
+		{"/etc/fail2ban/jail.d/zz.local", "[sshd]\nenabled = false\n", "/etc/fail2ban/jail.d/zz.local:2 sets enabled = false in [sshd]"},
+		{"/etc/fail2ban/jail.d/zzz-site.local", "[sshd]\nbantime = 5m\n", "zzz-site.local:2 sets bantime = 5m"},
+		{"/etc/fail2ban/jail.d/zz.local", "[sshd]\nignoreip = 10.0.0.1\n", "sets ignoreip = 10.0.0.1 in [sshd]"},
+	} {
+		env := debianRoot(t)
+		pol, _ := host.BaselinePolicy()
+		hosttest.Write(t, env, tt.file, tt.content)
+		mp, err := New().Plan(context.Background(), env, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range mp.Refusals {
+			found = found || (r.Guard == "fail2ban-later-file" && strings.Contains(r.Reason, tt.want))
+		}
+		if !found {
+			t.Errorf("%s %q: refusals = %+v\nwant %q", tt.file, tt.content, mp.Refusals, tt.want)
+		}
+	}
+	// An earlier file, or a [DEFAULT] anywhere, does not beat the drop-in.
+	env := debianRoot(t)
+	hosttest.Write(t, env, "/etc/fail2ban/jail.d/00-provider.conf", "[sshd]\nmaxretry = 7\n")
+	hosttest.Write(t, env, "/etc/fail2ban/jail.d/zz.local", "[DEFAULT]\nmaxretry = 9\n")
+	pol, _ := host.BaselinePolicy()
+	if mp, err := New().Plan(context.Background(), env, pol); err != nil || len(mp.Refusals) != 0 {
+		t.Errorf("earlier [sshd] and later [DEFAULT]: %v %+v", err, mp.Refusals)
+	}
+}
+
+// The jail's ignoreip replaces the one it inherits: writing only the
+// policy's replaced the site's own entries silently. They are kept, first,
+// and the plan says where they come from; an entry only an older ctsec
+// drop-in held is not carried over.
+func TestSiteIgnoreIPKept(t *testing.T) {
+	env := debianRoot(t)
+	hosttest.Write(t, env, "/etc/fail2ban/jail.local", "[DEFAULT]\nignoreip = 127.0.0.1/8 ::1 10.20.0.0/16 bastion.example\n")
+	hosttest.Write(t, env, DropIn, "[sshd]\nignoreip = 198.51.100.99\n")
+	pol, _ := host.BaselinePolicy()
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
+	plan, err := e.Plan(context.Background(), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := strings.Join(plan.Modules[0].Notes, "\n")
+	if !strings.Contains(notes, "keeps the site's own ignoreip 127.0.0.1/8 ::1 10.20.0.0/16 bastion.example (from /etc/fail2ban/jail.local:2 [DEFAULT])") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if _, err := e.Apply(context.Background(), plan, host.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got := hosttest.Read(t, env, DropIn)
+	if !strings.Contains(got, "ignoreip = 127.0.0.1/8 ::1 10.20.0.0/16 bastion.example 203.0.113.10\n") || strings.Contains(got, "198.51.100.99") {
+		t.Errorf("drop-in:\n%s", got)
+	}
+	_, j, err := check(context.Background(), env, "sshd")
+	if err != nil || !slices.Contains(j.Settings["addignoreip"], "10.20.0.0/16") || !slices.Contains(j.Settings["addignoreip"], "203.0.113.10") {
+		t.Errorf("fail2ban-client -d ignoreip = %v, %v", j.Settings["addignoreip"], err)
+	}
+}
+
+// BenchmarkParseINIContinuation is one key continued over 1 MiB of lines:
+// appending to the value line by line was quadratic (256 KiB took 37 s).
+//
+//	go test -run '^$' -bench ParseINIContinuation ./host/fail2ban/
+func BenchmarkParseINIContinuation(b *testing.B) {
+	data := []byte("[sshd]\nignoreip = 127.0.0.1\n" + strings.Repeat("  10.0.0.1\n", (1<<20)/11))
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		es, err := ParseINI("jail.local", data)
+		if err != nil || len(es) != 1 {
+			b.Fatal(err, len(es))
+		}
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,8 +28,11 @@ func New() *Module { return &Module{} }
 
 func (*Module) Name() string { return "fail2ban" }
 
-func entries(env *host.Env) ([]Entry, error) {
-	ov := host.Overlay{Env: env}
+func entries(env *host.Env) ([]Entry, error) { return overlayEntries(host.Overlay{Env: env}) }
+
+// overlayEntries parses every jail file fail2ban reads, planned content
+// laid over the root's.
+func overlayEntries(ov host.Overlay) ([]Entry, error) {
 	files, err := JailFiles(ov, ConfDir)
 	if err != nil {
 		return nil, err
@@ -52,10 +55,18 @@ func entries(env *host.Env) ([]Entry, error) {
 	return all, nil
 }
 
-// check runs fail2ban-client -t and -d on a private copy of the
-// configuration under the root: fail2ban would follow a symlink in the
-// root's tree out of it, the copy holds only what the root resolves to.
+// check runs fail2ban-client -t and -d on the configuration under the
+// root. It has the real tool load the jail as fail2ban will.
 func check(ctx context.Context, env *host.Env, jail string) (testErr error, j Jail, err error) {
+	return checkOverlay(ctx, host.Overlay{Env: env}, jail, true)
+}
+
+// checkOverlay runs fail2ban-client (-t when test, then -d) on a private
+// copy of the root's configuration with planned files laid over it (a nil
+// one hidden): fail2ban would follow a symlink in the root's tree out of
+// it; the copy holds only what the root resolves to.
+func checkOverlay(ctx context.Context, ov host.Overlay, jail string, test bool) (testErr error, j Jail, err error) {
+	env := ov.Env
 	tmp, err := os.MkdirTemp("", "ctsec-fail2ban-")
 	if err != nil {
 		return nil, j, err
@@ -64,6 +75,30 @@ func check(ctx context.Context, env *host.Env, jail string) (testErr error, j Ja
 	dir := filepath.Join(tmp, "fail2ban")
 	if err := env.FS().CopyOut(ConfDir, dir); err != nil {
 		return nil, j, fmt.Errorf("copying %s: %w", ConfDir, err)
+	}
+	for p, b := range ov.Files {
+		rel, ok := strings.CutPrefix(p, ConfDir+"/")
+		if !ok {
+			continue
+		}
+		out := filepath.Join(dir, rel)
+		if b == nil {
+			os.Remove(out)
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			return nil, j, err
+		}
+		if err := os.WriteFile(out, b, 0o644); err != nil {
+			return nil, j, err
+		}
+	}
+	if !test {
+		out, err := env.Runner.Run(ctx, "fail2ban-client", "-c", dir, "-d")
+		if err != nil {
+			return nil, j, err
+		}
+		return nil, ParseDump(out.Stdout, jail), nil
 	}
 	res, err := env.Runner.Run(ctx, "fail2ban-client", "-c", dir, "-t")
 	if err != nil {
@@ -197,19 +232,56 @@ func covered(ip string, list []string) bool {
 	return false
 }
 
-// ignoreList is the policy's ignoreip plus the operator's addresses.
-func ignoreList(pol *host.Policy) []string {
-	out := append([]string{}, pol.Fail2ban.IgnoreIP...)
-	for _, ip := range pol.Operator.TrustedIPs {
-		if !slices.Contains(out, ip) {
-			out = append(out, ip)
+// ignoreList is the site's own ignoreip (what the jail has without
+// ctsec's drop-in), then the policy's, then the operator's addresses: a
+// jail's ignoreip replaces the one it inherits, so writing only the
+// policy's would silently drop the site's.
+func ignoreList(pol *host.Policy, site []string) []string {
+	var out []string
+	for _, l := range [][]string{site, pol.Fail2ban.IgnoreIP, pol.Operator.TrustedIPs} {
+		for _, ip := range l {
+			if !slices.Contains(out, ip) {
+				out = append(out, ip)
+			}
 		}
 	}
 	return out
 }
 
-// Render is the jail drop-in for a policy.
-func Render(pol *host.Policy) []byte {
+// siteEntry is an ignoreip entry fail2ban takes: an address, a network,
+// or a host name; anything else (a newline, "=") cannot go into the
+// drop-in.
+var siteEntry = regexp.MustCompile(`^[A-Za-z0-9.:/_-]{1,253}$`)
+
+// siteIgnoreIP is the ignoreip the jail has without ctsec's drop-in, as
+// fail2ban-client -d resolves it (interpolations included), and where the
+// parser finds it set.
+func siteIgnoreIP(ctx context.Context, env *host.Env, jail string) ([]string, string, error) {
+	ov := host.Overlay{Env: env, Files: map[string][]byte{DropIn: nil}}
+	_, j, err := checkOverlay(ctx, ov, jail, false)
+	if err != nil {
+		return nil, "", err
+	}
+	var out []string
+	for _, ip := range j.Settings["addignoreip"] {
+		for _, e := range strings.FieldsFunc(ip, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
+			if siteEntry.MatchString(e) && !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		}
+	}
+	src := ""
+	if es, err := overlayEntries(ov); err == nil {
+		if e, ok := Lookup(es, jail, "ignoreip"); ok {
+			src = fmt.Sprintf("%s:%d [%s]", e.File, e.Line, e.Section)
+		}
+	}
+	return out, src, nil
+}
+
+// Render is the jail drop-in for a policy; site is the site's own ignoreip,
+// kept.
+func Render(pol *host.Policy, site []string) []byte {
 	f := pol.Fail2ban
 	return []byte(fmt.Sprintf(`# Written by ctsec host apply from its fail2ban policy; changes here are
 # replaced on the next apply. jail.d/*.local files are read last, and a
@@ -221,16 +293,22 @@ maxretry = %[3]d
 findtime = %[4]s
 bantime = %[5]s
 ignoreip = %[6]s
-`, f.Jail, f.Backend, f.MaxRetry, f.FindTime, f.BanTime, strings.Join(ignoreList(pol), " ")))
+`, f.Jail, f.Backend, f.MaxRetry, f.FindTime, f.BanTime, strings.Join(ignoreList(pol, site), " ")))
 }
 
 func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*host.ModulePlan, error) {
-	mp := &host.ModulePlan{Data: pol.Fail2ban}
+	mp := &host.ModulePlan{}
 	if !env.Exists(ConfDir + "/jail.conf") {
 		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "fail2ban-installed", Reason: "fail2ban is not installed (apt-get install fail2ban python3-systemd)"})
 		return mp, nil
 	}
-	ed, err := host.NewEdit(env, DropIn, Render(pol), 0o644)
+	site, src, err := siteIgnoreIP(ctx, env, pol.Fail2ban.Jail)
+	if err != nil {
+		return nil, fmt.Errorf("reading the site's ignoreip: %w", err)
+	}
+	content := Render(pol, site)
+	mp.Data = planData{Policy: pol.Fail2ban, IgnoreIP: ignoreList(pol, site)}
+	ed, err := host.NewEdit(env, DropIn, content, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +316,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		return mp, nil
 	}
 	mp.Edits = append(mp.Edits, *ed)
+	if len(site) > 0 {
+		mp.Notes = append(mp.Notes, fmt.Sprintf("keeps the site's own ignoreip %s (from %s) beside the policy's: the jail's ignoreip replaces the one it would inherit", strings.Join(site, " "), orDefault(src, "fail2ban's defaults")))
+	}
+	refusals, err := laterSources(ctx, env, mp.Data.(planData), content)
+	if err != nil {
+		return nil, err
+	}
+	mp.Refusals = append(mp.Refusals, refusals...)
 	mp.Commands = []string{"fail2ban-client -c " + ConfDir + " -t", "fail2ban-client -c " + ConfDir + " -d (check the jail's values)"}
 	if env.Live() {
 		mp.Commands = append(mp.Commands, "fail2ban-client reload (if the server runs)")
@@ -252,38 +338,98 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		}
 		mp.Notes = append(mp.Notes, note)
 	}
-	if ip := env.ClientIP(); ip != "" {
-		if _, err := netip.ParseAddr(ip); err == nil && !covered(ip, ignoreList(pol)) {
-			mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "fail2ban-client-ip",
-				Reason: fmt.Sprintf("your SSH client address %s (SSH_CONNECTION) is not in ignoreip: %d failed logins would ban you for %s; add it to operator.trusted_ips", ip, pol.Fail2ban.MaxRetry, pol.Fail2ban.BanTime)})
-		}
+	switch conn, ok, err := env.Conn(); {
+	case err != nil:
+		mp.Refusals = append(mp.Refusals, host.ConnRefusal(err))
+	case ok && !covered(conn.Client.String(), ignoreList(pol, site)):
+		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "fail2ban-client-ip",
+			Reason: fmt.Sprintf("your SSH client address %s (SSH_CONNECTION) is not in ignoreip: %d failed logins would ban you for %s; add it to operator.trusted_ips", conn.Client, pol.Fail2ban.MaxRetry, pol.Fail2ban.BanTime)})
 	}
 	return mp, nil
+}
+
+// planData is what plan hands verification.
+type planData struct {
+	Policy   host.Fail2banPolicy
+	IgnoreIP []string
+}
+
+// mismatches compares the jail fail2ban-client -d shows with the plan:
+// key → what it shows instead.
+func mismatches(j Jail, want planData) map[string]string {
+	out := map[string]string{}
+	w := want.Policy
+	if !j.Enabled {
+		out["enabled"] = "the jail is not started"
+	}
+	if j.Backend != w.Backend {
+		out["backend"] = "backend " + j.Backend
+	}
+	for _, c := range []struct{ key, want string }{{"maxretry", strconv.Itoa(w.MaxRetry)}, {"findtime", w.FindTime}, {"bantime", w.BanTime}} {
+		g, _ := seconds(j.Get(c.key))
+		x, _ := seconds(c.want)
+		if g != x {
+			out[c.key] = fmt.Sprintf("%s = %s, want %s", c.key, short(j.Get(c.key)), c.want)
+		}
+	}
+	var missing []string
+	for _, ip := range want.IgnoreIP {
+		if !covered(ip, j.Settings["addignoreip"]) && !slices.Contains(j.Settings["addignoreip"], ip) {
+			missing = append(missing, ip)
+		}
+	}
+	if len(missing) > 0 {
+		out["ignoreip"] = "ignoreip lacks " + strings.Join(missing, " ")
+	}
+	return out
+}
+
+// laterSources has fail2ban load the jail as it would with the planned
+// drop-in, and refuses every value that is not the policy's because a file
+// read later sets it (a jail.d/zz.local [sshd] section), naming that file.
+func laterSources(ctx context.Context, env *host.Env, want planData, content []byte) ([]host.Refusal, error) {
+	ov := host.Overlay{Env: env, Files: map[string][]byte{DropIn: content}}
+	_, j, err := checkOverlay(ctx, ov, want.Policy.Jail, false)
+	if err != nil {
+		return nil, err
+	}
+	bad := mismatches(j, want)
+	if len(bad) == 0 {
+		return nil, nil
+	}
+	es, _ := overlayEntries(ov)
+	var out []host.Refusal
+	for _, key := range host.SortedKeys(bad) {
+		reason := fmt.Sprintf("with %s written, fail2ban-client -d shows %s", DropIn, bad[key])
+		if e, ok := Lookup(es, want.Policy.Jail, key); ok && e.File != DropIn {
+			reason = fmt.Sprintf("%s:%d sets %s = %s in [%s], read after %s, so it wins (fail2ban-client -d shows %s); remove it there or make it the policy's value (ctsec does not edit files it does not own)",
+				e.File, e.Line, key, short(strings.ReplaceAll(e.Value, "\n", " ")), e.Section, DropIn, bad[key])
+		}
+		out = append(out, host.Refusal{Guard: "fail2ban-later-file", Reason: reason})
+	}
+	return out, nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 // Verify loads the written configuration with fail2ban-client -t and checks
 // the jail's effective values with -d.
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
-	want, _ := mp.Data.(host.Fail2banPolicy)
-	testErr, j, err := check(ctx, env, want.Jail)
+	want, _ := mp.Data.(planData)
+	testErr, j, err := check(ctx, env, want.Policy.Jail)
 	if err != nil {
 		return err
 	}
 	if testErr != nil {
 		return testErr
 	}
-	if !j.Enabled {
-		return fmt.Errorf("fail2ban-client -d: jail %s is not started", want.Jail)
-	}
-	if j.Backend != want.Backend {
-		return fmt.Errorf("fail2ban-client -d: jail %s backend %s, want %s", want.Jail, j.Backend, want.Backend)
-	}
-	for _, c := range []struct{ key, want string }{{"maxretry", strconv.Itoa(want.MaxRetry)}, {"findtime", want.FindTime}, {"bantime", want.BanTime}} {
-		g, _ := seconds(j.Get(c.key))
-		w, _ := seconds(c.want)
-		if g != w {
-			return fmt.Errorf("fail2ban-client -d: jail %s %s = %s, want %s", want.Jail, c.key, j.Get(c.key), c.want)
-		}
+	for _, k := range host.SortedKeys(mismatches(j, want)) {
+		return fmt.Errorf("fail2ban-client -d: jail %s: %s", want.Policy.Jail, mismatches(j, want)[k])
 	}
 	return nil
 }

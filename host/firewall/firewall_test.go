@@ -31,6 +31,10 @@ func ufwRoot(t *testing.T) *host.Env {
 	return env
 }
 
+// hostRules are the host's own ufw rules and chains: what an apply leaking
+// out of its namespace would change. Docker's chains are left out: the
+// shared engine adds and removes them whenever another test (another
+// package, run in parallel) publishes a port.
 func hostRules(t *testing.T) string {
 	t.Helper()
 	out, err := exec.Command("iptables-save").Output()
@@ -39,7 +43,7 @@ func hostRules(t *testing.T) string {
 	}
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
-		if !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, ":") {
+		if strings.Contains(l, "ufw") && !strings.HasPrefix(l, ":") && !strings.HasPrefix(l, "#") {
 			keep = append(keep, l)
 		}
 	}
@@ -104,6 +108,44 @@ func TestGuardSSHPortNotAllowed(t *testing.T) {
 	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 2222, Proto: "tcp", Comment: "ssh"})
 	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
 		t.Errorf("still refused: %+v", mp.Refusals)
+	}
+}
+
+// "ListenAddress 0.0.0.0:2222" makes sshd listen on 2222 whatever Port
+// says; the guard checked 22. It reads the ports from sshd -T's
+// listenaddress lines now, and the port of the operator's own connection.
+func TestGuardSSHPortFromListenAddress(t *testing.T) {
+	env := ufwRoot(t)
+	main := hosttest.Read(t, env, "/etc/ssh/sshd_config")
+	hosttest.Write(t, env, "/etc/ssh/sshd_config", "ListenAddress 0.0.0.0:2222\n"+main)
+	pol, _ := host.BaselinePolicy()
+	mp, err := New().Plan(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "firewall-ssh-port" || !strings.Contains(mp.Refusals[0].Reason, "port 2222") {
+		t.Fatalf("refusals = %+v", mp.Refusals)
+	}
+	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 2222, Proto: "tcp", Comment: "ssh"})
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
+		t.Errorf("still refused: %+v", mp.Refusals)
+	}
+	// The operator came in on 2200 (a port forward to sshd): that port must
+	// stay open from their address too; a rule for another network is not
+	// enough, one for theirs is.
+	env.SSHConnection = "198.51.100.7 50000 192.0.2.1 2200"
+	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 2200, Proto: "tcp", Comment: "fwd", From: []string{"10.0.0.0/8"}})
+	mp, _ = New().Plan(context.Background(), env, pol)
+	if len(mp.Refusals) != 1 || !strings.Contains(mp.Refusals[0].Reason, "port 2200") || !strings.Contains(mp.Refusals[0].Reason, "198.51.100.7") {
+		t.Errorf("refusals for the operator's own port = %+v", mp.Refusals)
+	}
+	pol.Firewall.Allow[len(pol.Firewall.Allow)-1].From = []string{"198.51.100.0/24"}
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
+		t.Errorf("the operator's network allowed, still refused: %+v", mp.Refusals)
+	}
+	env.SSHConnection = "garbage"
+	if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 1 || mp.Refusals[0].Guard != "ssh-connection" {
+		t.Errorf("SSH_CONNECTION=garbage: refusals = %+v", mp.Refusals)
 	}
 }
 

@@ -218,10 +218,14 @@ func errText(err error, res execx.Result) string {
 	return execx.FirstLine(res.Stderr)
 }
 
-// sshPorts are the ports sshd uses: from sshd -T under the root and, on the
-// live host, the sockets sshd listens on (ss).
-func sshPorts(ctx context.Context, env *host.Env) []int {
-	ports, _ := ssh.Ports(ctx, env)
+// sshPorts are the ports sshd uses: from sshd -T under the root (now and
+// as the policy plans it), the port the operator's own connection came in
+// on, and, on the live host, the sockets sshd listens on (ss).
+func sshPorts(ctx context.Context, env *host.Env, pol *host.Policy) []int {
+	ports, _ := ssh.Ports(ctx, env, pol)
+	if c, ok, _ := env.Conn(); ok && !slices.Contains(ports, c.ServerPort) {
+		ports = append(ports, c.ServerPort)
+	}
 	if env.Live() {
 		if res, err := env.Runner.Run(ctx, "ss", "-Hltnp"); err == nil && res.ExitCode == 0 {
 			for _, l := range strings.Split(string(res.Stdout), "\n") {
@@ -337,10 +341,14 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 	if env.Live() {
 		mp.Commands = append(mp.Commands, "ufw --force enable (or ufw reload when already active)")
 	}
-	// Lockout guard: default-deny must keep every SSH port open.
+	// Lockout guard: default-deny must keep every SSH port open, from the
+	// operator's address at least.
 	if pol.Firewall.DefaultIncoming != "allow" {
-		client := env.ClientIP()
-		for _, p := range sshPorts(ctx, env) {
+		conn, haveConn, err := env.Conn()
+		if err != nil {
+			mp.Refusals = append(mp.Refusals, host.ConnRefusal(err))
+		}
+		for _, p := range sshPorts(ctx, env, pol) {
 			ok := false
 			for _, a := range pol.Firewall.Allow {
 				if a.Port != p || a.Proto != "tcp" {
@@ -350,16 +358,18 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 					ok = true
 				}
 				for _, src := range a.From {
-					if pfx, err := host.ParseAddrOrPrefix(src); err == nil && client != "" {
-						if c, err := host.ParseAddrOrPrefix(client); err == nil && pfx.Contains(c.Addr()) {
-							ok = true
-						}
+					if pfx, err := host.ParseAddrOrPrefix(src); err == nil && haveConn && pfx.Contains(conn.Client) {
+						ok = true
 					}
 				}
 			}
 			if !ok {
+				from := "from anywhere (you are on a console, so no address of yours is known)"
+				if haveConn {
+					from = "from your address " + conn.Client.String()
+				}
 				mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "firewall-ssh-port",
-					Reason: fmt.Sprintf("default %s incoming would close SSH: sshd uses port %d (sshd -T / listening sockets) and the policy does not allow %d/tcp from your address", pol.Firewall.DefaultIncoming, p, p)})
+					Reason: fmt.Sprintf("default %s incoming would close SSH: sshd uses port %d (sshd -T listenaddress, your connection, listening sockets) and the policy does not allow %d/tcp %s; add it to firewall.allow", pol.Firewall.DefaultIncoming, p, p, from)})
 			}
 		}
 	}

@@ -3,8 +3,13 @@ package ssh
 import (
 	"bufio"
 	"bytes"
+	"fmt"
+	"io/fs"
+	"net/netip"
 	"os"
 	"path"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,13 +17,18 @@ import (
 	"github.com/ctsec/ctsec/host"
 )
 
-// account is a user who might log in over SSH.
+// account is a user who might log in over SSH, as the root's own
+// /etc/passwd, /etc/group and /etc/shadow describe them.
 type account struct {
 	Name   string
 	UID    int
+	GID    int
 	Home   string
 	Shell  string
 	Groups []string
+	// GIDs are the primary and supplementary groups, for reading files as
+	// the user does.
+	GIDs []int
 	// Password says whether /etc/shadow holds a usable password hash;
 	// ShadowKnown is false when shadow could not be read.
 	Password    bool
@@ -42,6 +52,7 @@ func readAccounts(env *host.Env) ([]account, error) {
 		}
 	}
 	groups := map[string][]string{}
+	groupGIDs := map[string][]int{}
 	gidName := map[string]string{}
 	if b, err := env.ReadFile("/etc/group"); err == nil {
 		for _, l := range lines(b) {
@@ -49,10 +60,15 @@ func readAccounts(env *host.Env) ([]account, error) {
 			if len(f) < 4 {
 				continue
 			}
+			gid, err := strconv.Atoi(f[2])
+			if err != nil {
+				continue
+			}
 			gidName[f[2]] = f[0]
 			for _, m := range strings.Split(f[3], ",") {
 				if m != "" {
 					groups[m] = append(groups[m], f[0])
+					groupGIDs[m] = append(groupGIDs[m], gid)
 				}
 			}
 		}
@@ -67,11 +83,16 @@ func readAccounts(env *host.Env) ([]account, error) {
 		if err != nil {
 			continue
 		}
-		a := account{Name: f[0], UID: uid, Home: f[5], Shell: f[6], ShadowKnown: shadowKnown}
+		gid, err := strconv.Atoi(f[3])
+		if err != nil {
+			continue
+		}
+		a := account{Name: f[0], UID: uid, GID: gid, Home: f[5], Shell: f[6], ShadowKnown: shadowKnown}
 		if g, ok := gidName[f[3]]; ok {
 			a.Groups = append(a.Groups, g)
 		}
 		a.Groups = append(a.Groups, groups[f[0]]...)
+		a.GIDs = append([]int{gid}, groupGIDs[f[0]]...)
 		hash := shadow[f[0]]
 		a.Password = hash != "" && !strings.HasPrefix(hash, "!") && !strings.HasPrefix(hash, "*")
 		out = append(out, a)
@@ -100,96 +121,159 @@ func (a account) canLogIn() bool {
 	return a.UID == 0 || a.UID >= 1000
 }
 
-// allowedBy applies AllowUsers/DenyUsers/AllowGroups/DenyGroups and
-// PermitRootLogin from an effective configuration.
-func (a account) allowedBy(eff Effective) bool {
-	if a.UID == 0 && eff.Get("permitrootlogin") == "no" {
-		return false
+func pathMatch(pat, name string) (bool, error) { return path.Match(pat, name) }
+
+// accountNamed is the account of a login name.
+func accountNamed(accts []account, name string) (account, bool) {
+	for _, a := range accts {
+		if a.Name == name {
+			return a, true
+		}
 	}
-	matchAny := func(pats []string, name string) bool {
-		for _, line := range pats {
+	return account{}, false
+}
+
+// accessDenied applies DenyUsers, AllowUsers, DenyGroups, AllowGroups and
+// PermitRootLogin=no as sshd's allowed_user() does for a connection from
+// host/addr, and says which rule refuses ("" when none).
+func (a account) accessDenied(eff Effective, host string, addr netip.Addr) string {
+	if a.UID == 0 && eff.Get("permitrootlogin") == "no" {
+		return "PermitRootLogin no"
+	}
+	for _, line := range eff["denyusers"] {
+		for _, p := range strings.Fields(line) {
+			if matchUser(a.Name, host, addr, p) {
+				return "DenyUsers " + p
+			}
+		}
+	}
+	if allow := eff["allowusers"]; len(allow) > 0 {
+		ok := false
+		for _, line := range allow {
 			for _, p := range strings.Fields(line) {
-				p, _, _ = strings.Cut(p, "@")
-				if ok, _ := path.Match(p, name); ok {
-					return true
+				ok = ok || matchUser(a.Name, host, addr, p)
+			}
+		}
+		if !ok {
+			return "AllowUsers " + strings.Join(allow, " ") + " does not admit " + a.Name + " from " + addr.String()
+		}
+	}
+	groupIn := func(lines []string) string {
+		for _, line := range lines {
+			for _, p := range strings.Fields(line) {
+				for _, g := range a.Groups {
+					if matchPattern(g, p) {
+						return p
+					}
 				}
 			}
 		}
-		return false
+		return ""
 	}
-	groupsMatch := func(pats []string) bool {
-		for _, g := range a.Groups {
-			if matchAny(pats, g) {
-				return true
-			}
-		}
-		return false
+	if p := groupIn(eff["denygroups"]); p != "" {
+		return "DenyGroups " + p
 	}
-	if matchAny(eff["denyusers"], a.Name) || groupsMatch(eff["denygroups"]) {
-		return false
+	if allow := eff["allowgroups"]; len(allow) > 0 && groupIn(allow) == "" {
+		return "AllowGroups " + strings.Join(allow, " ") + " admits none of " + a.Name + "'s groups"
 	}
-	if len(eff["allowusers"]) > 0 && !matchAny(eff["allowusers"], a.Name) {
-		return false
-	}
-	if len(eff["allowgroups"]) > 0 && !groupsMatch(eff["allowgroups"]) {
-		return false
-	}
-	return true
+	return ""
 }
 
-// usableKey says whether the account has at least one authorized key sshd
-// would accept, and why not otherwise.
-func usableKey(env *host.Env, a account, eff Effective) (bool, string) {
-	files := strings.Fields(eff.Get("authorizedkeysfile"))
-	if len(files) == 0 {
-		files = []string{".ssh/authorized_keys", ".ssh/authorized_keys2"}
+// may reports whether the account, by the root's modes, may open a file
+// with the wanted permission (4 read, 1 search); root always may.
+func (a account) may(st fs.FileInfo, want fs.FileMode) bool {
+	if a.UID == 0 {
+		return true
 	}
-	strict := eff.Get("strictmodes") != "no"
-	why := "no authorized_keys entry"
-	for _, f := range files {
-		f = strings.NewReplacer("%h", a.Home, "%u", a.Name, "%U", strconv.Itoa(a.UID), "%%", "%").Replace(f)
-		if f == "none" {
-			continue
-		}
-		if !path.IsAbs(f) {
-			f = path.Join(a.Home, f)
-		}
-		b, err := env.ReadFile(f)
-		if err != nil || len(lines(b)) == 0 {
-			continue
-		}
-		if strict {
-			if bad := strictModesProblem(env, a, f); bad != "" {
-				why = bad
-				continue
-			}
-		}
-		return true, ""
+	uid, gid := fileOwner(st)
+	m := st.Mode().Perm()
+	switch {
+	case uid == a.UID:
+		return m&(want<<6) != 0
+	case slices.Contains(a.GIDs, gid):
+		return m&(want<<3) != 0
 	}
-	return false, why
+	return m&want != 0
 }
 
-// strictModesProblem mirrors sshd's StrictModes check: the key file and
-// every directory up to the home must belong to the user or root and not
-// be writable by group or others.
-func strictModesProblem(env *host.Env, a account, file string) string {
-	for p := file; ; p = path.Dir(p) {
-		st, err := os.Stat(env.Path(p))
+func fileOwner(st fs.FileInfo) (uid, gid int) {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return int(sys.Uid), int(sys.Gid)
+	}
+	return -1, -1
+}
+
+// readable says why the account cannot read real (a path inside the root
+// with no symlinks, as Resolve gives it) the way sshd reads
+// authorized_keys — as the user — or "" when it can.
+func readable(env *host.Env, a account, hostPath, real string) string {
+	root := env.FS().Dir()
+	rel := strings.TrimPrefix(strings.TrimPrefix(real, root), "/")
+	cur := root
+	parts := strings.Split(rel, "/")
+	for i, c := range parts {
+		st, err := os.Stat(cur)
 		if err != nil {
-			return ""
+			return err.Error()
 		}
-		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-			if int(sys.Uid) != 0 && int(sys.Uid) != a.UID {
-				return p + " is owned by uid " + strconv.Itoa(int(sys.Uid)) + " (StrictModes rejects it)"
-			}
+		if !a.may(st, 1) {
+			return fmt.Sprintf("%s cannot enter %s (mode %04o)", a.Name, env.FS().Join("/"+strings.Join(parts[:i], "/")), st.Mode().Perm())
+		}
+		cur = filepath.Join(cur, c)
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return err.Error()
+	}
+	if !a.may(st, 4) {
+		uid, _ := fileOwner(st)
+		return fmt.Sprintf("%s is owned by uid %d with mode %04o: sshd reads it as %s, who cannot", hostPath, uid, st.Mode().Perm(), a.Name)
+	}
+	return ""
+}
+
+// strictModes is sshd's StrictModes check (auth_secure_path) on the
+// resolved key file: a regular file owned by root or the user and
+// writable by nobody else, and so every directory above it up to the
+// user's home (or /, for a file outside the home).
+func strictModes(env *host.Env, a account, hostPath, real string) string {
+	st, err := os.Lstat(real)
+	if err != nil {
+		return err.Error()
+	}
+	bad := func(what, p string, st fs.FileInfo) string {
+		uid, _ := fileOwner(st)
+		if uid != 0 && uid != a.UID {
+			return fmt.Sprintf("%s %s is owned by uid %d (StrictModes rejects it)", what, p, uid)
 		}
 		if st.Mode().Perm()&0o022 != 0 {
-			return p + " is group- or world-writable (StrictModes rejects it)"
+			return fmt.Sprintf("%s %s is group- or world-writable (StrictModes rejects it)", what, p)
 		}
-		if p == a.Home || p == "/" || p == "." {
+		return ""
+	}
+	if !st.Mode().IsRegular() {
+		return hostPath + " is not a regular file"
+	}
+	if why := bad("file", hostPath, st); why != "" {
+		return why
+	}
+	fsys := env.FS()
+	home, err := fsys.Resolve(a.Home)
+	if err != nil {
+		home = ""
+	}
+	root := fsys.Dir()
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err.Error()
+		}
+		shown := "/" + strings.TrimPrefix(strings.TrimPrefix(d, root), "/")
+		if why := bad("directory", shown, st); why != "" {
+			return why
+		}
+		if d == home || d == root || d == "/" || len(d) < len(root) {
 			return ""
 		}
 	}
 }
-
-func pathMatch(pat, name string) (bool, error) { return path.Match(pat, name) }

@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/ctsec/ctsec/host"
 )
 
 // Directive is one configuration line, after Include expansion.
@@ -31,6 +34,14 @@ type Config struct {
 	// Includes lists the Include patterns met, for checking that
 	// sshd_config.d is read before the main file's settings.
 	Includes []Directive
+	// inMatch indexes the directives under each Match line, so reading
+	// every block stays linear in the file.
+	inMatch map[location][]int
+}
+
+type location struct {
+	file string
+	line int
 }
 
 // Source reads host paths for the parser: the files under a root, possibly
@@ -49,26 +60,13 @@ type ParseError struct {
 
 func (e *ParseError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
 
-// aliases maps keywords sshd accepts to the name `sshd -T` reports.
-var aliases = map[string]string{
-	"challengeresponseauthentication": "kbdinteractiveauthentication",
-	"skeyauthentication":              "kbdinteractiveauthentication",
-	"dsaauthentication":               "pubkeyauthentication",
-	"pubkeyacceptedkeytypes":          "pubkeyacceptedalgorithms",
-	"hostbasedacceptedkeytypes":       "hostbasedacceptedalgorithms",
-	"authorizedkeysfile2":             "authorizedkeysfile",
-}
-
 // Canonical is the sshd -T name of a keyword.
-func Canonical(keyword string) string {
-	k := strings.ToLower(keyword)
-	if a, ok := aliases[k]; ok {
-		return a
-	}
-	return k
-}
+func Canonical(keyword string) string { return host.SSHCanonical(keyword) }
 
 const maxIncludeDepth = 16
+
+// keyword is the shape of every sshd_config keyword.
+var keyword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
 
 // Parse reads the configuration starting at mainPath (a host path),
 // expanding Include as sshd does: globs in lexical order, relative paths
@@ -97,6 +95,11 @@ func (c *Config) parseFile(src Source, file string, match *Directive, depth int)
 		if err != nil {
 			return &ParseError{File: file, Line: i + 1, Msg: err.Error()}
 		}
+		if ok && !keyword.MatchString(d.Raw) {
+			// Never quote it: an Include can reach any file (../../etc/shadow),
+			// and this line may be a secret.
+			return &ParseError{File: file, Line: i + 1, Msg: "not an sshd keyword (sshd would refuse this line too)"}
+		}
 		if !ok {
 			continue
 		}
@@ -113,6 +116,13 @@ func (c *Config) parseFile(src Source, file string, match *Directive, depth int)
 			continue
 		}
 		d.Match = cur
+		if cur != nil && d.Keyword != "include" {
+			if c.inMatch == nil {
+				c.inMatch = map[location][]int{}
+			}
+			k := location{cur.File, cur.Line}
+			c.inMatch[k] = append(c.inMatch[k], len(c.Directives))
+		}
 		if d.Keyword == "include" {
 			if len(d.Args) == 0 {
 				return &ParseError{File: file, Line: i + 1, Msg: "Include without a path"}
@@ -244,10 +254,8 @@ func (c *Config) Matches() []Directive {
 // InMatch returns the directives under a Match line.
 func (c *Config) InMatch(m Directive) []Directive {
 	var out []Directive
-	for _, d := range c.Directives {
-		if d.Match != nil && d.Match.File == m.File && d.Match.Line == m.Line {
-			out = append(out, d)
-		}
+	for _, i := range c.inMatch[location{m.File, m.Line}] {
+		out = append(out, c.Directives[i])
 	}
 	return out
 }

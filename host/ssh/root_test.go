@@ -2,6 +2,7 @@ package ssh
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ctsec/ctsec/host"
+	"github.com/ctsec/ctsec/host/hosttest"
 )
 
 // outsideDir is a directory beside the test root, with a drop-in that must
@@ -165,5 +167,95 @@ func TestFIFOInDropInDirRefused(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("audit blocked on a FIFO")
+	}
+}
+
+// manyMatches is sshd_config followed by n Match blocks that re-enable
+// passwords, each for its own network.
+func manyMatches(t testing.TB, env *host.Env, n int) {
+	var b strings.Builder
+	b.WriteString(hosttest.Read(t, env, MainConfig))
+	for i := range n {
+		fmt.Fprintf(&b, "Match Address 10.%d.%d.0/24\n  PasswordAuthentication yes\n  X11Forwarding yes\n", i/250, i%250)
+	}
+	hosttest.Write(t, env, MainConfig, b.String())
+}
+
+// 3,000 Match blocks took host audit over 30 s (one sshd -T each): sshd
+// now runs for the first maxMatchRuns distinct connections, and every
+// other block is still reported, judged from the file and saying so.
+func TestManyMatchBlocksBounded(t *testing.T) {
+	env := sshRoot(t, true)
+	manyMatches(t, env, 3000)
+	fs, err := New().Audit(context.Background(), env, baseline(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evaluated, fromFile := map[string]bool{}, 0
+	for _, f := range find(fs, "host/ssh-match") {
+		if i := strings.Index(f.Message, "(sshd -T -C "); i >= 0 {
+			evaluated[f.Message[i:]] = true
+		} else if strings.Contains(f.Message, "read from the file: sshd -T ran for the first 16 of 3000") {
+			fromFile++
+		}
+	}
+	if len(evaluated) != maxMatchRuns || fromFile != 2*(3000-maxMatchRuns) {
+		t.Errorf("%d connections evaluated by sshd, %d findings from the file; want %d and %d", len(evaluated), fromFile, maxMatchRuns, 2*(3000-maxMatchRuns))
+	}
+}
+
+// BenchmarkAuditManyMatches is host audit ssh on 3,000 Match blocks.
+//
+//	go test -run '^$' -bench AuditManyMatches -benchtime 3x ./host/ssh/
+func BenchmarkAuditManyMatches(b *testing.B) {
+	env := sshRoot(b, true)
+	manyMatches(b, env, 3000)
+	pol, _ := host.BaselinePolicy()
+	for b.Loop() {
+		if _, err := New().Audit(context.Background(), env, pol); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// `Include ../../../../../etc/shadow` put a line of that file into the
+// error text. Neither ctsec's parser nor sshd's message may quote a line
+// of a file outside /etc/ssh.
+func TestIncludeOutsideConfigTreeLeaksNothing(t *testing.T) {
+	const secret = "SECRETHASHb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ"
+	for name, content := range map[string]string{
+		"shadow line":  "root:$y$j9T$" + secret + ":19000:0:99999:7:::\n",
+		"base64 line":  secret + "\n", // a valid-looking keyword: only sshd rejects it
+		"key and args": "Ciphers " + secret + "\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := sshRoot(t, true)
+			hosttest.Write(t, env, "/etc/shadow", content)
+			hosttest.Write(t, env, MainConfig, "Include ../../../../../etc/shadow\n"+hosttest.Read(t, env, MainConfig))
+			var msgs []string
+			fs, err := New().Audit(context.Background(), env, baseline(t))
+			if err != nil {
+				msgs = append(msgs, err.Error())
+			}
+			for _, f := range fs {
+				msgs = append(msgs, f.Message, f.Target)
+			}
+			plan, err := engine(t, env).Plan(context.Background(), baseline(t))
+			if err != nil {
+				msgs = append(msgs, err.Error())
+			} else {
+				for _, r := range plan.Refusals() {
+					msgs = append(msgs, r.Reason)
+				}
+				msgs = append(msgs, plan.Modules[0].Notes...)
+			}
+			all := strings.Join(msgs, "\n")
+			if strings.Contains(all, "SECRET") || strings.Contains(all, "j9T") {
+				t.Fatalf("a line of /etc/shadow reached the messages:\n%s", all)
+			}
+			if !strings.Contains(all, "/etc/shadow") {
+				t.Errorf("the messages do not name /etc/shadow:\n%s", all)
+			}
+		})
 	}
 }

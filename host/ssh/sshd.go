@@ -6,6 +6,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,18 +87,69 @@ func stage(env *host.Env, ov host.Overlay) (*staged, *Config, error) {
 		return nil, nil, err
 	}
 	s := &staged{main: filepath.Join(dir, MainConfig), dir: dir}
+	// sshd resolves Match Group through this machine's users and groups;
+	// for another root the root's own are what count, so each Group
+	// criterion is turned into the User list it stands for there.
+	var accts []account
+	if !env.Live() {
+		accts, _ = readAccounts(env)
+	}
 	for hp, data := range rec.files {
 		out := filepath.Join(dir, hp)
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			s.Close()
 			return nil, nil, err
 		}
-		if err := os.WriteFile(out, rewriteIncludes(data, dir), 0o600); err != nil {
+		data = rewriteIncludes(data, dir)
+		if !env.Live() {
+			data = rewriteMatchGroups(data, accts)
+		}
+		if err := os.WriteFile(out, data, 0o600); err != nil {
 			s.Close()
 			return nil, nil, err
 		}
 	}
 	return s, cfg, nil
+}
+
+// rewriteMatchGroups replaces every "Group PATTERNS" criterion of a Match
+// line by "User NAMES" of the accounts whose groups match, as sshd's
+// ga_match_pattern_list would decide ("User !*" matches nobody). Line
+// numbers stay as they were.
+func rewriteMatchGroups(data []byte, accts []account) []byte {
+	lines := strings.Split(string(data), "\n")
+	for i, line := range lines {
+		d, ok, err := parseLine(line)
+		if err != nil || !ok || d.Keyword != "match" {
+			continue
+		}
+		changed := false
+		args := slices.Clone(d.Args)
+		for j := 0; j+1 < len(args); j++ {
+			if !strings.EqualFold(args[j], "group") {
+				if !strings.EqualFold(args[j], "all") {
+					j++
+				}
+				continue
+			}
+			var users []string
+			for _, a := range accts {
+				if matchGroups(a.Groups, args[j+1]) == 1 {
+					users = append(users, a.Name)
+				}
+			}
+			if len(users) == 0 {
+				users = []string{"!*"}
+			}
+			args[j], args[j+1] = "User", strings.Join(users, ",")
+			changed = true
+			j++
+		}
+		if changed {
+			lines[i] = "Match " + strings.Join(args, " ")
+		}
+	}
+	return []byte(strings.Join(lines, "\n"))
 }
 
 // rewriteIncludes points every Include of a staged file into the staging
@@ -136,9 +189,32 @@ func Test(ctx context.Context, r execx.Runner, main string) error {
 		return err
 	}
 	if res.ExitCode != 0 {
-		return fmt.Errorf("sshd -t rejected the configuration (exit %d): %s", res.ExitCode, execx.FirstLine(append(res.Stderr, res.Stdout...)))
+		return fmt.Errorf("sshd -t rejected the configuration (exit %d): %s", res.ExitCode, sshdMessage(main, append(res.Stderr, res.Stdout...)))
 	}
 	return nil
+}
+
+// sshdLine is how sshd names a configuration line in its errors.
+var sshdLine = regexp.MustCompile(`^(\S+) line (\d+): (.*)$`)
+
+// sshdMessage is sshd's first error line in the operator's terms: a staged
+// copy's path becomes the host path it stands for, and for a file outside
+// /etc/ssh (an Include of ../../etc/shadow) sshd's own words are withheld,
+// since they quote the line — which may be a secret.
+func sshdMessage(main string, out []byte) string {
+	msg := execx.FirstLine(out)
+	if dir, ok := strings.CutSuffix(main, MainConfig); ok && dir != "" {
+		msg = strings.ReplaceAll(msg, dir, "")
+	}
+	if m := sshdLine.FindStringSubmatch(msg); m != nil {
+		if !strings.HasPrefix(path.Clean(m[1]), "/etc/ssh/") {
+			return fmt.Sprintf("%s line %s: sshd rejects this line (its text is not shown: the file is outside /etc/ssh)", m[1], m[2])
+		}
+	}
+	if len(msg) > 300 {
+		msg = msg[:300] + "…"
+	}
+	return msg
 }
 
 // Dump runs `sshd -T -f main [-C spec]`.
@@ -153,7 +229,7 @@ func Dump(ctx context.Context, r execx.Runner, main, spec string) (Effective, er
 		return nil, err
 	}
 	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("sshd -T (exit %d): %s", res.ExitCode, execx.FirstLine(append(res.Stderr, res.Stdout...)))
+		return nil, fmt.Errorf("sshd -T (exit %d): %s", res.ExitCode, sshdMessage(main, append(res.Stderr, res.Stdout...)))
 	}
 	return parseEffective(res.Stdout), nil
 }
@@ -172,22 +248,54 @@ func Supported(ctx context.Context, r execx.Runner, kind string) (map[string]boo
 }
 
 // Ports are the ports sshd listens on according to its configuration
-// under the root (sshd -T "port" lines).
-func Ports(ctx context.Context, env *host.Env) ([]int, error) {
-	st, _, err := stage(env, host.Overlay{Env: env})
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	eff, err := Dump(ctx, env.Runner, st.main, "")
-	if err != nil {
-		return nil, err
+// under the root, and, when pol manages ssh, according to the planned one
+// too (both matter: the first until sshd reloads, the second after). They
+// come from sshd -T's listenaddress lines, which carry the port of each
+// address: "ListenAddress 0.0.0.0:2222" listens on 2222 whatever Port says.
+func Ports(ctx context.Context, env *host.Env, pol *host.Policy) ([]int, error) {
+	overlays := []host.Overlay{{Env: env}}
+	if pol != nil && pol.Manages("ssh") {
+		overlays = append(overlays, host.Overlay{Env: env, Files: map[string][]byte{DropIn: Render(pol)}})
 	}
 	var out []int
-	for _, p := range eff["port"] {
-		if n, err := strconv.Atoi(p); err == nil {
+	for _, ov := range overlays {
+		st, _, err := stage(env, ov)
+		if err != nil {
+			return nil, err
+		}
+		eff, err := Dump(ctx, env.Runner, st.main, "")
+		st.Close()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range listenPorts(eff) {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// listenPorts reads the ports of sshd -T's "listenaddress HOST:PORT" lines
+// ("[::]:22" for IPv6), or its "port" lines when it prints no address.
+func listenPorts(eff Effective) []int {
+	var out []int
+	add := func(s string) {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 && n < 65536 && !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
-	return out, nil
+	for _, la := range eff["listenaddress"] {
+		if i := strings.LastIndexByte(la, ':'); i >= 0 && !strings.HasSuffix(la, "]") {
+			add(la[i+1:])
+		}
+	}
+	if len(out) == 0 {
+		for _, p := range eff["port"] {
+			add(p)
+		}
+	}
+	return out
 }

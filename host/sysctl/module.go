@@ -3,6 +3,7 @@ package sysctl
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -19,6 +20,19 @@ var irreversible = map[string]string{
 	"kernel.yama.ptrace_scope":   "3",
 	"kernel.modules_disabled":    "1",
 	"kernel.kexec_load_disabled": "1",
+}
+
+// optional are hardening keys real kernels have only when built with the
+// feature (CONFIG_MODULES, CONFIG_SECURITY_YAMA, CONFIG_KEXEC_CORE,
+// CONFIG_BPF_SYSCALL, Debian's userns patch…; ../shared/notes/host.md
+// §1a): absent here, they are written commented out, never an error.
+var optional = map[string]bool{
+	"kernel.yama.ptrace_scope": true, "kernel.modules_disabled": true, "kernel.kexec_load_disabled": true,
+	"kernel.unprivileged_bpf_disabled": true, "net.core.bpf_jit_harden": true, "kernel.perf_event_paranoid": true,
+	"dev.tty.ldisc_autoload": true, "vm.unprivileged_userfaultfd": true, "user.max_user_namespaces": true,
+	"kernel.unprivileged_userns_clone": true, "vm.mmap_rnd_bits": true, "vm.mmap_rnd_compat_bits": true,
+	"kernel.sysrq": true, "kernel.dmesg_restrict": true, "kernel.kptr_restrict": true, "fs.protected_fifos": true,
+	"fs.protected_regular": true, "kernel.io_uring_disabled": true, "net.ipv4.tcp_syncookies": true,
 }
 
 // forwarding keys Docker needs at 1.
@@ -82,6 +96,17 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	}
 	docker := env.DockerPresent()
 	keys := host.SortedKeys(pol.Sysctl.Settings)
+	{
+		var errs []error
+		for _, k := range keys {
+			if _, err := Known(k); err != nil {
+				errs = append(errs, fmt.Errorf("%s: sysctl.settings.%s: %w", pol.Where("sysctl.settings."+k), k, err))
+			}
+		}
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+	}
 	// Docker needs IPv4 forwarding; IPv6 forwarding only with IPv6 networks.
 	if _, ok := pol.Sysctl.Settings[forwarding[0]]; docker && !ok {
 		keys = append(keys, forwarding[0])
@@ -130,12 +155,15 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 	return fs, nil
 }
 
-// Render is the drop-in for a policy. Keys the running kernel lacks are
-// written commented out: procps 4.0.2 (Debian 12) fails `sysctl -p` on them
-// even with systemd's "-" prefix.
-func Render(env *host.Env, pol *host.Policy) ([]byte, []string) {
+// Render is the drop-in for a policy. A key of a subsystem this kernel
+// lacks altogether (kernel.yama without Yama) is written commented out:
+// procps 4.0.2 (Debian 12) fails `sysctl -p` on it even with systemd's "-"
+// prefix. A key this kernel does not know where it has its siblings is a
+// typo, and an error naming the policy line, with the nearest real key.
+func Render(env *host.Env, pol *host.Policy) ([]byte, []string, error) {
 	var b strings.Builder
 	var notes []string
+	var errs []error
 	b.WriteString("# Written by ctsec host apply from its sysctl policy; changes here are\n")
 	b.WriteString("# replaced on the next apply. Named to sort after 99-sysctl.conf, so it\n")
 	b.WriteString("# is applied last at boot.\n")
@@ -143,17 +171,66 @@ func Render(env *host.Env, pol *host.Policy) ([]byte, []string) {
 		prefix := ""
 		// Checked against the running kernel, as sysctl itself does, also
 		// for --root: verification runs sysctl on this machine.
-		if _, err := os.Stat(ProcPath(k)); err != nil {
+		switch ok, err := Known(k); {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("%s: sysctl.settings.%s: %w", pol.Where("sysctl.settings."+k), k, err))
+			continue
+		case !ok:
 			prefix = "# not available on this kernel: "
 			notes = append(notes, k+" is not available on this kernel; written commented out")
 		}
 		fmt.Fprintf(&b, "%s%s = %s\n", prefix, k, pol.Sysctl.Settings[k])
 	}
-	return []byte(b.String()), notes
+	return []byte(b.String()), notes, errors.Join(errs...)
+}
+
+// Known says whether this kernel has the sysctl key. A key whose
+// subsystem is missing as a whole (no /proc/sys/kernel/yama) is not known
+// but no error; a key missing where its directory exists, or under a
+// directory name one typo away from a real one, is an error that names the
+// nearest real key.
+func Known(key string) (bool, error) {
+	if _, err := os.Stat(ProcPath(key)); err == nil {
+		return true, nil
+	}
+	if optional[key] {
+		return false, nil // real, but built out of this kernel
+	}
+	parts := strings.Split(key, ".")
+	dir := "/proc/sys"
+	for i, c := range parts {
+		p := dir + "/" + c
+		if _, err := os.Stat(p); err == nil {
+			dir = p
+			continue
+		}
+		var names []string
+		if es, err := os.ReadDir(dir); err == nil {
+			for _, e := range es {
+				names = append(names, e.Name())
+			}
+		}
+		near := host.Closest(c, names)
+		if i > 0 && parts[i-1] == "conf" && i < len(parts)-1 {
+			near = "" // an interface that is not up here (eth1 beside eth0) is no typo
+		}
+		if i < len(parts)-1 && near == "" {
+			return false, nil // a whole subsystem this kernel lacks
+		}
+		msg := fmt.Sprintf("unknown sysctl key %q: this kernel has no %s", key, ProcPath(strings.Join(parts[:i+1], ".")))
+		if near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", strings.Join(append(append([]string{}, parts[:i]...), near), "."))
+		}
+		return false, errors.New(msg)
+	}
+	return true, nil
 }
 
 func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*host.ModulePlan, error) {
-	content, notes := Render(env, pol)
+	content, notes, err := Render(env, pol)
+	if err != nil {
+		return nil, err
+	}
 	mp := &host.ModulePlan{Notes: notes, Data: pol.Sysctl.Settings}
 	ed, err := host.NewEdit(env, DropIn, content, 0o644)
 	if err != nil {
@@ -166,18 +243,12 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 			mp.Commands = append(mp.Commands, "sysctl -p "+DropIn)
 		}
 	}
-	// procps' `sysctl --system` reads /etc/sysctl.conf after every
-	// drop-in, so a conflicting value there wins when run by hand.
-	st, err := load(host.Overlay{Env: env})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range st.settings {
-		if s.File == MainFile {
-			if want, ok := pol.Sysctl.Settings[s.Key]; ok && want != s.Value {
-				mp.Notes = append(mp.Notes, fmt.Sprintf("%s:%d sets %s = %s; `sysctl --system` reads that file last and would undo %s = %s (remove the line)", s.File, s.Line, s.Key, s.Value, s.Key, want))
-			}
-		}
+	// Every later source that would win over the drop-in: a sysctl.d file
+	// sorting after it (at boot and in `sysctl --system`), or
+	// /etc/sysctl.conf, which procps' `sysctl --system` reads last.
+	ov := host.Overlay{Env: env, Files: map[string][]byte{DropIn: content}}
+	for _, w := range laterWinners(ov, pol.Sysctl.Settings) {
+		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "sysctl-later-file", Reason: w})
 	}
 	if env.DockerPresent() {
 		for _, k := range forwarding {
@@ -198,9 +269,35 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 	return mp, nil
 }
 
+// laterWinners says, for each policy key, which file read after the
+// drop-in sets another value and so wins.
+func laterWinners(ov host.Overlay, settings map[string]string) []string {
+	st, err := load(ov)
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, k := range host.SortedKeys(settings) {
+		w, ok := Winner(st.settings, k)
+		if !ok || w.File == DropIn || w.Value == strings.Join(strings.Fields(settings[k]), " ") {
+			continue
+		}
+		when := "is read after " + DropIn + " at boot and by `sysctl --system`, so it wins"
+		if w.File == MainFile {
+			when = "is read last by `sysctl --system` (procps), so it wins whenever that runs"
+		}
+		out = append(out, fmt.Sprintf("%s:%d sets %s = %s and %s over the policy's %s; change or remove that line (ctsec does not edit files it does not own)", w.File, w.Line, w.Key, w.Value, when, settings[k]))
+	}
+	return out
+}
+
 // Verify has procps parse the written file and check every key exists,
-// without writing anything (--dry-run).
+// without writing anything (--dry-run), and checks no later file wins.
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
+	settings, _ := mp.Data.(map[string]string)
+	if w := laterWinners(host.Overlay{Env: env}, settings); len(w) > 0 {
+		return errors.New(w[0])
+	}
 	file, err := env.FS().Resolve(DropIn)
 	if err != nil {
 		return err

@@ -103,15 +103,15 @@ func TestGuards(t *testing.T) {
 }
 
 // sysctl --dry-run -p rejects a key this kernel lacks (appended to the
-// written file by a fault hook; the renderer itself comments such keys
-// out): the apply is undone.
+// written file by a fault hook; the policy itself cannot hold one): the
+// apply is undone.
 func TestVerifyFailureRestores(t *testing.T) {
 	testenv.Tool(t, "sysctl")
 	env := hosttest.Root(t)
 	hosttest.Write(t, env, DropIn, "# previous\nkernel.kptr_restrict = 1\n")
 	before := hosttest.Snapshot(t, env)
 	pol, _ := host.BaselinePolicy()
-	pol.Sysctl.Settings = map[string]string{"net.ipv4.tcp_syncookies": "1", "net.ipv4.no_such_key": "1"}
+	pol.Sysctl.Settings = map[string]string{"net.ipv4.tcp_syncookies": "1"}
 	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
 	e.Hook = func(point string) {
 		if point == "wrote "+DropIn {
@@ -169,5 +169,96 @@ func BenchmarkAuditLive(b *testing.B) {
 		if _, err := New().Audit(context.Background(), env, pol); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// An unknown sysctl key was written commented out and apply went on; it is
+// an error naming the policy's line and the nearest real key. A key of a
+// subsystem this kernel lacks as a whole is still written commented out.
+func TestUnknownKeyIsAnError(t *testing.T) {
+	env := hosttest.Root(t)
+	for _, tt := range []struct{ key, want string }{
+		{"net.ipv4.tcp_syncokies", `p.yaml:4: sysctl.settings.net.ipv4.tcp_syncokies: unknown sysctl key "net.ipv4.tcp_syncokies": this kernel has no /proc/sys/net/ipv4/tcp_syncokies (did you mean "net.ipv4.tcp_syncookies"?)`},
+		{"net.ipv5.ip_forward", `(did you mean "net.ipv4"?)`},
+		{"kernel.no_such_knob_at_all", `this kernel has no /proc/sys/kernel/no_such_knob_at_all`},
+	} {
+		pol, err := host.ParsePolicy("p.yaml", []byte("version: 1\nsysctl:\n  settings:\n    "+tt.key+": \"1\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = New().Plan(context.Background(), env, pol)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: plan error %v, want %q", tt.key, err, tt.want)
+		}
+		if _, err := New().Audit(context.Background(), env, pol); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: audit error %v, want %q", tt.key, err, tt.want)
+		}
+	}
+	pol, _ := host.ParsePolicy("p.yaml", []byte("version: 1\nsysctl:\n  settings:\n    kernel.nosuchsubsystemxyz.knob: \"1\"\n"))
+	mp, err := New().Plan(context.Background(), env, pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(mp.Edits[0].New), "# not available on this kernel: kernel.nosuchsubsystemxyz.knob = 1") {
+		t.Errorf("drop-in:\n%s", mp.Edits[0].New)
+	}
+}
+
+// A later sysctl.d file (or /etc/sysctl.conf, read last by sysctl
+// --system) that sets another value silently beat the drop-in while apply
+// reported success. Plan refuses naming the file and line; verification
+// fails if one appears after writing.
+func TestLaterFileRefused(t *testing.T) {
+	for _, tt := range []struct{ file, line, want string }{
+		{"/etc/sysctl.d/99-zzz-site.conf", "kernel.kptr_restrict = 0", "/etc/sysctl.d/99-zzz-site.conf:2 sets kernel.kptr_restrict = 0 and is read after " + DropIn},
+		{"/usr/lib/sysctl.d/zz-vendor.conf", "kernel.kptr_restrict=1", "/usr/lib/sysctl.d/zz-vendor.conf:2 sets kernel.kptr_restrict = 1"},
+		{"/etc/sysctl.conf", "kernel.kptr_restrict = 0", "/etc/sysctl.conf:2 sets kernel.kptr_restrict = 0 and is read last by `sysctl --system`"},
+		{"/etc/sysctl.d/zz-glob.conf", "net.ipv4.conf.*.rp_filter = 0", "/etc/sysctl.d/zz-glob.conf:2 sets net.ipv4.conf.*.rp_filter = 0"},
+	} {
+		env := hosttest.Root(t)
+		hosttest.Write(t, env, tt.file, "# site\n"+tt.line+"\n")
+		pol, _ := host.BaselinePolicy()
+		mp, err := New().Plan(context.Background(), env, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, r := range mp.Refusals {
+			found = found || (r.Guard == "sysctl-later-file" && strings.Contains(r.Reason, tt.want))
+		}
+		if !found {
+			t.Errorf("%s: refusals = %+v, want %q", tt.file, mp.Refusals, tt.want)
+		}
+		// The same value there is no conflict.
+		pol.Sysctl.Settings = map[string]string{"kernel.kptr_restrict": "0"}
+		if tt.file == "/etc/sysctl.conf" || tt.file == "/etc/sysctl.d/99-zzz-site.conf" {
+			if mp, _ := New().Plan(context.Background(), env, pol); len(mp.Refusals) != 0 {
+				t.Errorf("%s: same value refused: %+v", tt.file, mp.Refusals)
+			}
+		}
+	}
+	// A later file that appears between writing and verifying fails the
+	// apply, and every file is restored.
+	testenv.Tool(t, "sysctl")
+	env := hosttest.Root(t)
+	pol, _ := host.BaselinePolicy()
+	pol.Sysctl.Settings = map[string]string{"kernel.kptr_restrict": "2"}
+	e := &host.Engine{Env: env, StateDir: t.TempDir(), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
+	e.Hook = func(point string) {
+		if point == "wrote "+DropIn {
+			hosttest.Write(t, env, "/etc/sysctl.d/99-zzz-late.conf", "kernel.kptr_restrict = 0\n")
+		}
+	}
+	plan, err := e.Plan(context.Background(), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.Apply(context.Background(), plan, host.ApplyOptions{})
+	var rolled *host.RolledBackError
+	if !errors.As(err, &rolled) || !strings.Contains(err.Error(), "99-zzz-late.conf:1") {
+		t.Fatalf("apply = %v", err)
+	}
+	if hosttest.Read(t, env, DropIn) != "" {
+		t.Error("the drop-in stayed after a failed verification")
 	}
 }
