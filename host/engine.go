@@ -398,6 +398,7 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 		return err
 	}
 	rc.SetUndoes(id)
+	rc.SetNote(strings.Join(j.Modules, ","))
 	for _, f := range m.Files {
 		if err := rc.SaveIn(rootfs.New(f.Root), f.Path); err != nil {
 			return fmt.Errorf("keeping the files of %s before rolling back: %w", id, err)

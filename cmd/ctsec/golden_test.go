@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -101,7 +102,27 @@ func goldenCases() []goldenCase {
 		{name: "host-history", args: []string{"host", "history"}, formats: resultFormats,
 			setup: func(t *testing.T, tmp string) []string { return []string{"--state-dir", filepath.Join(tmp, "state")} }},
 		{name: "host-init", args: []string{"host", "init", "-"}, formats: resultFormats, diff: true},
+		// Change ids end in random digits: only the schema and the width
+		// are checked.
+		{name: "history", args: []string{"history"}, formats: resultFormats, noGolden: true,
+			setup: func(t *testing.T, tmp string) []string { return goldenJournal(t, tmp) }},
+		{name: "rollback", args: []string{"rollback", "--since", "2026-11-25"}, formats: resultFormats, noGolden: true,
+			setup: func(t *testing.T, tmp string) []string { return goldenJournal(t, tmp) }},
 	}
+}
+
+// goldenJournal is a state directory with two recorded changes of one
+// compose file.
+func goldenJournal(t *testing.T, tmp string) []string {
+	state := filepath.Join(tmp, "state")
+	file := writeFile(t, filepath.Join(tmp, "compose.yaml"), "services: {}\n")
+	store := &safefile.Store{Dir: state, Clock: clock.NewStep(goldenClock.Now(), time.Second)}
+	for _, content := range []string{"services: {a: {}}\n", "services: {b: {}}\n"} {
+		if _, err := store.Replace("compose harden", file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"--state-dir", state}
 }
 
 // goldenHost is a host tree and a sysctl policy of keys every kernel has,
