@@ -102,6 +102,13 @@ func goldenCases() []goldenCase {
 		{name: "host-history", args: []string{"host", "history"}, formats: resultFormats,
 			setup: func(t *testing.T, tmp string) []string { return []string{"--state-dir", filepath.Join(tmp, "state")} }},
 		{name: "host-init", args: []string{"host", "init", "-"}, formats: resultFormats, diff: true},
+		// The host audits read this machine's tools and kernel: only the
+		// schema, the width and the rules are checked.
+		{name: "status", args: []string{"status", "--host", "unix:///nonexistent.sock", "--fail-on", "none"}, formats: allFormats, noGolden: true,
+			needs: []string{"sysctl"}, setup: func(t *testing.T, tmp string) []string {
+				root, policy := statusRoot(t)
+				return []string{"--root", root, "--policy", policy}
+			}},
 		// Change ids end in random digits: only the schema and the width
 		// are checked.
 		{name: "history", args: []string{"history"}, formats: resultFormats, noGolden: true,
