@@ -457,5 +457,3 @@ func updatesItem(f *facts) Item {
 	n := len(u.security)
 	return verdict(failures, ev, "no security update pending", fmt.Sprintf("%d security updates pending; %s", n, failuresSummary(failures)))
 }
-
-
