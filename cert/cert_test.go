@@ -14,7 +14,7 @@ import (
 
 func TestLoadChecksThePair(t *testing.T) {
 	now := testenv.Now(t)
-	ca := certtest.NewCA(t, now)
+	ca := certtest.NewCA(t, now.AddDate(-1, 0, 0), now.AddDate(10, 0, 0))
 	good := ca.Leaf("db.example.test", now.Add(-24*time.Hour), now.AddDate(0, 3, 0))
 	o := LoadOptions{CAFile: ca.Root, Now: now}
 

@@ -109,12 +109,29 @@ func Deploy(ctx context.Context, pl *Plan, o DeployOptions) (*Result, error) {
 		return res, undo(ctx, o, pl, res, fmt.Errorf("activating: %w", err))
 	}
 	res.Activated = pl.Activate
-	got, err := WaitFor(ctx, pl.Verify, pl.StartTLS, sni, want, o.VerifyWithin)
+	// A restart may give an ephemeral published port a new number.
+	addr, err := currentAddr(ctx, o.Docker, pl)
+	if err != nil {
+		return res, undo(ctx, o, pl, res, err)
+	}
+	got, err := WaitFor(ctx, addr, pl.StartTLS, sni, want, o.VerifyWithin)
 	res.Presented = got
 	if err != nil {
 		return res, undo(ctx, o, pl, res, fmt.Errorf("verifying: %w", err))
 	}
 	return res, change.Finish()
+}
+
+// currentAddr is where the service answers now.
+func currentAddr(ctx context.Context, docker *client.Client, pl *Plan) (string, error) {
+	if pl.target.Verify != "" {
+		return pl.target.Verify, nil
+	}
+	res, err := docker.ContainerInspect(ctx, pl.ContainerID, client.ContainerInspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspecting container %s: %w", pl.Container, err)
+	}
+	return verifyAddr(res.Container, pl.target)
 }
 
 // activate makes the service read the files: the reload command in the

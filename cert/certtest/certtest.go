@@ -7,11 +7,17 @@
 package certtest
 
 import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,9 +61,8 @@ authorityKeyIdentifier = keyid:always
 subjectAltName = $ENV::CTSEC_SAN
 `
 
-// NewCA makes a root and an intermediate valid from a year before now to
-// ten years after.
-func NewCA(t testing.TB, now time.Time) *CA {
+// NewCA makes a root and an intermediate valid from..to.
+func NewCA(t testing.TB, from, to time.Time) *CA {
 	t.Helper()
 	testenv.Tool(t, "openssl")
 	dir := t.TempDir()
@@ -66,7 +71,6 @@ func NewCA(t testing.TB, now time.Time) *CA {
 	os.WriteFile(filepath.Join(dir, "index.txt"), nil, 0o600)
 	os.WriteFile(filepath.Join(dir, "serial"), []byte("1000\n"), 0o600)
 	os.WriteFile(ca.cfg(), []byte(fmt.Sprintf(config, dir)), 0o600)
-	from, to := now.AddDate(-1, 0, 0), now.AddDate(10, 0, 0)
 	rootKey := ca.key("root")
 	ca.run("", "req", "-new", "-key", rootKey, "-subj", "/CN=ctsec test root", "-out", ca.path("root.csr"))
 	ca.Root = ca.path("root.pem")
@@ -138,4 +142,78 @@ func (ca *CA) OtherKey() string {
 	p := ca.path(fmt.Sprintf("other-%d.key", ca.n))
 	ca.run("", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", p)
 	return p
+}
+
+// Service is a TLS service in a container, run as uid 70 like PostgreSQL's
+// image: the test server (testdata/tlsserver, built statically and
+// imported into a busybox image) reads /certs/server.crt and
+// /certs/server.key from a fresh named volume, answers PostgreSQL's
+// SSLRequest, and reloads on SIGHUP. It listens on 8443, published on a
+// loopback port.
+type Service struct {
+	Container, Volume, Image string
+}
+
+// StartService builds the image (once per test binary) and starts the
+// container; everything is removed when the test ends.
+func StartService(t testing.TB) Service {
+	t.Helper()
+	docker := testenv.Docker(t)
+	image := serviceImage(t, docker)
+	var b [4]byte
+	rand.Read(b[:])
+	sfx := hex.EncodeToString(b[:])
+	s := Service{Container: "ctsec-tls-" + sfx, Volume: "ctsec-tls-" + sfx, Image: image}
+	if out, err := exec.Command(docker, "volume", "create", s.Volume).CombinedOutput(); err != nil {
+		t.Fatalf("docker volume create: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		exec.Command(docker, "rm", "-f", s.Container).Run()
+		exec.Command(docker, "volume", "rm", "-f", s.Volume).Run()
+	})
+	out, err := exec.Command(docker, "run", "-d", "--name", s.Container, "--user", "70:70", "-v", s.Volume+":/certs",
+		"-p", "127.0.0.1::8443", image, "/tlsserver", "-starttls", "postgres").CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker run: %v: %s", err, out)
+	}
+	return s
+}
+
+var imageOnce sync.Once
+var imageName string
+
+func serviceImage(t testing.TB, docker string) string {
+	t.Helper()
+	imageOnce.Do(func() {
+		dir := t.TempDir()
+		root := testenv.BusyboxRoot(t, filepath.Join(dir, "root"))
+		bin := filepath.Join(root, "tlsserver")
+		build := exec.Command("go", "build", "-o", bin, "./cert/testdata/tlsserver")
+		build.Dir = testenv.ModuleRoot(t)
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("building the test TLS server: %v: %s", err, out)
+		}
+		data, _ := os.ReadFile(bin)
+		sum := sha256.Sum256(data)
+		name := "ctsec-test/tlsserver:" + hex.EncodeToString(sum[:6])
+		if exec.Command(docker, "image", "inspect", name).Run() != nil {
+			var buf bytes.Buffer
+			tw := tar.NewWriter(&buf)
+			if err := tw.AddFS(os.DirFS(root)); err != nil {
+				t.Fatal(err)
+			}
+			tw.Close()
+			imp := exec.Command(docker, "import", "-", name)
+			imp.Stdin = &buf
+			if out, err := imp.CombinedOutput(); err != nil {
+				t.Fatalf("docker import: %v: %s", err, out)
+			}
+		}
+		imageName = name
+	})
+	if imageName == "" {
+		t.Fatal("the test TLS server image could not be built")
+	}
+	return imageName
 }

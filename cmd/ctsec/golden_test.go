@@ -347,6 +347,8 @@ func TestEveryCommandHasAGolden(t *testing.T) {
 		"host apply":            "changes a host; host_test.go",
 		"host confirm":          "needs an apply; host_test.go",
 		"host rollback":         "needs an apply; host_test.go",
+		"tls deploy":            "needs an engine and a TLS service in a container; tls_test.go",
+		"tls hook":              "the hook names this test binary; tls_test.go",
 		"completion bash":       "cobra's",
 		"completion zsh":        "cobra's",
 		"completion fish":       "cobra's",
