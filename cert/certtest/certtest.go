@@ -84,7 +84,7 @@ func NewCA(t testing.TB, from, to time.Time) *CA {
 	return ca
 }
 
-func (ca *CA) cfg() string           { return filepath.Join(ca.dir, "ca.cnf") }
+func (ca *CA) cfg() string          { return filepath.Join(ca.dir, "ca.cnf") }
 func (ca *CA) path(n string) string { return filepath.Join(ca.dir, n) }
 
 func stamp(t time.Time) string {

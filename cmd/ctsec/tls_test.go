@@ -56,7 +56,9 @@ func TestTLSDeployEndToEnd(t *testing.T) {
 		Data struct {
 			Plan struct {
 				Verify string
-				Files  []struct{ HostPath string `json:"host_path"` }
+				Files  []struct {
+					HostPath string `json:"host_path"`
+				}
 			}
 			Result struct{ Change string }
 		}
@@ -112,7 +114,9 @@ func TestTLSDeployEndToEnd(t *testing.T) {
 	// use (the rollback reloads as the deploy did).
 	hist, _, _ := ctsec(t, "history", "--state-dir", state, "--kind", "tls", "--format", "json")
 	var h struct {
-		Data struct{ Changes []struct{ ID, Command string } }
+		Data struct {
+			Changes []struct{ ID, Command string }
+		}
 	}
 	json.Unmarshal([]byte(hist), &h)
 	// The hook's binary dates its change by the system clock, this process
