@@ -61,10 +61,10 @@ func goldenCases() []goldenCase {
 	return []goldenCase{
 		{name: "version", args: []string{"version"}, formats: resultFormats, noGolden: true},
 		{name: "doctor", args: []string{"doctor", "--host", "unix:///nonexistent.sock", "--fail-on", "none"}, formats: allFormats, noGolden: true},
-		{name: "seccomp-validate", args: append([]string{"seccomp", "validate", in + "web.seccomp.json"}, seccompTarget...), formats: allFormats, code: 1},
+		{name: "seccomp-validate", args: append([]string{"seccomp", "validate", "--runc", "1.1.5", in + "web.seccomp.json"}, seccompTarget...), formats: allFormats, code: 1},
 		{name: "seccomp-lint", args: append([]string{"seccomp", "lint", in + "web.seccomp.json"}, seccompTarget...), formats: allFormats, code: 1},
 		{name: "seccomp-diff", args: []string{"seccomp", "diff", "default", "strict"}, formats: resultFormats},
-		{name: "seccomp-compile", args: []string{"seccomp", "compile", "--arch", "amd64", "runtime"}, formats: resultFormats},
+		{name: "seccomp-compile", args: []string{"seccomp", "compile", "--arch", "amd64", "--runc", "1.1.5", "runtime"}, formats: resultFormats},
 		{name: "seccomp-show", args: []string{"seccomp", "show"}, formats: resultFormats},
 		{name: "apparmor-validate", args: []string{"apparmor", "validate", in + "broken.apparmor"}, formats: allFormats, code: 1, needs: []string{"apparmor_parser"}},
 		{name: "apparmor-gen", args: []string{"apparmor", "gen", "web", "--base", "strict"}, formats: resultFormats, diff: true, needs: []string{"apparmor_parser"}},

@@ -227,7 +227,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if e.Details != "" && e.Details != e.Message {
 			msg += " (" + e.Details + ")"
 		}
-		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: strings.ReplaceAll(oneLine(msg), c.apiKey, "[redacted]")}
+		// Redact before cutting: a cut through the key would leave its
+		// beginning, which no longer matches the whole key.
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: oneLine(strings.ReplaceAll(msg, c.apiKey, "[redacted]"))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
