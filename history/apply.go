@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/systemd"
 	"github.com/moby/moby/client"
 )
 
@@ -187,38 +187,9 @@ func verify(files []PlannedFile) error {
 	return nil
 }
 
-// systemctl runs systemctl for units under root: on this machine through
-// the running systemd, elsewhere (or with no systemd running) offline,
-// where enable and disable only change the links and nothing is started.
+// systemctl runs systemctl for units under root (see internal/systemd).
 func (o *Options) systemctl(ctx context.Context, root string, args ...string) error {
-	booted := false
-	if st, err := os.Stat("/run/systemd/system"); err == nil && st.IsDir() {
-		booted = true
-	}
-	offline := (root != "" && root != "/") || !booted
-	if offline {
-		if args[0] == "daemon-reload" {
-			return nil
-		}
-		var kept []string
-		for _, a := range args {
-			if a != "--now" {
-				kept = append(kept, a)
-			}
-		}
-		args = kept
-		if root != "" && root != "/" {
-			args = append([]string{"--root=" + root}, args...)
-		}
-	}
-	res, err := o.Runner.Run(ctx, "systemctl", args...)
-	if err != nil {
-		return err
-	}
-	if res.ExitCode != 0 {
-		return fmt.Errorf("systemctl %s: %s", strings.Join(args, " "), execx.FirstLine(res.Stderr))
-	}
-	return nil
+	return systemd.Systemctl(ctx, o.Runner, root, args...)
 }
 
 // container restarts or reloads a container a change touched.

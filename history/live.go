@@ -10,6 +10,7 @@ import (
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/internal/safefile"
+	"github.com/ctsec/ctsec/internal/systemd"
 )
 
 // Kinds of live state a change records (safefile.Live.Kind).
@@ -137,9 +138,9 @@ func planLive(p *Plan, es []Entry) *liveWork {
 	if len(w.units) > 0 {
 		roots := map[string]bool{}
 		for _, u := range w.units {
-			if !roots[u.root] {
+			if !roots[u.root] && systemd.Live(u.root) {
 				roots[u.root] = true
-				p.Live = append(p.Live, "systemctl "+rootFlag(u.root)+"daemon-reload")
+				p.Live = append(p.Live, "systemctl daemon-reload")
 			}
 		}
 		for _, u := range w.units {

@@ -111,6 +111,10 @@ func goldenCases() []goldenCase {
 				root, policy := statusRoot(t)
 				return []string{"--root", root, "--policy", policy}
 			}},
+		{name: "schedule-list", args: []string{"schedule", "list"}, formats: resultFormats,
+			setup: func(t *testing.T, tmp string) []string {
+				return []string{"--root", filepath.Join(tmp, "root"), "--state-dir", filepath.Join(tmp, "state")}
+			}},
 		// Change ids end in random digits: only the schema and the width
 		// are checked.
 		{name: "history", args: []string{"history"}, formats: resultFormats, noGolden: true,
@@ -351,6 +355,9 @@ func TestEveryCommandHasAGolden(t *testing.T) {
 		"host rollback":         "needs an apply; host_test.go",
 		"tls deploy":            "needs an engine and a TLS service in a container; tls_test.go",
 		"tls hook":              "the hook names this test binary; tls_test.go",
+		"schedule install":      "the units name this test binary; schedule_test.go",
+		"schedule remove":       "needs an install; schedule_test.go",
+		"schedule run":          "runs a job on this host; schedule_test.go",
 		"completion bash":       "cobra's",
 		"completion zsh":        "cobra's",
 		"completion fish":       "cobra's",

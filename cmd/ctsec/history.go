@@ -301,3 +301,17 @@ func writeRollback(w io.Writer, o report.Options, d rollbackData, again string) 
 	}
 	return nil
 }
+
+// fitLines makes each line of text terminal-safe (term.Line) and fits it
+// to the width, keeping the line breaks.
+func fitLines(text string, width int) string {
+	lines := strings.SplitAfter(text, "\n")
+	for i, l := range lines {
+		if body, ok := strings.CutSuffix(l, "\n"); ok {
+			lines[i] = term.Line(body) + "\n"
+		} else {
+			lines[i] = term.Line(l)
+		}
+	}
+	return term.Fit(strings.Join(lines, ""), width)
+}

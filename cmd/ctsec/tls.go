@@ -221,7 +221,7 @@ func writeTLSDeploy(w io.Writer, o report.Options, d tlsDeployData, again string
 		fmt.Fprintf(&b, "  warning: %s\n", warn)
 	}
 	fmt.Fprintf(&b, "into container %s (%s), %s mounted at %s:\n", p.Container, map[bool]string{true: "running", false: "stopped"}[p.Running], p.Mount, p.Dest)
-	io.WriteString(w, term.Fit(term.Line(b.String()), width))
+	io.WriteString(w, fitLines(b.String(), width))
 	t := term.NewTable(w, width)
 	t.Indent = "  "
 	for _, f := range p.Files {
@@ -251,7 +251,7 @@ func writeTLSDeploy(w io.Writer, o report.Options, d tlsDeployData, again string
 	default:
 		fmt.Fprintf(&b, "deployed (change %s): %s now presents %s at %s\n", r.Change, p.Container, r.Presented.Subject, r.Presented.Addr)
 	}
-	_, err := io.WriteString(w, term.Fit(term.Line(b.String()), width))
+	_, err := io.WriteString(w, fitLines(b.String(), width))
 	return err
 }
 
@@ -404,7 +404,7 @@ func installHookFile(opts *tlsHookOptions, a *app, command, p, lineage string, s
 		default:
 			msg = fmt.Sprintf("wrote %s (change %s); undo with: %s\n", data.Path, data.Change, undo)
 		}
-		_, err := io.WriteString(w, term.Fit(term.Line(msg), o.LineWidth()))
+		_, err := io.WriteString(w, fitLines(msg, o.LineWidth()))
 		return err
 	}
 	return &r, nil
