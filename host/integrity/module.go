@@ -105,8 +105,9 @@ func RenderRK(env *host.Env) []byte {
 	return b.Bytes()
 }
 
-// defaultsLine matches a KEY="value" line of /etc/default/rkhunter.
-var defaultsLine = regexp.MustCompile(`^([A-Z_]+)=(.*)$`)
+// defaultsLine matches a KEY="value" line of /etc/default/rkhunter; the
+// file is sourced by a shell, where leading blanks still assign.
+var defaultsLine = regexp.MustCompile(`^[ \t]*([A-Z_]+)=(.*)$`)
 
 // RenderDefaults is /etc/default/rkhunter with the daily run and the apt
 // hook's database update switched on, every other line as it was.
@@ -115,14 +116,14 @@ func RenderDefaults(old []byte) []byte {
 	seen := map[string]bool{}
 	lines := strings.SplitAfter(string(old), "\n")
 	for i, l := range lines {
-		body := strings.TrimSuffix(l, "\n")
+		body := strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r")
 		m := defaultsLine.FindStringSubmatch(body)
 		if m == nil {
 			continue
 		}
 		if v, ok := want[m[1]]; ok {
 			seen[m[1]] = true
-			lines[i] = m[1] + "=" + v + strings.TrimPrefix(l, body)
+			lines[i] = m[1] + "=" + v + "\n"
 		}
 	}
 	out := strings.Join(lines, "")
@@ -141,7 +142,7 @@ func RenderDefaults(old []byte) []byte {
 func defaultsValue(data []byte, key string) string {
 	v := ""
 	for _, l := range strings.Split(string(data), "\n") {
-		if m := defaultsLine.FindStringSubmatch(strings.TrimSpace(l)); m != nil && m[1] == key {
+		if m := defaultsLine.FindStringSubmatch(strings.TrimSuffix(l, "\r")); m != nil && m[1] == key {
 			v = strings.Trim(m[2], `"'`)
 		}
 	}
