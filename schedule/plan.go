@@ -57,6 +57,11 @@ func PlanInstall(root string, jobs []Job, s Settings, calendars map[string]strin
 	if !path.IsAbs(s.StateDir) {
 		return nil, fmt.Errorf("--state-dir must be an absolute path for a service, not %q", s.StateDir)
 	}
+	for _, tmp := range []string{"/tmp", "/var/tmp"} {
+		if rootfs.New(root).IsHost() && (s.StateDir == tmp || strings.HasPrefix(s.StateDir, tmp+"/")) {
+			return nil, fmt.Errorf("--state-dir %s is under %s, which the services' PrivateTmp hides from them: use a directory such as /var/lib/ctsec", s.StateDir, tmp)
+		}
+	}
 	for what, v := range map[string]string{"the ctsec binary": s.Self, "--state-dir": s.StateDir, "--policy": s.Policy} {
 		if strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 			return nil, fmt.Errorf("%s %q holds a control character: it cannot go into a unit file", what, v)

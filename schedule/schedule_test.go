@@ -158,6 +158,11 @@ func TestQuote(t *testing.T) {
 	if _, err := PlanInstall(t.TempDir(), Jobs, Settings{Self: "/bin/true", StateDir: "/var/lib/ctsec\nExecStartPre=/bin/evil"}, nil); err == nil {
 		t.Error("a state directory with a newline went into a unit")
 	}
+	// Found in the lab guest: PrivateTmp hides a state directory in /tmp
+	// from the service, which then fails at NAMESPACE.
+	if _, err := PlanInstall("/", Jobs, Settings{Self: "/bin/true", StateDir: "/tmp/x/state"}, nil); err == nil || !strings.Contains(err.Error(), "PrivateTmp") {
+		t.Errorf("a state directory under /tmp: %v", err)
+	}
 }
 
 // FuzzServiceUnit: whatever the paths, the service unit has exactly one

@@ -268,8 +268,13 @@ func fail2banItem(f *facts) Item {
 	return verdict(failures, ev, summary, failuresSummary(failures))
 }
 
+// failuresSummary is the first failure and how many more; verdict is
+// handed it whether or not there are any.
 func failuresSummary(fs []Failure) string {
-	if len(fs) == 1 {
+	switch len(fs) {
+	case 0:
+		return ""
+	case 1:
 		return fs[0].Message
 	}
 	return fmt.Sprintf("%s (and %d more)", fs[0].Message, len(fs)-1)

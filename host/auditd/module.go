@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -84,13 +85,20 @@ func Watches(env *host.Env, pol *host.Policy) []Watch {
 			continue
 		}
 		real = env.Rel(real)
+		// A link is watched at its target; a path through a linked
+		// directory (/lib on merged-/usr Debian) keeps the name people and
+		// the bench know it by.
+		name := p
+		if st, err := env.FS().Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+			name = real
+		}
 		w, ok := byReal[real]
 		if !ok {
-			w = &Watch{Path: real, Run: strings.HasPrefix(real, "/run/")}
+			w = &Watch{Path: name, Run: strings.HasPrefix(name, "/run/")}
 			byReal[real] = w
 			order = append(order, real)
 		}
-		if p != real && !slices.Contains(w.Also, p) {
+		if p != w.Path && !slices.Contains(w.Also, p) {
 			w.Also = append(w.Also, p)
 		}
 	}
