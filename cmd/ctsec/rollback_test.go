@@ -50,7 +50,9 @@ func TestRollbackByIDProfilesAndAppArmor(t *testing.T) {
 	}
 	out, _, _ := ctsec(t, "history", "--state-dir", state, "--format", "json")
 	var h struct {
-		Data struct{ Changes []struct{ ID, Command string } }
+		Data struct {
+			Changes []struct{ ID, Command string }
+		}
 	}
 	json.Unmarshal([]byte(out), &h)
 	if len(h.Data.Changes) != len(steps) {
