@@ -171,7 +171,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 	res.Written = true
 	if o.NoLoad {
 		res.Note = "installed; not loaded (--no-load)"
-		return res, nil
+		return res, change.Finish()
 	}
 	if filepath.Clean(o.Root) != "/" {
 		for i, a := range res.Actions {
@@ -186,7 +186,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 			res.Actions[i].Loaded = false
 		}
 		res.Note = fmt.Sprintf("installed under %s and verified with apparmor_parser -QK; not loaded (the running kernel is not that root's)", o.Root)
-		return res, nil
+		return res, change.Finish()
 	}
 	for i, a := range res.Actions {
 		if err := kernelLoad(ctx, o.Runner, "-r", a.Target); err != nil {
@@ -194,8 +194,11 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 			return res, fmt.Errorf("loading %s: %w; files and kernel restored (backup %s)", a.Target, err, change.ID())
 		}
 		res.Actions[i].Loaded = true
+		for _, n := range a.Names {
+			change.AddLive(safefile.Live{Kind: "apparmor", Target: n, Action: "loaded (" + a.Mode + ")"})
+		}
 	}
-	return res, nil
+	return res, change.Finish()
 }
 
 // planOne validates a source file, applies the mode and compares it with

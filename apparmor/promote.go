@@ -334,6 +334,14 @@ func changeFile(ctx context.Context, pf ProfileFile, names []string, mode string
 		}
 		return res2, err2
 	}
+	for _, n := range names {
+		if msg == "reloaded" {
+			change.AddLive(safefile.Live{Kind: "apparmor", Target: n, Action: "reloaded in " + mode + " mode"})
+		}
+	}
+	if err := change.Finish(); err != nil {
+		res.Warning = err.Error()
+	}
 	// The review shows when a profile went to enforce and came back.
 	h := History{Dir: HistoryDir(o.StateDir)}
 	command := map[string]string{"enforce": "apparmor promote", "complain": "apparmor demote"}[mode]

@@ -265,6 +265,14 @@ func (e *Engine) Apply(ctx context.Context, plan *Plan, opts ApplyOptions) (*App
 			return nil, e.undo(ctx, j, mp.Module, fmt.Errorf("activation failed: %w", err))
 		}
 	}
+	for _, mp := range mods {
+		if e.Env.Live() {
+			change.AddLive(safefile.Live{Kind: "host", Target: mp.Module, Action: "activated"})
+		}
+	}
+	if err := change.Finish(); err != nil {
+		return res, err
+	}
 	j.Status = StatusApplied
 	if opts.ConfirmWithin > 0 {
 		j.Status = StatusPending
@@ -378,6 +386,24 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 	if j.Status == StatusRolledBack {
 		return fmt.Errorf("change %s was already rolled back at %s", id, j.RolledBackAt.Format(time.RFC3339))
 	}
+	// The rollback is a change of its own in the journal: the files as they
+	// are now are kept first, so nothing edited since the apply is lost and
+	// an emergency rollback to an earlier time still finds every state.
+	m, err := e.store().Load(id)
+	if err != nil {
+		return err
+	}
+	rc, err := e.store().NewChange("host rollback " + id)
+	if err != nil {
+		return err
+	}
+	rc.SetUndoes(id)
+	rc.SetNote(strings.Join(j.Modules, ","))
+	for _, f := range m.Files {
+		if err := rc.SaveIn(rootfs.New(f.Root), f.Path); err != nil {
+			return fmt.Errorf("keeping the files of %s before rolling back: %w", id, err)
+		}
+	}
 	if _, err := e.store().Restore(id); err != nil {
 		return fmt.Errorf("restoring files of %s: %w", id, err)
 	}
@@ -393,11 +419,21 @@ func (e *Engine) rollback(ctx context.Context, id, reason string) error {
 		}
 		if err := m.Revert(ctx, &env, j.Captures[m.Name()]); err != nil {
 			errs = append(errs, fmt.Errorf("reverting %s: %w", m.Name(), err))
+			continue
+		}
+		if env.Live() {
+			rc.AddLive(safefile.Live{Kind: "host", Target: m.Name(), Action: "reverted"})
 		}
 	}
 	e.disarm(ctx, j)
 	j.Status, j.RolledBackAt, j.Reason = StatusRolledBack, e.now(), reason
 	if err := e.saveJournal(j); err != nil {
+		errs = append(errs, err)
+	}
+	if err := rc.Finish(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := e.store().MarkRolledBack(id, safefile.RolledBack{Time: j.RolledBackAt, By: rc.ID(), Reason: reason}); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -18,6 +18,9 @@ var guardFixes = map[string]string{
 	"fail2ban-installed":       "apt-get install fail2ban python3-systemd",
 	"fail2ban-client-ip":       "add the address you connect from to operator.trusted_ips in the policy, so fail2ban never bans it",
 	"firewall-installed":       "apt-get install ufw",
+	"auditd-installed":         "apt-get install auditd",
+	"auditd-immutable":         "reboot (the kernel's audit rules are locked with -e 2), then apply again; or leave auditd out of this apply",
+	"integrity-installed":      "apt-get install aide aide-common rkhunter (or set integrity.aide / integrity.rkhunter to false in the policy)",
 	"firewall-ssh-port":        "add the port sshd listens on to firewall.allow in the policy (proto tcp), so default-deny keeps SSH open",
 }
 

@@ -49,6 +49,9 @@ type ModulePlan struct {
 	// Data carries module-private facts from planning to verification
 	// (e.g. the values sshd -T must show afterwards).
 	Data any `json:"-"`
+	// ActivateOnly: no file changes, but the running system still needs
+	// what Activate does (a database to initialise, a timer to enable).
+	ActivateOnly bool `json:"activate_only,omitempty"`
 }
 
 // Edit replaces one file (host path) with New, or removes it when Remove.
@@ -76,7 +79,7 @@ type Refusal struct {
 }
 
 // Changed reports whether the plan changes anything.
-func (p *ModulePlan) Changed() bool { return len(p.Edits) > 0 }
+func (p *ModulePlan) Changed() bool { return len(p.Edits) > 0 || p.ActivateOnly }
 
 // NewEdit makes an edit from the current and desired content of a host
 // path, or nil when nothing would change (so a second apply changes

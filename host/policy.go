@@ -27,6 +27,9 @@ type Policy struct {
 	Fail2ban Fail2banPolicy `yaml:"fail2ban"`
 	Sysctl   SysctlPolicy   `yaml:"sysctl"`
 	Updates  UpdatesPolicy  `yaml:"updates"`
+	Auditd   AuditdPolicy   `yaml:"auditd"`
+	// Integrity is AIDE and rkhunter.
+	Integrity IntegrityPolicy `yaml:"integrity"`
 
 	// omitted holds the module sections the policy sets to null: "leave
 	// that part of the host alone", not "configure it with empty values"
@@ -38,7 +41,7 @@ type Policy struct {
 }
 
 // moduleSections are the top-level keys that configure one module each.
-var moduleSections = []string{"ssh", "fail2ban", "sysctl", "firewall", "updates"}
+var moduleSections = []string{"ssh", "fail2ban", "sysctl", "firewall", "updates", "auditd", "integrity"}
 
 // Manages reports whether the policy configures the named module.
 func (p *Policy) Manages(module string) bool { return !p.omitted[module] }
@@ -88,6 +91,28 @@ type UpdatesPolicy struct {
 	Time             string   `yaml:"time"`
 	AutomaticReboot  bool     `yaml:"automatic_reboot"`
 	PackageBlacklist []string `yaml:"package_blacklist"`
+}
+
+// AuditdPolicy is the audit rules for Docker's files and binaries.
+type AuditdPolicy struct {
+	// Key tags the rules (auditctl -k, ausearch -k).
+	Key string `yaml:"key"`
+	// Watch adds paths to the ones ctsec finds (Docker's binaries, its
+	// configuration, data root, units and sockets).
+	Watch []string `yaml:"watch"`
+}
+
+// IntegrityPolicy is AIDE and rkhunter.
+type IntegrityPolicy struct {
+	AIDE bool `yaml:"aide"`
+	// Exclude are the paths AIDE leaves out: they change all day on a
+	// Docker host (its data root, containerd's, their run directories,
+	// the journal).
+	Exclude []string `yaml:"exclude"`
+	// MaxAge is how old AIDE's database may be before the audit says it
+	// is stale ("7d").
+	MaxAge   string `yaml:"max_age"`
+	RKHunter bool   `yaml:"rkhunter"`
 }
 
 // BaselinePolicy is the shipped policy, parsed.
@@ -164,7 +189,7 @@ func parseTree(name string, data []byte) (*yaml.Node, error) {
 		if len(doc.Content) > 0 {
 			line = doc.Content[0].Line
 		}
-		return nil, fmt.Errorf("%s:%d: want a mapping of sections (version, operator, firewall, ssh, fail2ban, sysctl, updates)", name, line)
+		return nil, fmt.Errorf("%s:%d: want a mapping of sections (version, operator, firewall, ssh, fail2ban, sysctl, updates, auditd, integrity)", name, line)
 	}
 	return doc.Content[0], nil
 }
@@ -233,6 +258,8 @@ var (
 	jailName     = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	pkgName      = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
 	clockTime    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
+	auditKey     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,31}$`)
+	absPath      = regexp.MustCompile(`^/[A-Za-z0-9._+@/-]*$`)
 )
 
 // validate checks every value that ends up in a configuration file, so policy
@@ -340,6 +367,24 @@ func (p *Policy) validate() error {
 		}
 		if !sysctlValue.MatchString(p.Sysctl.Settings[k]) {
 			bad(at, "value %q is not a plain sysctl value", p.Sysctl.Settings[k])
+		}
+	}
+	if p.Manages("auditd") && !auditKey.MatchString(p.Auditd.Key) {
+		bad("auditd.key", "%q is not an audit key (letters, digits, - and _, at most 31)", p.Auditd.Key)
+	}
+	for i, w := range p.Auditd.Watch {
+		if !absPath.MatchString(w) {
+			bad(fmt.Sprintf("auditd.watch[%d]", i), "%q is not an absolute path of plain characters", w)
+		}
+	}
+	for i, x := range p.Integrity.Exclude {
+		if !absPath.MatchString(x) || x == "/" {
+			bad(fmt.Sprintf("integrity.exclude[%d]", i), "%q is not an absolute path of plain characters (and not /)", x)
+		}
+	}
+	if p.Manages("integrity") && p.Integrity.AIDE {
+		if _, err := FindTimeSeconds(p.Integrity.MaxAge); err != nil || p.Integrity.MaxAge == "" {
+			bad("integrity.max_age", "%q is not a time such as 7d or 36h", p.Integrity.MaxAge)
 		}
 	}
 	if p.Updates.Time != "" && !clockTime.MatchString(p.Updates.Time) {

@@ -6,7 +6,8 @@ build_pkgs=(gcc libc6-dev libseccomp-dev pkg-config)
 # verifies its work with.
 test_pkgs=(apparmor docker.io runc busybox-static file strace openssh-server
 	fail2ban nftables ufw iptables iproute2 procps util-linux patch python3-systemd systemd
-	systemd-journal-remote groff-base bash-completion)
+	systemd-journal-remote groff-base bash-completion
+	aide aide-common rkhunter auditd openssl)
 # Packages the lab tier needs on the host (scripts/lab.sh): a VM with Debian's
 # own kernel, built with mmdebstrap and driven over ssh.
 lab_pkgs=(qemu-system-x86 qemu-utils mmdebstrap e2fsprogs openssh-client

@@ -48,6 +48,9 @@ type app struct {
 	// (a deprecated flag name); printed once, before the command runs.
 	notesMu sync.Mutex
 	notes   []string
+
+	// carried is the report whose fixes carry the flags already.
+	carried *report.Report
 }
 
 func (a *app) getenv(k string) string {
@@ -105,9 +108,7 @@ func (a *app) render(r report.Report) error {
 // prints nothing (the command failed before it had one).
 func (a *app) finish(r *report.Report, err error) error {
 	if r != nil {
-		for i := range r.Findings {
-			r.Findings[i].Fix = carryFlags(a.cmd, r.Findings[i].Fix)
-		}
+		a.carryFixes(r)
 		if rerr := a.render(*r); rerr != nil && err == nil {
 			return rerr
 		}
@@ -116,6 +117,19 @@ func (a *app) finish(r *report.Report, err error) error {
 		}
 	}
 	return err
+}
+
+// carryFixes makes the commands in findings' fixes repeat the flags that
+// say where the work happened, once per report (a command that also keeps
+// the report in a file does it before writing that).
+func (a *app) carryFixes(r *report.Report) {
+	if a.carried == r {
+		return
+	}
+	a.carried = r
+	for i := range r.Findings {
+		r.Findings[i].Fix = carryFlags(a.cmd, r.Findings[i].Fix)
+	}
 }
 
 // jsonOutput says whether the user asked for machine output.

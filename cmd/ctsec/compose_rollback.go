@@ -4,24 +4,39 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
 	"time"
 
+	"github.com/ctsec/ctsec/history"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/spf13/cobra"
 )
 
-// The command names compose records its backups under; rollback restores
-// only those, never another job's change.
-const (
-	composeChange   = "compose harden"
-	composeRollback = "compose rollback"
-)
+// composeChange is the command compose records its changes under; compose
+// rollback undoes only those (and rollbacks of them), never another job's
+// change.
+const composeChange = "compose harden"
 
-func isComposeChange(command string) bool {
-	return command == composeChange || command == composeRollback
+// isComposeChange says whether an entry is compose's: a harden, or a
+// rollback (through compose rollback or ctsec rollback) of one.
+func isComposeChange(e history.Entry, byID map[string]history.Entry) bool {
+	for range len(byID) + 1 {
+		switch {
+		case e.Command == composeChange:
+			return true
+		case e.Command == "compose rollback":
+			return true // recorded by earlier versions
+		case e.Undoes == "":
+			return false
+		}
+		next, ok := byID[e.Undoes]
+		if !ok {
+			return false
+		}
+		e = next
+	}
+	return false
 }
 
 type composeRollbackOptions struct {
@@ -75,41 +90,43 @@ backed up first, so a rollback can itself be rolled back.`,
 	return cmd
 }
 
-func runComposeRollback(_ context.Context, opts *composeRollbackOptions, a *app) (*report.Report, error) {
-	store := a.store(opts.StateDir)
-	if opts.ID == "" {
-		return listComposeChanges(store)
-	}
-	m, err := store.Load(opts.ID)
-	if err != nil {
-		return nil, usageError(err)
-	}
-	if !isComposeChange(m.Command) {
-		return nil, usageError(fmt.Errorf("backup %s was made by %q, not compose: restore it with that command", m.ID, m.Command))
-	}
-	// The files may have been edited since: keep what is there now, so the
-	// rollback can be rolled back too.
-	now, err := store.NewChange(composeRollback)
+func runComposeRollback(ctx context.Context, opts *composeRollbackOptions, a *app) (*report.Report, error) {
+	j := a.journal(opts.StateDir)
+	entries, err := j.List()
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range m.Files {
-		if err := now.Save(f.Path); err != nil {
-			return nil, err
-		}
+	byID := map[string]history.Entry{}
+	for _, e := range entries {
+		byID[e.ID] = e
 	}
-	if _, err := store.Restore(m.ID); err != nil {
-		return nil, fmt.Errorf("rolling back %s: %w", m.ID, err)
+	if opts.ID == "" {
+		return listComposeChanges(opts.StateDir, entries, byID)
 	}
-	data := composeRollbackData{RolledBack: m.ID, Backup: now.ID()}
-	for _, f := range m.Files {
-		if f.Existed {
-			data.Restored = append(data.Restored, f.Path)
+	e, err := history.Find(entries, opts.ID)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if !isComposeChange(e, byID) {
+		return nil, usageError(fmt.Errorf("change %s was made by %q, not compose: undo it with %s", e.ID, e.Command, nextCommand(a.cmd, "rollback", e.ID)))
+	}
+	plan, err := history.PlanOne(entries, e.ID)
+	if err != nil {
+		return nil, failedErr(err)
+	}
+	res, err := j.Apply(ctx, plan, history.Options{Clock: a.clock})
+	if err != nil {
+		return nil, fmt.Errorf("rolling back %s: %w", e.ID, err)
+	}
+	data := composeRollbackData{RolledBack: e.ID, Backup: res.Rollback}
+	for _, f := range plan.Files {
+		if f.Action == history.FileRemove {
+			data.Removed = append(data.Removed, f.Name())
 		} else {
-			data.Removed = append(data.Removed, f.Path)
+			data.Restored = append(data.Restored, f.Name())
 		}
 	}
-	undo := nextCommand(a.cmd, "compose rollback", now.ID())
+	undo := nextCommand(a.cmd, "compose rollback", res.Rollback)
 	r := report.New("compose rollback", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		for _, p := range data.Restored {
@@ -118,27 +135,20 @@ func runComposeRollback(_ context.Context, opts *composeRollbackOptions, a *app)
 		for _, p := range data.Removed {
 			fmt.Fprintf(w, "removed %s\n", term.Line(p))
 		}
-		_, err := io.WriteString(w, term.Fit(fmt.Sprintf("the state before this rollback is backup %s; undo with: %s\n", now.ID(), undo), o.LineWidth()))
+		_, err := io.WriteString(w, term.Fit(fmt.Sprintf("the state before this rollback is backup %s; undo with: %s\n", res.Rollback, undo), o.LineWidth()))
 		return err
 	}
 	return &r, nil
 }
 
-func listComposeChanges(store *safefile.Store) (*report.Report, error) {
-	all, err := store.List()
-	if err != nil {
-		return nil, err
-	}
-	// Ids sort by second only; the recorded time orders changes made
-	// within one second.
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Time.Before(all[j].Time) })
+func listComposeChanges(stateDir string, entries []history.Entry, byID map[string]history.Entry) (*report.Report, error) {
 	data := composeRollbackData{Changes: []composeChangeRow{}}
-	for _, m := range all {
-		if !isComposeChange(m.Command) {
+	for _, e := range entries {
+		if !isComposeChange(e, byID) {
 			continue
 		}
-		row := composeChangeRow{ID: m.ID, Time: m.Time.UTC(), Command: m.Command, Files: []string{}}
-		for _, f := range m.Files {
+		row := composeChangeRow{ID: e.ID, Time: e.Time.UTC(), Command: e.Command, Files: []string{}}
+		for _, f := range e.Files {
 			row.Files = append(row.Files, f.Path)
 		}
 		data.Changes = append(data.Changes, row)
@@ -146,7 +156,7 @@ func listComposeChanges(store *safefile.Store) (*report.Report, error) {
 	r := report.New("compose rollback", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		if len(data.Changes) == 0 {
-			_, err := fmt.Fprintln(w, "no compose changes recorded in "+store.Dir)
+			_, err := fmt.Fprintln(w, "no compose changes recorded in "+term.Line(stateDir))
 			return err
 		}
 		t := term.NewTable(w, o.LineWidth())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
@@ -103,7 +104,38 @@ func goldenCases() []goldenCase {
 		{name: "host-history", args: []string{"host", "history"}, formats: resultFormats,
 			setup: func(t *testing.T, tmp string) []string { return []string{"--state-dir", filepath.Join(tmp, "state")} }},
 		{name: "host-init", args: []string{"host", "init", "-"}, formats: resultFormats, diff: true},
+		// The host audits read this machine's tools and kernel: only the
+		// schema, the width and the rules are checked.
+		{name: "status", args: []string{"status", "--host", "unix:///nonexistent.sock", "--fail-on", "none"}, formats: allFormats, noGolden: true,
+			needs: []string{"sysctl"}, setup: func(t *testing.T, tmp string) []string {
+				root, policy := statusRoot(t)
+				return []string{"--root", root, "--policy", policy}
+			}},
+		{name: "schedule-list", args: []string{"schedule", "list"}, formats: resultFormats,
+			setup: func(t *testing.T, tmp string) []string {
+				return []string{"--root", filepath.Join(tmp, "root"), "--state-dir", filepath.Join(tmp, "state")}
+			}},
+		// Change ids end in random digits: only the schema and the width
+		// are checked.
+		{name: "history", args: []string{"history"}, formats: resultFormats, noGolden: true,
+			setup: func(t *testing.T, tmp string) []string { return goldenJournal(t, tmp) }},
+		{name: "rollback", args: []string{"rollback", "--since", "2026-11-25"}, formats: resultFormats, noGolden: true,
+			setup: func(t *testing.T, tmp string) []string { return goldenJournal(t, tmp) }},
 	}
+}
+
+// goldenJournal is a state directory with two recorded changes of one
+// compose file.
+func goldenJournal(t *testing.T, tmp string) []string {
+	state := filepath.Join(tmp, "state")
+	file := writeFile(t, filepath.Join(tmp, "compose.yaml"), "services: {}\n")
+	store := &safefile.Store{Dir: state, Clock: clock.NewStep(goldenClock.Now(), time.Second)}
+	for _, content := range []string{"services: {a: {}}\n", "services: {b: {}}\n"} {
+		if _, err := store.Replace("compose harden", file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []string{"--state-dir", state}
 }
 
 // goldenHost is a host tree and a sysctl policy of keys every kernel has,
@@ -321,6 +353,11 @@ func TestEveryCommandHasAGolden(t *testing.T) {
 		"host apply":            "changes a host; host_test.go",
 		"host confirm":          "needs an apply; host_test.go",
 		"host rollback":         "needs an apply; host_test.go",
+		"tls deploy":            "needs an engine and a TLS service in a container; tls_test.go",
+		"tls hook":              "the hook names this test binary; tls_test.go",
+		"schedule install":      "the units name this test binary; schedule_test.go",
+		"schedule remove":       "needs an install; schedule_test.go",
+		"schedule run":          "runs a job on this host; schedule_test.go",
 		"completion bash":       "cobra's",
 		"completion zsh":        "cobra's",
 		"completion fish":       "cobra's",

@@ -61,9 +61,10 @@ func (o *hostOpts) setup(names []string) (*host.Engine, *host.Policy, error) {
 func newHostCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "host",
-		Short: "Audit and harden the host: firewall, SSH, sysctl, fail2ban, updates",
+		Short: "Audit and harden the host: firewall, SSH, sysctl, fail2ban, updates, audit rules, integrity",
 		Long: `Audit and harden the host under the containers, module by module:
-ssh, fail2ban, sysctl, firewall (UFW, Docker-aware) and updates.
+ssh, fail2ban, sysctl, firewall (UFW, Docker-aware), updates, auditd
+(audit rules for Docker's files) and integrity (AIDE, rkhunter).
 
   audit     the effective state and the file each value comes from
   plan      the exact file edits and commands, as a diff (changes nothing)

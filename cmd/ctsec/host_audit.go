@@ -37,6 +37,10 @@ func newHostAuditCmd(a *app, runF runFunc[hostAuditOptions]) *cobra.Command {
   fail2ban  the effective jail (fail2ban-client -d) and the file of each
             value, and whether the jail's backend can work here
   updates   whether unattended-upgrades is security-only, and when it runs
+  auditd    whether Docker's files and binaries have audit watches, on disk
+            and in the kernel (CIS 1.1.x)
+  integrity AIDE's database (present, recent, Docker left out, checked
+            daily) and rkhunter's configuration for Debian
 
 A finding's rule is the check (host/ssh-option), its target the setting
 (sshd permitrootlogin), its location the file:line that sets it. --fail-on

@@ -141,12 +141,12 @@ func TestHostPolicyWithoutSections(t *testing.T) {
 	os.MkdirAll(filepath.Join(root, "etc/ufw"), 0o755)
 	os.WriteFile(filepath.Join(root, "etc/ufw/ufw.conf"), []byte("ENABLED=no\n"), 0o644)
 	pol := filepath.Join(t.TempDir(), "pol.yaml")
-	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\nssh: ~\nfail2ban:\nfirewall: null\nupdates: ~\n"), 0o644)
+	os.WriteFile(pol, []byte("version: 1\nsysctl:\n  settings:\n    kernel.kptr_restrict: \"2\"\nssh: ~\nfail2ban:\nfirewall: null\nupdates: ~\nauditd: null\nintegrity: null\n"), 0o644)
 	out, errOut, code := ctsec(t, "host", "plan", "--root", root, "--policy", pol)
 	if code != 0 {
 		t.Fatalf("plan: exit %d %q\n%s", code, errOut, out)
 	}
-	for _, m := range []string{"ssh", "fail2ban", "firewall", "updates"} {
+	for _, m := range []string{"ssh", "fail2ban", "firewall", "updates", "auditd", "integrity"} {
 		if !strings.Contains(out, "note: the policy sets "+m+" to null: ctsec leaves "+m+" alone") {
 			t.Errorf("plan does not say %s is left alone:\n%s", m, out)
 		}

@@ -32,6 +32,11 @@ var signalsHandled = map[string]bool{
 	"ctsec apparmor demote":  true,
 	"ctsec portainer push":   true,
 	"ctsec portainer harden": true,
+	"ctsec rollback":         true,
+	"ctsec tls deploy":       true,
+	"ctsec schedule install": true,
+	"ctsec schedule remove":  true,
+	"ctsec schedule run":     true,
 }
 
 // interrupt is the watchdog's state: commands outside signalsHandled that

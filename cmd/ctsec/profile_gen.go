@@ -197,6 +197,11 @@ func runProfileGen(_ context.Context, opts *profileGenOptions, a *app) (*report.
 		}
 		f.Written = true
 	}
+	if change != nil {
+		if err := change.Finish(); err != nil {
+			return nil, err
+		}
+	}
 	r := report.New("profile gen", nil, res)
 	r.Text = func(w io.Writer, o report.Options) error {
 		var b strings.Builder

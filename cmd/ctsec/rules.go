@@ -7,11 +7,13 @@ import (
 
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/bench"
+	"github.com/ctsec/ctsec/cert"
 	"github.com/ctsec/ctsec/compose"
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/seccomp"
+	"github.com/ctsec/ctsec/status"
 	"github.com/spf13/cobra"
 )
 
@@ -30,6 +32,8 @@ func catalogue() []ruleArea {
 		{"host", "host audit", host.Rules},
 		{"bench", "bench (one rule per CIS Docker Benchmark v1.6.0 check)", bench.Rules()},
 		{"doctor", "doctor", doctorRules},
+		{"status", "status (one rule per checkpoint item; its findings are the item's failures)", status.Rules},
+		{"tls", "tls deploy (warnings; a pair that must not be deployed is refused)", cert.Rules},
 	}
 }
 
@@ -64,6 +68,8 @@ func helpRules(cmd *cobra.Command) report.Rules {
 		return host.Rules
 	case "doctor":
 		return doctorRules
+	case "status":
+		return status.Rules
 	}
 	return nil
 }
@@ -107,12 +113,12 @@ func mdText(s string) string { return strings.NewReplacer("|", `\|`, "\n", " ").
 const rulesDocHead = `# Rules
 
 <!-- Generated from the rule tables (seccomp/rules.go, apparmor/rules.go, compose/rules.go,
-host/rules.go, bench's checks, cmd/ctsec/doctor.go) by go test ./cmd/ctsec -run TestRulesDoc -update.
+host/rules.go, bench's checks, cmd/ctsec/doctor.go, status/rules.go, cert/rules.go) by go test ./cmd/ctsec -run TestRulesDoc -update.
 Do not edit by hand. -->
 
 Every finding ctsec reports names its rule. Rule ids have one scheme, **area/rule**:
 
-- the **area** is the package or command family that reports it: ` + "`seccomp`, `apparmor`, `compose`, `host`, `bench`, `doctor`" + `;
+- the **area** is the package or command family that reports it: ` + "`seccomp`, `apparmor`, `compose`, `host`, `bench`, `doctor`, `status`, `tls`" + `;
 - the **rule** is a lower-case, kebab-case name of the check (` + "`seccomp/unknown-syscall`, `compose/cap-drop-all`" + `);
 - a CIS Docker Benchmark recommendation keeps its number: ` + "`bench/cis-5.5`" + ` is CIS 5.5;
 - a rule is a check, not a value: what it looked at (an sshd option, a sysctl key, a container) is the

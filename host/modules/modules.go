@@ -1,5 +1,6 @@
 // Package modules lists the host modules in the order ctsec applies them:
-// SSH and fail2ban before the firewall closes anything, updates last.
+// SSH and fail2ban before the firewall closes anything, then updates and
+// audit rules, and the integrity database last.
 package modules
 
 import (
@@ -7,16 +8,19 @@ import (
 	"strings"
 
 	"github.com/ctsec/ctsec/host"
+	"github.com/ctsec/ctsec/host/auditd"
 	"github.com/ctsec/ctsec/host/fail2ban"
 	"github.com/ctsec/ctsec/host/firewall"
+	"github.com/ctsec/ctsec/host/integrity"
 	"github.com/ctsec/ctsec/host/ssh"
 	"github.com/ctsec/ctsec/host/sysctl"
 	"github.com/ctsec/ctsec/host/updates"
 )
 
-// All returns every module, in apply order.
+// All returns every module, in apply order: integrity last, so AIDE's
+// database records the host as the other modules left it.
 func All() []host.Module {
-	return []host.Module{ssh.New(), fail2ban.New(), sysctl.New(), firewall.New(), updates.New()}
+	return []host.Module{ssh.New(), fail2ban.New(), sysctl.New(), firewall.New(), updates.New(), auditd.New(), integrity.New()}
 }
 
 // Names are the module names, in apply order.

@@ -7,7 +7,7 @@ import (
 )
 
 func TestSelectKeepsApplyOrder(t *testing.T) {
-	if got := Names(); !reflect.DeepEqual(got, []string{"ssh", "fail2ban", "sysctl", "firewall", "updates"}) {
+	if got := Names(); !reflect.DeepEqual(got, []string{"ssh", "fail2ban", "sysctl", "firewall", "updates", "auditd", "integrity"}) {
 		t.Errorf("names = %v", got)
 	}
 	ms, err := Select([]string{"updates", "ssh"})

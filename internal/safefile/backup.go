@@ -30,14 +30,48 @@ type Store struct {
 	Clock clock.Clock // dates change ids and manifests; nil is the system clock
 }
 
-// Manifest describes one change: what it was and the state of every file it
-// touched before it touched it.
+// Manifest describes one change: what it was, the state of every file it
+// touched before it touched it, and the live state it touched. The
+// manifests under Dir/backups are ctsec's one journal of changes: every
+// command that changes something records one, and `ctsec history` and
+// `ctsec rollback` read them.
 type Manifest struct {
 	ID      string       `json:"id"`
 	Time    time.Time    `json:"time"`
 	Command string       `json:"command"`
 	Note    string       `json:"note,omitempty"`
 	Files   []FileRecord `json:"files"`
+	// Live is the running state the change touched beyond files: a
+	// profile loaded into the kernel, a service reloaded, a container
+	// restarted, a stack updated on a server.
+	Live []Live `json:"live,omitempty"`
+	// Done is set when the command finished its change; a change without
+	// it was interrupted or failed (and was usually restored by itself).
+	Done bool `json:"done,omitempty"`
+	// Undoes is the change this one rolled back, for a rollback.
+	Undoes string `json:"undoes,omitempty"`
+	// RolledBack says when and by which change this one was undone.
+	RolledBack *RolledBack `json:"rolled_back,omitempty"`
+}
+
+// Live is one piece of running state a change touched. Kind says what it
+// is (apparmor, host, container, systemd, portainer), Target which one,
+// Action what was done to it; Data is what undoing it needs, as the
+// command that recorded it defines.
+type Live struct {
+	Kind   string          `json:"kind"`
+	Target string          `json:"target"`
+	Action string          `json:"action"`
+	Data   json.RawMessage `json:"data,omitempty"`
+}
+
+// RolledBack records the undoing of a change.
+type RolledBack struct {
+	Time time.Time `json:"time"`
+	// By is the change that holds the files as they were just before the
+	// rollback; empty when the rollback kept no such change.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // FileRecord is one file as it was. Existed=false means the change created
@@ -53,6 +87,10 @@ type FileRecord struct {
 	GID     int         `json:"gid,omitempty"`
 	SHA256  string      `json:"sha256,omitempty"`
 	Backup  string      `json:"backup,omitempty"` // file name inside the change directory
+	// After is the checksum of what the change left there ("" when it
+	// removed the file or did not finish), so a rollback can tell whether
+	// someone edited the file since.
+	After string `json:"after,omitempty"`
 }
 
 // Change is a backup being recorded.
@@ -87,6 +125,37 @@ func (s *Store) NewChange(command string) (*Change, error) {
 
 // ID names the change for rollback.
 func (c *Change) ID() string { return c.manifest.ID }
+
+// Manifest is the change as recorded so far.
+func (c *Change) Manifest() Manifest { return c.manifest }
+
+// AddLive records running state the change touched (or is about to).
+func (c *Change) AddLive(l Live) error {
+	c.manifest.Live = append(c.manifest.Live, l)
+	return c.writeManifest()
+}
+
+// SetUndoes marks the change as the rollback of change id.
+func (c *Change) SetUndoes(id string) error {
+	c.manifest.Undoes = id
+	return c.writeManifest()
+}
+
+// Finish records that the command completed its change, with the checksum
+// of every file as the change left it (After), so that a later rollback
+// can tell an edit made since from the change itself.
+func (c *Change) Finish() error {
+	for i, f := range c.manifest.Files {
+		root := rootfs.New(f.Root) // "" is the running system
+		c.manifest.Files[i].After = ""
+		if data, err := root.ReadFile(f.Path, maxBackup); err == nil {
+			sum := sha256.Sum256(data)
+			c.manifest.Files[i].After = hex.EncodeToString(sum[:])
+		}
+	}
+	c.manifest.Done = true
+	return c.writeManifest()
+}
 
 // SetNote records a human description shown by history listings.
 func (c *Change) SetNote(note string) error {
@@ -181,7 +250,7 @@ func (s *Store) Replace(command, path string, data []byte, perm fs.FileMode) (st
 		c.Discard()
 		return "", err
 	}
-	return c.ID(), nil
+	return c.ID(), c.Finish()
 }
 
 // Discard removes a change that was started but changed nothing (its
@@ -296,6 +365,13 @@ func (f FileRecord) check() error {
 // restored in reverse order of saving. Content is checked against the
 // recorded hash before anything is written.
 func (s *Store) Restore(id string) (Manifest, error) {
+	return s.RestoreFiles(id, nil)
+}
+
+// RestoreFiles is Restore for the files of change id that keep accepts (all
+// when keep is nil): an emergency rollback puts each file back as the
+// oldest change since a point in time found it.
+func (s *Store) RestoreFiles(id string, keep func(FileRecord) bool) (Manifest, error) {
 	m, err := s.Load(id)
 	if err != nil {
 		return m, err
@@ -303,7 +379,7 @@ func (s *Store) Restore(id string) (Manifest, error) {
 	dir := filepath.Join(s.backupsDir(), id)
 	contents := make([][]byte, len(m.Files))
 	for i, f := range m.Files {
-		if !f.Existed {
+		if !f.Existed || (keep != nil && !keep(f)) {
 			continue
 		}
 		data, err := ReadState(filepath.Join(dir, f.Backup), maxBackup)
@@ -318,6 +394,9 @@ func (s *Store) Restore(id string) (Manifest, error) {
 	}
 	for i := len(m.Files) - 1; i >= 0; i-- {
 		f := m.Files[i]
+		if keep != nil && !keep(f) {
+			continue
+		}
 		root := rootfs.New(f.Root)
 		if !f.Existed {
 			if err := root.Remove(f.Path); err != nil {
@@ -333,4 +412,51 @@ func (s *Store) Restore(id string) (Manifest, error) {
 		}
 	}
 	return m, nil
+}
+
+// MarkRolledBack records on change id that it was undone.
+func (s *Store) MarkRolledBack(id string, rb RolledBack) error {
+	m, err := s.Load(id)
+	if err != nil {
+		return err
+	}
+	rb.Time = rb.Time.UTC()
+	m.RolledBack = &rb
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFile(filepath.Join(s.backupsDir(), id, "manifest.json"), append(b, '\n'), 0o600)
+}
+
+// Lock serialises the commands that read a change and then act on it (a
+// rollback, a mark), so two rollbacks of one change cannot both run. The
+// returned function releases it.
+func (s *Store) Lock() (func(), error) {
+	if err := MakeStateDir(s.backupsDir()); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(s.backupsDir(), ".lock"), os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking the journal in %s: %w", s.Dir, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking the journal in %s: %w", s.Dir, err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// Current is the checksum of a recorded file as it is now ("" when it is
+// not there), to compare with the record's After.
+func (f FileRecord) Current() (string, error) {
+	data, err := rootfs.New(f.Root).ReadFile(f.Path, maxBackup)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
 }

@@ -1,0 +1,84 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/client"
+)
+
+// maxExecOutput bounds what a command run in a container may print back:
+// a reload prints a line, never megabytes.
+const maxExecOutput = 64 << 10
+
+// Restart stops and starts a container again and waits until the engine
+// reports it running.
+func Restart(ctx context.Context, c *client.Client, id string) error {
+	if _, err := c.ContainerRestart(ctx, id, client.ContainerRestartOptions{}); err != nil {
+		return fmt.Errorf("restarting container %s: %w", id, err)
+	}
+	res, err := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("inspecting container %s after the restart: %w", id, err)
+	}
+	if st := res.Container.State; st == nil || !st.Running {
+		return fmt.Errorf("container %s is not running after the restart", id)
+	}
+	return nil
+}
+
+// Exec runs cmd in a running container, as the image's user, and returns
+// its exit code and what it printed (stdout and stderr, bounded).
+func Exec(ctx context.Context, c *client.Client, id string, cmd []string) (int, []byte, error) {
+	if len(cmd) == 0 {
+		return 0, nil, fmt.Errorf("exec in container %s: no command", id)
+	}
+	what := fmt.Sprintf("running %q in container %s", strings.Join(cmd, " "), id)
+	ex, err := c.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	att, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer att.Close()
+	var out limitedBuffer
+	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
+		return 0, out.Bytes(), fmt.Errorf("%s: reading its output: %w", what, err)
+	}
+	// The stream ends when the process does; the engine may take a moment
+	// longer to record its exit code.
+	for range 50 {
+		in, err := c.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return 0, out.Bytes(), fmt.Errorf("%s: %w", what, err)
+		}
+		if !in.Running {
+			return in.ExitCode, out.Bytes(), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, out.Bytes(), ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return 0, out.Bytes(), fmt.Errorf("%s: still running after its output ended", what)
+}
+
+// limitedBuffer keeps the first maxExecOutput bytes and drops the rest.
+type limitedBuffer struct{ bytes.Buffer }
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := maxExecOutput - b.Len(); room > 0 {
+		b.Buffer.Write(p[:min(len(p), room)])
+	}
+	return len(p), nil
+}
+
+var _ io.Writer = (*limitedBuffer)(nil)
