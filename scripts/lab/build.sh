@@ -15,6 +15,7 @@ lab_packages=(
 	openssh-server openssh-client ufw fail2ban python3-systemd unattended-upgrades rsyslog
 	nftables iptables iproute2 procps util-linux e2fsprogs
 	busybox-static file strace patch systemd-journal-remote
+	aide aide-common rkhunter openssl
 )
 
 # lab_dist_packages DIST: what one distribution needs besides lab_packages.
