@@ -6,7 +6,9 @@ package hosttest
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/host"
@@ -96,4 +98,40 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(out, b, info.Mode().Perm())
 	})
+}
+
+// namespacedEnv marks the inner run of InPrivateNamespaces.
+const namespacedEnv = "CTSEC_HOST_NAMESPACED"
+
+// Namespaced reports whether this is the inner run of InPrivateNamespaces.
+func Namespaced() bool { return os.Getenv(namespacedEnv) == "1" }
+
+// StateDir is the state directory the outer run of InPrivateNamespaces
+// made for the inner one (outside the tmpfs mounts, so it survives them).
+func StateDir() string { return os.Getenv("CTSEC_TEST_STATE") }
+
+// InPrivateNamespaces re-runs the calling test inside `unshare --mount
+// --net` with tmpfs over the given directories, so the live path (root "/":
+// write the real paths, sysctl -p, ufw enable, revert) runs for real while
+// the machine's files, network sysctls and firewall stay untouched. It
+// reports whether the caller is the inner run. Each directory is copied
+// aside, covered with a tmpfs, and the copy put back, so the inner run sees
+// the machine's files but writes only to memory that disappears with the
+// namespace; one written "empty:/run" gets an empty tmpfs instead.
+func InPrivateNamespaces(t *testing.T, dirs ...string) bool {
+	t.Helper()
+	if Namespaced() {
+		return true
+	}
+	testenv.Root(t)
+	testenv.Tool(t, "unshare")
+	script := `set -e; for d in "$@"; do case "$d" in empty:*) mount -t tmpfs tmpfs "${d#empty:}"; continue;; esac; mkdir -p "$STAGE$d"; cp -a "$d/." "$STAGE$d/"; mount -t tmpfs tmpfs "$d"; cp -a "$STAGE$d/." "$d/"; done; exec env ` + namespacedEnv + `=1 "$TESTBIN" -test.run "^$TESTNAME\$" -test.v -test.timeout 300s`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", "sh", "-c", script, "sh"}, dirs...)...)
+	cmd.Env = append(os.Environ(), "STAGE="+t.TempDir(), "CTSEC_TEST_STATE="+t.TempDir(), "TESTBIN="+os.Args[0], "TESTNAME="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("inner run in private namespaces failed: %v\n%s", err, out)
+	}
+	t.Logf("inner run:\n%s", out)
+	return false
 }
