@@ -191,7 +191,7 @@ func TestContainerRules(t *testing.T) {
 			c.Mounts = []container.MountPoint{{Type: "bind", Source: "/etc/ssl", Destination: "/x", RW: true}}
 		}),
 	}}
-	s.Containers[8].Processes = []string{"sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups", "sleep 1"}
+	s.Containers[8].Processes = []Process{{"sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"}, {"sleep", "sleep 1"}}
 	results, _ := Run(s, Selection{Checks: []string{"5.4", "5.6", "5.7", "5.14", "5.15", "5.22"}})
 	flagged := map[string][]string{}
 	for _, r := range results {

@@ -98,25 +98,74 @@ func secOpt(c Container, key string) (string, bool) {
 	return "", false
 }
 
+// portBindings is what a container publishes, by container port. For a
+// running container the engine's NetworkSettings.Ports are the bindings
+// it made (a random host port resolved, an empty host IP split into
+// 0.0.0.0 and ::); HostConfig.PortBindings are only the request and say
+// the same thing again, less precisely, so they count only for ports the
+// engine shows nothing for (created and stopped containers).
 func portBindings(c Container) map[string][]network.PortBinding {
 	out := map[string][]network.PortBinding{}
-	add := func(pm network.PortMap) {
-		for p, bs := range pm {
-			for _, b := range bs {
-				k := p.String()
-				dup := false
-				for _, e := range out[k] {
-					dup = dup || (e.HostIP == b.HostIP && e.HostPort == b.HostPort)
-				}
-				if !dup {
-					out[k] = append(out[k], b)
+	var actual network.PortMap
+	if c.NetworkSettings != nil {
+		actual = c.NetworkSettings.Ports
+	}
+	for p, bs := range actual {
+		if len(bs) > 0 {
+			out[p.String()] = append(out[p.String()], bs...)
+		}
+	}
+	for p, bs := range hc(c).PortBindings {
+		if _, made := out[p.String()]; !made {
+			out[p.String()] = append(out[p.String()], bs...)
+		}
+	}
+	return out
+}
+
+// hostPorts lists the bindings pick selects as HOST:PORT->CONTAINER-PORT,
+// each once. "*" is every interface: no host IP, or the pair 0.0.0.0 and
+// :: the engine makes of it; a host port the engine has yet to choose is
+// "random".
+func hostPorts(c Container, pick func(network.PortBinding) bool) []string {
+	pb := portBindings(c)
+	var out []string
+	for _, k := range sortedKeys(pb) {
+		var picked []network.PortBinding
+		v4any, v6any := map[string]bool{}, map[string]bool{}
+		for _, b := range pb[k] {
+			if !pick(b) {
+				continue
+			}
+			picked = append(picked, b)
+			if b.HostIP.IsValid() && b.HostIP.IsUnspecified() {
+				if b.HostIP.Is4() {
+					v4any[b.HostPort] = true
+				} else {
+					v6any[b.HostPort] = true
 				}
 			}
 		}
-	}
-	add(hc(c).PortBindings)
-	if c.NetworkSettings != nil {
-		add(c.NetworkSettings.Ports)
+		seen := map[string]bool{}
+		for _, b := range picked {
+			ip := "*"
+			switch {
+			case !b.HostIP.IsValid():
+			case b.HostIP.IsUnspecified() && v4any[b.HostPort] && v6any[b.HostPort]:
+			case b.HostIP.Is6():
+				ip = "[" + b.HostIP.String() + "]"
+			default:
+				ip = b.HostIP.String()
+			}
+			port := b.HostPort
+			if port == "" || port == "0" {
+				port = "random"
+			}
+			if s := fmt.Sprintf("%s:%s->%s", ip, port, k); !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
 	}
 	return out
 }
@@ -128,23 +177,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-func hostPorts(c Container, pick func(network.PortBinding) bool) []string {
-	pb := portBindings(c)
-	var out []string
-	for _, k := range sortedKeys(pb) {
-		for _, b := range pb[k] {
-			if pick(b) {
-				ip := "*"
-				if b.HostIP.IsValid() {
-					ip = b.HostIP.String()
-				}
-				out = append(out, fmt.Sprintf("%s:%s->%s", ip, b.HostPort, k))
-			}
-		}
-	}
-	return out
 }
 
 func runtimeChecks() []Check {
@@ -218,7 +250,7 @@ func runtimeChecks() []Check {
 		a("5.6", 1, report.High, "Ensure sensitive host system directories are not mounted on containers", "Mount only the specific files or directories a service needs, read-only where possible.",
 			"read-only mounts of the sensitive directories are flagged too (CIS: not mounted; read-write is 'especially' bad), and paths below them when writable; docker-bench flags exact read-write matches only", checkSensitiveMounts),
 		a("5.7", 1, report.Medium, "Ensure sshd is not run within containers", "Remove sshd from the image; use docker exec.",
-			"reads the process list through the API (no ps needed in the image) and matches the process name exactly; docker-bench's host-side grep matched itself on --pid=host containers", func(s *Snapshot) Outcome {
+			"reads every process in the container's cgroup, docker exec'd ones included (no ps needed in the image), and matches the kernel's process name (/proc/PID/comm), not what a program writes into its argv; docker-bench's host-side grep matched itself on --pid=host containers", func(s *Snapshot) Outcome {
 				running := 0
 				var items []Item
 				for _, c := range s.Containers {
@@ -227,8 +259,8 @@ func runtimeChecks() []Check {
 					}
 					running++
 					for _, p := range c.Processes {
-						if procName(p) == "sshd" {
-							items = append(items, Item{Target: c.DisplayName(), Detail: "runs sshd: " + truncate(p, 80)})
+						if p.Name == "sshd" {
+							items = append(items, Item{Target: c.DisplayName(), Detail: "runs sshd: " + truncate(p.Command, 80)})
 							break
 						}
 					}

@@ -205,16 +205,30 @@ func (s *Snapshot) collectHost(ctx context.Context, root string) []string {
 }
 
 // collectProcesses fills in the processes of running containers (5.7):
-// from one read of the host's /proc when the engine is local, otherwise
-// through the engine's top endpoint.
+// when the engine is local, from each container's cgroup (exec'd processes
+// included) under the host's /proc and /sys, or, where no cgroup is found,
+// from the process tree under its init; otherwise through the engine's top
+// endpoint.
 func (s *Snapshot) collectProcesses(ctx context.Context, c *client.Client, o Options) {
 	if o.Root != "" && strings.HasPrefix(s.Engine.Host, "unix://") {
-		if t, err := readProcTable(o.Root); err == nil {
-			for i, ct := range s.Containers {
-				if ct.State != nil && ct.State.Running {
-					s.Containers[i].Processes = t.under(ct.State.Pid)
-				}
+		var tree *procTable
+		var treeErr error
+		for i, ct := range s.Containers {
+			if ct.State == nil || !ct.State.Running {
+				continue
 			}
+			if procs, ok := containerProcesses(o.Root, ct.State.Pid); ok {
+				s.Containers[i].Processes = procs
+				continue
+			}
+			if tree == nil && treeErr == nil {
+				tree, treeErr = readProcTable(o.Root)
+			}
+			if tree != nil {
+				s.Containers[i].Processes = tree.under(ct.State.Pid)
+			}
+		}
+		if treeErr == nil {
 			return
 		}
 	}
@@ -235,9 +249,10 @@ func (s *Snapshot) collectProcesses(ctx context.Context, c *client.Client, o Opt
 	wg.Wait()
 }
 
-// top lists the command names running in a container. A container that
-// stops meanwhile simply has none.
-func top(ctx context.Context, c *client.Client, id string) []string {
+// top lists the processes running in a container. A container that stops
+// meanwhile simply has none. ps gives the command line only, so the name is
+// its first word's base name.
+func top(ctx context.Context, c *client.Client, id string) []Process {
 	r, err := c.ContainerTop(ctx, id, client.ContainerTopOptions{})
 	if err != nil {
 		return nil
@@ -251,10 +266,10 @@ func top(ctx context.Context, c *client.Client, id string) []string {
 	if col < 0 {
 		return nil
 	}
-	var out []string
+	var out []Process
 	for _, p := range r.Processes {
 		if col < len(p) {
-			out = append(out, p[col])
+			out = append(out, Process{Name: procName(p[col]), Command: p[col]})
 		}
 	}
 	return out

@@ -1,6 +1,8 @@
 package bench
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -54,5 +56,34 @@ func FuzzWatchedPaths(f *testing.F) {
 	f.Add("-w /usr/bin/dockerd -k docker\n-a exit,always -F path=/run/containerd -F perm=war\n-Fdir=/x")
 	f.Fuzz(func(t *testing.T, s string) {
 		WatchedPaths(strings.Split(s, "\n"))
+	})
+}
+
+// FuzzCgroupDir: whatever a mounted image's /proc/PID/cgroup says, the
+// cgroup directory found is under its /sys/fs/cgroup, or none.
+func FuzzCgroupDir(f *testing.F) {
+	for _, s := range []string{
+		"12:pids:/docker/abc\n1:name=systemd:/docker/abc\n", "0::/system.slice/docker-abc.scope\n",
+		"0::/../../etc\n", "0::/\n", "::\n", "1:pids:relative\n", "0::/a/../../b\n",
+	} {
+		f.Add(s)
+	}
+	root := f.TempDir()
+	for _, d := range []string{"sys/fs/cgroup/pids/docker/abc", "sys/fs/cgroup/system.slice/docker-abc.scope", "proc/1", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			f.Fatal(err)
+		}
+	}
+	for _, d := range []string{"sys/fs/cgroup/pids/docker/abc", "sys/fs/cgroup/system.slice/docker-abc.scope", "sys/fs/cgroup", "etc"} {
+		os.WriteFile(filepath.Join(root, d, "cgroup.procs"), []byte("1\n"), 0o644)
+	}
+	base := filepath.Join(root, "sys", "fs", "cgroup")
+	f.Fuzz(func(t *testing.T, s string) {
+		if err := os.WriteFile(filepath.Join(root, "proc", "1", "cgroup"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if d := cgroupDir(root, 1); d != "" && !strings.HasPrefix(d, base+"/") {
+			t.Fatalf("%q led to %s", s, d)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -182,7 +183,7 @@ func TestProcTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := pt.under(10)
-	want := map[string]bool{"/sbin/tini -- /start": true, "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups": true, "a) b": true}
+	want := map[Process]bool{{"tini", "/sbin/tini -- /start"}: true, {"sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"}: true, {"a) b", "a) b"}: true}
 	if len(got) != 3 {
 		t.Fatalf("under(10) = %q", got)
 	}
@@ -274,5 +275,57 @@ func TestAuditRulesFIFONotBlocking(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("reading audit rules blocked on a FIFO")
+	}
+}
+
+// TestContainerProcesses reads a container's processes from its cgroup:
+// cgroup v1 (the pids hierarchy) and v2, nested cgroups included, the
+// kernel's name rather than argv[0], and no path that climbs out of the
+// cgroup mount.
+func TestContainerProcesses(t *testing.T) {
+	for _, tt := range []struct {
+		name, cgroup, dir string
+	}{
+		{"v1", "12:pids:/docker/abc\n11:memory:/docker/abc\n1:name=systemd:/docker/abc\n", "sys/fs/cgroup/pids/docker/abc"},
+		{"v2", "0::/system.slice/docker-abc.scope\n", "sys/fs/cgroup/system.slice/docker-abc.scope"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeTree(t, root, map[string]string{
+				"proc/100/cgroup":                  tt.cgroup,
+				"proc/100/comm":                    "sleep\n",
+				"proc/100/cmdline":                 "sleep\x003600\x00",
+				"proc/300/comm":                    "sshd\n", // started by docker exec: a child of the shim
+				"proc/300/cmdline":                 "busybox\x00sleep\x003600\x00",
+				"proc/400/comm":                    "sleep\n", // argv[0] says sshd, the kernel does not
+				"proc/400/cmdline":                 "sshd:\x00/usr/sbin/sshd\x00",
+				tt.dir + "/cgroup.procs":           "100\n300\n",
+				tt.dir + "/inner/cgroup.procs":     "400\n555\n", // 555 exited meanwhile
+				"sys/fs/cgroup/other/cgroup.procs": "1\n",
+			}, nil)
+			procs, ok := containerProcesses(root, 100)
+			want := []Process{{"sleep", "sleep 3600"}, {"sshd", "busybox sleep 3600"}, {"sleep", "sshd: /usr/sbin/sshd"}}
+			if !ok || len(procs) != len(want) {
+				t.Fatalf("ok %v, processes %q", ok, procs)
+			}
+			for i := range want {
+				if procs[i] != want[i] {
+					t.Errorf("process %d = %q, want %q", i, procs[i], want[i])
+				}
+			}
+			s := &Snapshot{Containers: []Container{{InspectResponse: ctr("svc", func(*container.InspectResponse) {}).InspectResponse, Processes: procs}}}
+			r, _ := Run(s, Selection{Checks: []string{"5.7"}})
+			if r[0].Status != Fail || len(r[0].Items) != 1 || !strings.Contains(r[0].Items[0].Detail, "busybox sleep 3600") {
+				t.Errorf("5.7 = %s %+v", r[0].Status, r[0].Items)
+			}
+		})
+	}
+	root := t.TempDir()
+	writeTree(t, root, map[string]string{
+		"proc/100/cgroup":                  "0::/../../other\n",
+		"sys/fs/cgroup/other/cgroup.procs": "1\n",
+	}, nil)
+	if procs, ok := containerProcesses(root, 100); ok {
+		t.Errorf("followed a cgroup path out of the mount: %q", procs)
 	}
 }

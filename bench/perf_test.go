@@ -19,13 +19,14 @@ import (
 // render JSON — against the real engine with N running busybox containers:
 //
 //	go test ./bench/ -run '^$' -bench BenchmarkBench -benchtime 5x
+//	go test ./bench/ -run '^$' -bench 'BenchmarkBench/containers=100$' -benchtime 5x   # per 100 containers
 //
 // docker-bench-security took 271 s for 50 running containers on this kind of
 // machine (../shared/notes/bench.md). scripts/bench-perf.sh times the binary.
 func BenchmarkBench(b *testing.B) {
 	testenv.Docker(b)
 	img := testenv.Busybox(b)
-	for _, n := range []int{10, 50, 200} {
+	for _, n := range []int{10, 50, 100, 200} {
 		b.Run(fmt.Sprintf("containers=%d", n), func(b *testing.B) {
 			perfContainers(b, img, n)
 			b.ResetTimer()

@@ -1,11 +1,138 @@
 package bench
 
 import (
+	"bufio"
+	"bytes"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
 )
+
+// Process is one process of a container.
+type Process struct {
+	// Name is the kernel's name for it (/proc/PID/comm): its executable's
+	// base name, whatever the program wrote into its argv.
+	Name string `json:"name"`
+	// Command is its command line, for the report.
+	Command string `json:"command"`
+}
+
+// Limits of one container's cgroup walk: nested cgroups (a container that
+// runs systemd makes them) and member processes.
+const (
+	maxCgroupDirs  = 1024
+	maxCgroupProcs = 65536
+	maxCgroupDepth = 16
+)
+
+// containerProcesses lists the processes in the cgroup of a container whose
+// init is pid, read under root: every member of its cgroup and the cgroups
+// below it. That includes what `docker exec` started, which runc puts in
+// the container's cgroup but which is a child of the shim, not of the
+// container's init. ok is false when the cgroup cannot be found (a mounted
+// image without /sys, an unusual cgroup layout): the caller falls back to
+// the process tree.
+func containerProcesses(root string, pid int) (procs []Process, ok bool) {
+	dir := cgroupDir(root, pid)
+	if dir == "" {
+		return nil, false
+	}
+	var pids []int
+	dirs := []string{dir}
+	depth := map[string]int{dir: 0}
+	for walked := 0; len(dirs) > 0 && walked < maxCgroupDirs; walked++ {
+		d := dirs[0]
+		dirs = dirs[1:]
+		data, err := readBounded(filepath.Join(d, "cgroup.procs"), 1<<20)
+		if err != nil {
+			if d == dir {
+				return nil, false
+			}
+			continue
+		}
+		for _, f := range strings.Fields(string(data)) {
+			if n, err := strconv.Atoi(f); err == nil && n > 0 && len(pids) < maxCgroupProcs {
+				pids = append(pids, n)
+			}
+		}
+		if depth[d] >= maxCgroupDepth {
+			continue
+		}
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if e.IsDir() && e.Type()&os.ModeSymlink == 0 {
+				sub := filepath.Join(d, e.Name())
+				depth[sub] = depth[d] + 1
+				dirs = append(dirs, sub)
+			}
+		}
+	}
+	for _, p := range pids {
+		if pr, ok := readProcess(root, p); ok {
+			procs = append(procs, pr)
+		}
+	}
+	return procs, true
+}
+
+// cgroupDir finds the directory of pid's cgroup under root's
+// /sys/fs/cgroup from /proc/PID/cgroup: the unified hierarchy (cgroup v2),
+// or a v1 hierarchy, pids first. Paths that climb out ("/.." when ctsec runs
+// in another cgroup namespace) and the root cgroup are not followed.
+func cgroupDir(root string, pid int) string {
+	data, err := readBounded(filepath.Join(root, "proc", strconv.Itoa(pid), "cgroup"), 64<<10)
+	if err != nil {
+		return ""
+	}
+	base := filepath.Join(root, "sys", "fs", "cgroup")
+	var candidates []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 || !strings.HasPrefix(parts[2], "/") || strings.Contains(parts[2], "..") {
+			continue
+		}
+		ctrl, rel := parts[1], path.Clean(parts[2])
+		if rel == "/" {
+			continue // the root cgroup holds the host's processes, not a container's
+		}
+		switch {
+		case ctrl == "":
+			candidates = append([]string{filepath.Join(base, rel), filepath.Join(base, "unified", rel)}, candidates...)
+		case ctrl == "pids":
+			candidates = append([]string{filepath.Join(base, "pids", rel)}, candidates...)
+		default:
+			candidates = append(candidates, filepath.Join(base, strings.TrimPrefix(ctrl, "name="), rel))
+		}
+	}
+	for _, c := range candidates {
+		if fi, err := os.Stat(filepath.Join(c, "cgroup.procs")); err == nil && fi.Mode().IsRegular() {
+			return c
+		}
+	}
+	return ""
+}
+
+// readProcess reads one process's name and command line; ok is false when
+// it has exited meanwhile.
+func readProcess(root string, pid int) (Process, bool) {
+	dir := filepath.Join(root, "proc", strconv.Itoa(pid))
+	comm, err := readBounded(filepath.Join(dir, "comm"), 4096)
+	if err != nil {
+		return Process{}, false
+	}
+	p := Process{Name: strings.TrimSuffix(string(comm), "\n")}
+	p.Command = p.Name
+	if raw, err := readBounded(filepath.Join(dir, "cmdline"), 64<<10); err == nil && len(raw) > 0 {
+		p.Command = strings.TrimSpace(strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " "))
+	}
+	return p, true
+}
 
 // procTable is the host's process tree, read once from <root>/proc.
 // Asking the engine instead (ContainerTop) makes dockerd run ps(1) once per
@@ -13,7 +140,7 @@ import (
 // that alone took most of a run.
 type procTable struct {
 	children map[int][]int
-	cmd      map[int]string
+	procs    map[int]Process
 }
 
 func readProcTable(root string) (*procTable, error) {
@@ -21,7 +148,7 @@ func readProcTable(root string) (*procTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &procTable{children: map[int][]int{}, cmd: map[int]string{}}
+	t := &procTable{children: map[int][]int{}, procs: map[int]Process{}}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -37,11 +164,11 @@ func readProcTable(root string) (*procTable, error) {
 			continue
 		}
 		t.children[ppid] = append(t.children[ppid], pid)
-		cmd := comm
+		p := Process{Name: comm, Command: comm}
 		if raw, err := readBounded(filepath.Join(dir, "cmdline"), 64<<10); err == nil && len(raw) > 0 {
-			cmd = strings.TrimSpace(strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " "))
+			p.Command = strings.TrimSpace(strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " "))
 		}
-		t.cmd[pid] = cmd
+		t.procs[pid] = p
 	}
 	return t, nil
 }
@@ -64,12 +191,12 @@ func parseStat(s string) (comm string, ppid int, ok bool) {
 	return s[open+1 : end], ppid, true
 }
 
-// under lists the command lines of pid and all its descendants.
-func (t *procTable) under(pid int) []string {
+// under lists pid and all its descendants.
+func (t *procTable) under(pid int) []Process {
 	if pid <= 0 {
 		return nil
 	}
-	var out []string
+	var out []Process
 	seen := map[int]bool{}
 	stack := []int{pid}
 	for len(stack) > 0 {
@@ -79,7 +206,7 @@ func (t *procTable) under(pid int) []string {
 			continue
 		}
 		seen[p] = true
-		if c, ok := t.cmd[p]; ok {
+		if c, ok := t.procs[p]; ok {
 			out = append(out, c)
 		}
 		stack = append(stack, t.children[p]...)

@@ -140,7 +140,7 @@ func TestRuntimeChecksRealEngine(t *testing.T) {
 	}
 	// Processes of running containers are read (5.7): the control runs sleep.
 	for _, c := range snap.Containers {
-		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || !strings.Contains(c.Processes[0], "sleep")) {
+		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || c.Processes[0].Name != "sleep") {
 			t.Errorf("control container processes = %q", c.Processes)
 		}
 	}
@@ -150,7 +150,7 @@ func TestRuntimeChecksRealEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range remote.Containers {
-		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || !strings.Contains(c.Processes[0], "sleep")) {
+		if c.DisplayName() == prefix+"control" && (len(c.Processes) == 0 || c.Processes[0].Name != "sleep") {
 			t.Errorf("control container processes from top = %q", c.Processes)
 		}
 	}

@@ -42,9 +42,9 @@ type Engine struct {
 // Container is one inspected container and, when it runs, its processes.
 type Container struct {
 	container.InspectResponse
-	// Processes are the command names running in it (ContainerTop), only
-	// for running containers.
-	Processes []string `json:"processes,omitempty"`
+	// Processes are what runs in it (its cgroup's members on a local
+	// engine, ContainerTop otherwise), only for running containers.
+	Processes []Process `json:"processes,omitempty"`
 }
 
 // DisplayName is the container name without Docker's leading slash.

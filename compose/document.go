@@ -2,23 +2,24 @@ package compose
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/types"
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
-var reLineColon = regexp.MustCompile(`line (\d+):`)
+var (
+	reLineColon = regexp.MustCompile(`line (\d+)(?:, column (\d+))?:`)
+	reOffset    = regexp.MustCompile(`^offset (\d+):`)
+)
 
 // MaxFileSize bounds what ctsec reads as a compose file. Real stacks are
 // kilobytes; a 1,000-service stack is well under 1 MiB.
@@ -35,11 +36,13 @@ type Document struct {
 	Name  string
 	Src   []byte
 	Docs  []*yaml.Node   // DocumentNode per YAML document
-	Model map[string]any // compose-go canonical model, interpolation off
+	Model map[string]any // compose-go canonical model, interpolation off, top-level x- keys left out
 
 	lineStart []int                  // byte offset of each line's first byte (0-based lines)
 	services  []Service              // Services(), computed once
+	nodes     []serviceNode          // serviceNodes(), computed once
 	byName    map[string]serviceNode // Locate's index of services
+	env       Env                    // what ${VAR} resolves to (SetEnv)
 }
 
 // ParseError is bad input: it names the file and, when known, the position.
@@ -75,15 +78,20 @@ func ReadLimited(name string, r io.Reader) ([]byte, error) {
 
 // Parse reads a compose file's bytes. name is used in messages and to set the
 // working directory compose-go resolves nothing against (paths stay as written).
+//
+// The file is parsed once: the node tree gives positions, and its decoded
+// documents go to compose-go for the model (load.go). What compose-go would
+// spend superlinear time on is measured on the tree first and refused at
+// once with the position (limits.go).
 func Parse(name string, src []byte) (*Document, error) {
 	if len(src) > MaxFileSize {
 		return nil, &ParseError{File: name, Msg: fmt.Sprintf("file is larger than %d MiB", MaxFileSize>>20)}
 	}
-	if !utf8.Valid(src) {
-		return nil, &ParseError{File: name, Msg: "not UTF-8 text"}
-	}
 	d := &Document{Name: name, Src: src}
 	d.indexLines()
+	if err := d.checkText(); err != nil {
+		return nil, err
+	}
 	if err := d.parseNodes(); err != nil {
 		return nil, err
 	}
@@ -105,18 +113,47 @@ func Parse(name string, src []byte) (*Document, error) {
 			}
 		}
 	}
-	if err := d.checkAliases(); err != nil {
+	sh, err := d.inspect()
+	if err != nil {
 		return nil, err
 	}
-	m, err := loadModelParallel(name, src, d.lineStart, d.Docs)
+	m, err := d.loadDocuments(sh)
 	if err != nil {
 		return nil, d.modelError(err)
 	}
 	if _, ok := m["services"]; !ok {
 		return nil, &ParseError{File: name, Msg: "not a compose file: no services"}
 	}
+	withoutExtensionKeys(m) // the rest of those the load skipped: merged in, or parsed by compose-go
 	d.Model = m
 	return d, nil
+}
+
+// checkText refuses what is not YAML text before a parser sees it, naming
+// the line and column: bytes that are not UTF-8, and NUL, which YAML
+// forbids and which a terminal or an editor would hide.
+func (d *Document) checkText() error {
+	for i := 0; i < len(d.Src); {
+		r, size := utf8.DecodeRune(d.Src[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			line, col := d.position(i)
+			return &ParseError{File: d.Name, Line: line, Column: col, Msg: fmt.Sprintf("not UTF-8 text (byte 0x%02x)", d.Src[i])}
+		case r == 0:
+			line, col := d.position(i)
+			return &ParseError{File: d.Name, Line: line, Column: col, Msg: "NUL byte: not a text file"}
+		}
+		i += size
+	}
+	return nil
+}
+
+// position converts a byte offset into a 1-based line and column (in
+// characters, as YAML parsers count them).
+func (d *Document) position(off int) (line, col int) {
+	line = sort.Search(len(d.lineStart), func(i int) bool { return d.lineStart[i] > off })
+	start := d.lineStart[line-1]
+	return line, utf8.RuneCount(d.Src[start:off]) + 1
 }
 
 func (d *Document) indexLines() {
@@ -146,50 +183,50 @@ func (d *Document) parseNodes() error {
 	}
 }
 
-// yamlError turns "yaml: line 3: …" into file:3: ….
+// yamlError turns a YAML parser error into file:line:col: ….
+//
+// go.yaml.in/yaml/v4 (the parser compose-go uses too) counts the lines of
+// its parser errors from 0 and those of its scanner errors from 1, and
+// names reader errors by byte offset; all of them become 1-based positions.
 func (d *Document) yamlError(err error) error {
-	msg := err.Error()
+	msg := strings.Join(strings.Fields(err.Error()), " ")
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	msg = strings.Join(strings.Fields(msg), " ")
-	line := 0
-	// "construct errors: line 1: line 4: mapping key …": the last "line N:"
-	// is where the problem is.
-	if all := reLineColon.FindAllStringSubmatchIndex(msg, -1); len(all) > 0 {
-		m := all[len(all)-1]
-		line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		msg = strings.TrimSpace(msg[m[1]:])
+	if m := reOffset.FindStringSubmatch(msg); m != nil {
+		off, _ := strconv.Atoi(m[1])
+		line, col := d.position(min(off, len(d.Src)))
+		return &ParseError{File: d.Name, Line: line, Column: col, Msg: "invalid YAML: " + strings.TrimSpace(msg[len(m[0]):])}
 	}
-	return &ParseError{File: d.Name, Line: line, Msg: "invalid YAML: " + msg}
-}
-
-func loadModel(name string, src []byte) (map[string]any, error) {
-	dir := filepath.Dir(name)
-	if abs, err := filepath.Abs(dir); err == nil {
-		dir = abs
+	shift := 0
+	if reflect.TypeOf(err).Name() == "ParserError" {
+		shift = 1
 	}
-	return loader.LoadModelWithContext(context.Background(), types.ConfigDetails{
-		WorkingDir:  dir,
-		ConfigFiles: []types.ConfigFile{{Filename: name, Content: src}},
-		Environment: types.Mapping{},
-	}, func(o *loader.Options) {
-		// What the file says, not what an environment makes of it: ${VAR}
-		// stays text, paths stay as written, nothing outside the file is read.
-		o.SkipInterpolation = true
-		o.SkipNormalization = true
-		o.ResolvePaths = false
-		o.SkipInclude = true
-		o.SkipExtends = true
-		o.SkipConsistencyCheck = true
-		o.SkipResolveEnvironment = true
-		o.SkipResolveLabels = true
-		o.SkipDefaultValues = true
-		// compose-go's own bomb guard stops at 100,000 node visits, about
-		// 3,000 ordinary services, and reports it as a YAML error. ctsec
-		// has bounded alias expansion already (checkAliases), so allow what
-		// that let through, and the hardened output's added keys.
-		o.MaxNodeVisits = 2 * maxExpandedNodes
-		o.SetProjectName("ctsec", true)
-	})
+	line, col := 0, 0
+	all := reLineColon.FindAllStringSubmatchIndex(msg, -1)
+	// "while parsing a flow sequence at line 2, column 12: line 3, column 5:
+	// did not find …": the last mark is where the parser noticed; earlier
+	// ones are context, kept in the message with their lines corrected.
+	var b strings.Builder
+	prev := 0
+	for i, m := range all {
+		n, _ := strconv.Atoi(msg[m[2]:m[3]])
+		n += shift
+		c := 0
+		if m[4] >= 0 {
+			c, _ = strconv.Atoi(msg[m[4]:m[5]])
+		}
+		if i == len(all)-1 {
+			line, col = n, c
+			b.WriteString(msg[prev:m[0]])
+			prev = m[1]
+			continue
+		}
+		b.WriteString(msg[prev:m[2]])
+		b.WriteString(strconv.Itoa(n))
+		prev = m[3]
+	}
+	b.WriteString(msg[prev:])
+	text := strings.Join(strings.Fields(b.String()), " ")
+	return &ParseError{File: d.Name, Line: line, Column: col, Msg: "invalid YAML: " + text}
 }
 
 // offset converts a 1-based line and column (in characters, as yaml.v3
@@ -253,56 +290,4 @@ func LoadFile(path string) (*Document, error) {
 		return nil, err
 	}
 	return Parse(path, b)
-}
-
-// maxExpandedNodes bounds the size of the tree once aliases are expanded:
-// compose-go expands merges and aliases, and a small file can describe an
-// enormous (or, with a recursive alias, endless) tree.
-const maxExpandedNodes = 1_000_000
-
-// checkAliases refuses recursive aliases and alias expansions too large to
-// load, before compose-go spends minutes on them.
-func (d *Document) checkAliases() error {
-	sizes := map[*yaml.Node]int{}
-	onPath := map[*yaml.Node]bool{}
-	var size func(n *yaml.Node) (int, *yaml.Node)
-	size = func(n *yaml.Node) (int, *yaml.Node) {
-		if n.Kind == yaml.AliasNode {
-			if n.Alias == nil {
-				return 1, nil
-			}
-			if onPath[n.Alias] {
-				return 0, n
-			}
-			return size(n.Alias)
-		}
-		if s, ok := sizes[n]; ok {
-			return s, nil
-		}
-		onPath[n] = true
-		defer delete(onPath, n)
-		total := 1
-		for _, c := range n.Content {
-			s, bad := size(c)
-			if bad != nil {
-				return 0, bad
-			}
-			total += s
-			if total > maxExpandedNodes {
-				total = maxExpandedNodes + 1
-			}
-		}
-		sizes[n] = total
-		return total, nil
-	}
-	for _, doc := range d.Docs {
-		s, bad := size(doc)
-		if bad != nil {
-			return &ParseError{File: d.Name, Line: bad.Line, Column: bad.Column, Msg: "recursive alias *" + bad.Value + " refers to a node that contains it"}
-		}
-		if s > maxExpandedNodes {
-			return &ParseError{File: d.Name, Msg: fmt.Sprintf("more than %d YAML nodes once aliases are expanded (a YAML bomb, or far more services than a compose file holds)", maxExpandedNodes)}
-		}
-	}
-	return nil
 }

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -44,6 +45,9 @@ func FuzzHarden(f *testing.F) {
 		if !res.Changed() {
 			return
 		}
+		if err := verifyFull(d, res.Output, res.done); err != nil {
+			t.Fatalf("full reload disagrees with harden's verification: %v\n%q", err, src)
+		}
 		d2, err := Parse("fuzz.yml", res.Output)
 		if err != nil {
 			t.Fatalf("output does not parse: %v\n%q", err, res.Output)
@@ -72,5 +76,47 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		Audit(d)
+	})
+}
+
+// FuzzFacts: a facts file either is refused with a ParseError or reads
+// back the same after writing, and never holds an unknown capability.
+func FuzzFacts(f *testing.F) {
+	f.Add([]byte(`{"version": 1, "services": {"web": {"learnt": {"caps": ["CHOWN"], "writes": [{"path": "/x", "kind": "A"}]}}}}`))
+	f.Add([]byte(`{"version": 1, "services": {"a": {"image": {"ref": "x", "id": "y", "user": "1", "file_capabilities": [{"path": "/p", "caps": ["NET_RAW"], "effective": true}]}}}}`))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		facts, err := ParseFacts("f.json", src)
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("not a ParseError: %v", err)
+			}
+			return
+		}
+		b, err := facts.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseFacts("g.json", b)
+		if err != nil {
+			t.Fatalf("written facts do not read back: %v\n%s", err, b)
+		}
+		if b2, _ := again.Marshal(); !bytes.Equal(b, b2) {
+			t.Fatalf("not stable:\n%s\n%s", b, b2)
+		}
+	})
+}
+
+// FuzzHeap: heap settings and sizes parse without panic and never negative.
+func FuzzHeap(f *testing.F) {
+	f.Add("JAVA_OPTS=-Xmx1g -Xms512m", "--max-old-space-size=4096", "1.5g")
+	f.Add("MAX_HEAP_SIZE=99999999999999999999T", "-Xmx9223372036854775807k", "-1")
+	f.Fuzz(func(t *testing.T, env, arg, size string) {
+		if h := HeapSetting([]string{env}, []string{arg}); h != nil && h.Bytes <= 0 {
+			t.Fatalf("heap %+v", h)
+		}
+		if n, ok := ParseBytes(size); ok && n < 0 {
+			t.Fatalf("ParseBytes(%q) = %d", size, n)
+		}
 	})
 }

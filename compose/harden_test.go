@@ -27,6 +27,12 @@ func checkHarden(t *testing.T, name string, src []byte, o Options) *Result {
 	if err != nil {
 		t.Fatalf("harden: %v", err)
 	}
+	if res.Changed() {
+		// The tree comparison must agree with a full compose-go reload.
+		if err := verifyFull(d, res.Output, res.done); err != nil {
+			t.Fatalf("full reload disagrees with harden's verification: %v", err)
+		}
+	}
 	// Bytes outside the edits are identical: strip the insertions.
 	if !bytes.Equal(withoutInsertions(res), src) {
 		t.Fatalf("output minus insertions differs from input")
@@ -191,7 +197,7 @@ func TestHardenSwarmFlag(t *testing.T) {
 	if strings.Contains(out, "no-new-privileges") || strings.Contains(out, "mem_limit") {
 		t.Errorf("swarm got service-level options:\n%s", out)
 	}
-	if !strings.Contains(out, "deploy:\n      resources:\n        limits:\n          pids: 64\n          memory: 128m\n") {
+	if !strings.Contains(out, "deploy:\n      resources:\n        limits:\n          # ctsec: limits: knowledge base (busybox)\n          pids: 64\n          memory: 128m\n") {
 		t.Errorf("swarm limits not under deploy.resources.limits:\n%s", out)
 	}
 	if len(res.Warnings) == 0 || res.Warnings[0].Rule != RuleSwarm {
@@ -296,5 +302,100 @@ func TestSwarmPidsNeedsSchema39(t *testing.T) {
 		if !bytes.Contains(res.Output, []byte("memory: 256m")) {
 			t.Errorf("%q: memory limit missing", tt.version)
 		}
+	}
+}
+
+// TestLimitsFollowDeployResources: a service that keeps its resources
+// under deploy.resources gets its limits there too, not mem_limit and
+// pids_limit at service level, which docker stack deploy ignores (and a
+// 3.x schema refuses) — issue 18.10. security_opt is still added: the file
+// is not a swarm stack (no swarm-only deploy keys), docker compose honours it.
+func TestLimitsFollowDeployResources(t *testing.T) {
+	svc := "services:\n  api:\n    image: example/api:1.0\n    deploy:\n      replicas: 2\n      restart_policy:\n        condition: on-failure\n      resources:\n        reservations:\n          memory: 128M\n"
+	for _, tt := range []struct {
+		version string
+		pids    bool
+	}{
+		{"version: \"3.8\"\n", false},
+		{"", true},
+	} {
+		src := []byte(tt.version + svc)
+		res := checkHarden(t, "deploy.yml", src, Options{})
+		out := string(res.Output)
+		if strings.Contains(out, "mem_limit") || strings.Contains(out, "pids_limit") {
+			t.Errorf("%q: service-level limits added:\n%s", tt.version, out)
+		}
+		want := "      resources:\n        reservations:\n          memory: 128M\n        limits:\n"
+		if !strings.Contains(out, want) || !strings.Contains(out, "          memory: 1g\n") {
+			t.Errorf("%q: memory limit not under deploy.resources.limits:\n%s", tt.version, out)
+		}
+		if got := strings.Contains(out, "          pids: 512\n"); got != tt.pids {
+			t.Errorf("%q: pids under deploy.resources.limits = %v, want %v:\n%s", tt.version, got, tt.pids, out)
+		}
+		if !strings.Contains(out, "no-new-privileges:true") {
+			t.Errorf("%q: no-new-privileges not added (this is not a swarm stack):\n%s", tt.version, out)
+		}
+		warned := false
+		for _, w := range res.Warnings {
+			warned = warned || (w.Rule == RulePidsLimit && strings.Contains(w.Message, "3.9"))
+		}
+		if warned == tt.pids {
+			t.Errorf("%q: 3.9 warning = %v", tt.version, warned)
+		}
+	}
+}
+
+// TestHardenAnchoredService: a service others merge is hardened when its
+// edits are what every merging service needs (the merge carries them);
+// when one of them needs other edits, it is left as it was with a finding
+// in the result, and the merging services are hardened on their own
+// (issue 14.6).
+func TestHardenAnchoredService(t *testing.T) {
+	same := []byte("services:\n  web: &web\n    image: nginx:1.27\n    environment:\n      A: \"1\"\n  worker:\n    <<: *web\n    command: worker\n")
+	res := checkHarden(t, "anchored.yml", same, Options{})
+	out := string(res.Output)
+	if strings.Count(out, "cap_drop:") != 1 || !strings.Contains(out, "    command: worker\n") || strings.Contains(out[strings.Index(out, "worker:"):], "cap_drop") {
+		t.Errorf("web not hardened once for both:\n%s", out)
+	}
+	inherited := 0
+	for _, c := range res.Changes {
+		if c.Service == "worker" && strings.Contains(c.Reason, "from the edit to web") {
+			inherited++
+		}
+	}
+	if inherited == 0 {
+		t.Errorf("worker's inherited changes not reported: %+v", res.Changes)
+	}
+	for _, w := range res.Warnings {
+		if w.Rule == RuleNotHardened {
+			t.Errorf("warning: %s", w.Message)
+		}
+	}
+
+	differ := append(append([]byte(nil), same...), []byte("  cache:\n    <<: *web\n    image: redis:7\n")...)
+	res = checkHarden(t, "anchored.yml", differ, Options{})
+	out = string(res.Output)
+	// cache needs other capabilities: it gets its own cap_add, and the
+	// rest comes through the merge.
+	if web := out[:strings.Index(out, "  worker:")]; !strings.Contains(web, "cap_drop") {
+		t.Errorf("web not edited:\n%s", out)
+	}
+	if cache := out[strings.Index(out, "  cache:"):]; !strings.Contains(cache, "cap_add:") || strings.Contains(cache, "cap_drop") {
+		t.Errorf("cache should have its own cap_add and inherit the rest:\n%s", out)
+	}
+
+	// A merging service that is not to get an edit (privileged: no
+	// capability hardening): the anchored service is left, with a finding.
+	priv := append(append([]byte(nil), same...), []byte("  debug:\n    <<: *web\n    privileged: true\n")...)
+	res = checkHarden(t, "anchored.yml", priv, Options{})
+	var found bool
+	for _, w := range res.Warnings {
+		found = found || (w.Rule == RuleNotHardened && strings.Contains(w.Message, "merged by debug, which is not to get cap_drop") && w.Line == 2)
+	}
+	if !found {
+		t.Errorf("no finding for the anchored service: %+v", res.Warnings)
+	}
+	if web := string(res.Output[:strings.Index(string(res.Output), "  worker:")]); strings.Contains(web, "cap_drop") {
+		t.Errorf("web edited although debug must not get cap_drop:\n%s", res.Output)
 	}
 }

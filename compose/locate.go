@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // resolve follows an alias to the node it names.
@@ -83,7 +83,27 @@ type serviceNode struct {
 
 // serviceNodes lists the services of every YAML document in order.
 func (d *Document) serviceNodes() []serviceNode {
-	var out []serviceNode
+	if d.nodes == nil {
+		d.nodes = d.listServiceNodes()
+	}
+	return d.nodes
+}
+
+// serviceNode is the node of a service (the last document's, as later
+// documents override earlier ones).
+func (d *Document) serviceNode(name string) (serviceNode, bool) {
+	if d.byName == nil {
+		d.byName = map[string]serviceNode{}
+		for _, sn := range d.serviceNodes() {
+			d.byName[sn.Name] = sn
+		}
+	}
+	sn, ok := d.byName[name]
+	return sn, ok
+}
+
+func (d *Document) listServiceNodes() []serviceNode {
+	out := []serviceNode{}
 	for i, doc := range d.Docs {
 		if len(doc.Content) == 0 {
 			continue
@@ -108,13 +128,7 @@ func (d *Document) Locate(path ...string) (line, col int) {
 	// Most lookups are under services.<name>: go straight to the service
 	// instead of scanning a long services mapping each time.
 	if len(path) >= 2 && path[0] == "services" {
-		if d.byName == nil {
-			d.byName = map[string]serviceNode{}
-			for _, sn := range d.serviceNodes() {
-				d.byName[sn.Name] = sn // a later document overrides
-			}
-		}
-		if sn, ok := d.byName[path[1]]; ok {
+		if sn, ok := d.serviceNode(path[1]); ok {
 			l, c, _ := locateIn(sn.Val, path[2:])
 			if l == 0 {
 				return sn.Key.Line, sn.Key.Column

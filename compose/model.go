@@ -133,3 +133,19 @@ func containsFold(l []string, s string) bool {
 	}
 	return false
 }
+
+// ServiceImage is a service's image as the file names it, resolved through
+// the document's environment; ok is false when there is none or it does not
+// resolve.
+func (d *Document) ServiceImage(name string) (string, bool) {
+	for _, s := range d.Services() {
+		if s.Name == name {
+			img := str(s.M["image"])
+			if img == "" {
+				return "", false
+			}
+			return d.resolve(img)
+		}
+	}
+	return "", false
+}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"go.yaml.in/yaml/v3"
+	"go.yaml.in/yaml/v4"
 )
 
 // The patcher only ever inserts text. Every byte of the input is in the
@@ -26,9 +26,19 @@ type insertion struct {
 type entry struct {
 	key     string
 	scalar  string   // already YAML-safe text (see yamlScalar)
+	value   any      // what scalar reads back as
 	list    []string // YAML-safe items
+	raw     []string // the items' values
 	nested  []entry
 	comment string // shown above the key in block style
+}
+
+// addition is one node of the input's tree that the insertions make grow:
+// verify expects to find exactly this in the output's tree.
+type addition struct {
+	node    *yaml.Node // a mapping, a sequence, or the empty value of "key:"
+	entries []entry    // keys appended to a mapping
+	items   []string   // values of the items appended to a sequence (or replacing the empty value)
 }
 
 // patcher collects insertions against one document.
@@ -37,9 +47,23 @@ type patcher struct {
 	nl        string
 	seqIndent map[int]int // per YAML document: extra indent of block sequence items
 	ins       []insertion
+	adds      []addition
 	sorted    []int // all node start lines, sorted, for finding where a node ends
-	lastCount int   // insertions made by the last patchService call
 }
+
+// mark is a point of the patcher's work to go back to.
+type mark struct{ ins, adds int }
+
+func (p *patcher) mark() mark { return mark{len(p.ins), len(p.adds)} }
+
+// undo takes back everything done since m: a service whose edit cannot be
+// made safely is left as it was, with nothing half-inserted.
+func (p *patcher) undo(m mark) {
+	p.ins, p.adds = p.ins[:m.ins], p.adds[:m.adds]
+}
+
+// changed reports whether anything will be inserted.
+func (p *patcher) changed() bool { return len(p.ins) > 0 }
 
 // EditError is a change ctsec refused to make because it could not be made
 // safely at that place; the rest of the hardening goes on.
@@ -234,7 +258,11 @@ func (p *patcher) addEntries(doc int, m *yaml.Node, ownerCol, depth int, entries
 		return &EditError{Line: m.Line, Msg: "not a mapping"}
 	}
 	if m.Style&yaml.FlowStyle != 0 {
-		return p.flowInsert(m, depth, renderFlowEntries(entries))
+		if err := p.flowInsert(m, depth, renderFlowEntries(entries)); err != nil {
+			return err
+		}
+		p.adds = append(p.adds, addition{node: m, entries: entries})
+		return nil
 	}
 	off, err := p.endOffset(m, ownerCol)
 	if err != nil {
@@ -249,6 +277,7 @@ func (p *patcher) addEntries(doc int, m *yaml.Node, ownerCol, depth int, entries
 	var b strings.Builder
 	p.renderBlock(&b, doc, indent, step, entries)
 	p.insertLines(off, depth, b.String())
+	p.adds = append(p.adds, addition{node: m, entries: entries})
 	return nil
 }
 
@@ -302,10 +331,14 @@ func renderFlowEntries(entries []entry) string {
 	return strings.Join(parts, ", ")
 }
 
-// appendItems adds items to the sequence value v of key k.
-func (p *patcher) appendItems(doc int, k, v *yaml.Node, depth int, items []string, comment string) error {
-	if len(items) == 0 {
+// appendItems adds the values raw to the sequence value v of key k.
+func (p *patcher) appendItems(doc int, k, v *yaml.Node, depth int, raw []string, comment string) error {
+	if len(raw) == 0 {
 		return nil
+	}
+	items := make([]string, len(raw))
+	for i, it := range raw {
+		items[i] = yamlScalar(it)
 	}
 	switch {
 	case v.Kind == yaml.AliasNode:
@@ -323,11 +356,16 @@ func (p *patcher) appendItems(doc int, k, v *yaml.Node, depth int, items []strin
 		}
 		p.renderItems(&b, k.Column-1+p.seqIndent[doc], items)
 		p.insertLines(off, depth, b.String())
+		p.adds = append(p.adds, addition{node: v, items: raw})
 		return nil
 	case v.Kind != yaml.SequenceNode:
 		return &EditError{Line: v.Line, Msg: k.Value + " is not a list; not edited"}
 	case v.Style&yaml.FlowStyle != 0:
-		return p.flowInsert(v, depth, strings.Join(items, ", "))
+		if err := p.flowInsert(v, depth, strings.Join(items, ", ")); err != nil {
+			return err
+		}
+		p.adds = append(p.adds, addition{node: v, items: raw})
+		return nil
 	}
 	dash := dashColumn(p.d, v.Content[0])
 	if dash == 0 {
@@ -343,6 +381,7 @@ func (p *patcher) appendItems(doc int, k, v *yaml.Node, depth int, items []strin
 	}
 	p.renderItems(&b, dash-1, items)
 	p.insertLines(off, depth+1, b.String())
+	p.adds = append(p.adds, addition{node: v, items: raw})
 	return nil
 }
 
@@ -482,4 +521,103 @@ func sortInsertions(ins []insertion) {
 		}
 		return ins[i].seq < ins[j].seq
 	})
+}
+
+// service turns a service's planned edits into insertions. On an EditError
+// the caller undoes what was inserted for the service (see mark).
+func (p *patcher) service(sp servicePlan) error {
+	sn, s, edits := sp.node, sp.svc, sp.edits
+	var newKeys []entry
+	lists := map[string]*edit{}
+	var order []string
+	for i := range edits {
+		e := &edits[i]
+		if e.items == nil {
+			continue
+		}
+		if prev, ok := lists[e.path[0]]; ok {
+			prev.items = append(prev.items, e.items...)
+			if prev.comment == "" {
+				prev.comment = e.comment
+			}
+			continue
+		}
+		cp := *e
+		cp.items = append([]string(nil), e.items...)
+		lists[e.path[0]] = &cp
+		order = append(order, e.path[0])
+	}
+	// A reason cannot be shown inside a flow list; it moves to the next
+	// block key ctsec writes.
+	lost := ""
+	for _, key := range order {
+		e := lists[key]
+		k, v, inherited := lookupKey(sn.Val, key)
+		switch {
+		case k == nil:
+			newKeys = append(newKeys, listEntry(key, e.items, e.comment))
+		case inherited:
+			// Own key overrides the merged one: repeat what is inherited.
+			newKeys = append(newKeys, listEntry(key, append(strs(s.M[key]), e.items...), e.comment))
+		default:
+			if v.Kind == yaml.SequenceNode && v.Style&yaml.FlowStyle != 0 && e.comment != "" {
+				lost = e.comment
+			}
+			if err := p.appendItems(sn.Doc, k, v, 2, e.items, e.comment); err != nil {
+				return err
+			}
+		}
+	}
+	if lost != "" && len(newKeys) > 0 && newKeys[0].comment == "" {
+		newKeys[0].comment = lost
+	}
+	// Scalars and nested limits.
+	var limits []entry
+	for _, e := range edits {
+		if e.items != nil {
+			continue
+		}
+		if len(e.path) == 1 {
+			newKeys = append(newKeys, entry{key: e.path[0], scalar: e.text, value: e.value, comment: e.comment})
+			continue
+		}
+		limits = append(limits, entry{key: e.path[len(e.path)-1], scalar: e.text, value: e.value, comment: e.comment})
+	}
+	if len(limits) > 0 {
+		// Walk down deploy.resources.limits as far as it is written.
+		path := []string{"deploy", "resources", "limits"}
+		node, owner, depth := sn.Val, sn.Key.Column, 1
+		i := 0
+		for ; i < len(path); i++ {
+			k, v := ownKey(node, path[i])
+			if k == nil {
+				break
+			}
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Value == "" {
+				return &EditError{Line: k.Line, Msg: path[i] + " is empty; write deploy.resources.limits by hand"}
+			}
+			if v.Kind != yaml.MappingNode {
+				return &EditError{Line: k.Line, Msg: path[i] + " is not a mapping"}
+			}
+			node, owner, depth = v, k.Column, depth+1
+		}
+		nested := limits
+		for j := len(path) - 1; j >= i; j-- {
+			nested = []entry{{key: path[j], nested: nested}}
+		}
+		if node == sn.Val {
+			newKeys = append(newKeys, nested...)
+		} else if err := p.addEntries(sn.Doc, node, owner, depth, nested); err != nil {
+			return err
+		}
+	}
+	return p.addEntries(sn.Doc, sn.Val, sn.Key.Column, 1, newKeys)
+}
+
+func listEntry(key string, raw []string, comment string) entry {
+	rendered := make([]string, len(raw))
+	for i, it := range raw {
+		rendered[i] = yamlScalar(it)
+	}
+	return entry{key: key, list: rendered, raw: raw, comment: comment}
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/profiles/capabilities"
 )
@@ -242,22 +243,46 @@ func auditVolumes(f *finder) {
 	vols, _ := f.s.M["volumes"].([]any)
 	for i, v := range vols {
 		vm, _ := v.(map[string]any)
-		if vm == nil || str(vm["type"]) != "bind" {
+		if vm == nil {
 			continue
 		}
-		src := path.Clean(str(vm["source"]))
+		where := []string{"volumes", fmt.Sprint(i)}
+		raw := str(vm["source"])
+		src := raw
+		typ := str(vm["type"])
+		if strings.Contains(raw, "$") {
+			// compose-go cannot tell a bind from a volume before
+			// interpolation: what ${VAR} holds decides, as it will at
+			// deploy time.
+			r, ok := f.d.resolve(raw)
+			if !ok {
+				f.cannotTell(vm, where, raw)
+				continue
+			}
+			src = r
+			if strings.HasPrefix(r, "/") || strings.HasPrefix(r, ".") || strings.HasPrefix(r, "~") {
+				typ = "bind"
+			}
+		}
+		if typ != "bind" {
+			continue
+		}
+		src = path.Clean(src)
 		if !strings.HasPrefix(src, "/") {
 			continue
 		}
+		via := ""
+		if src != path.Clean(raw) {
+			via = " (" + raw + ")"
+		}
 		ro := boolOf(vm["read_only"]) == isTrue
-		where := []string{"volumes", fmt.Sprint(i)}
 		if socketName.MatchString(src) {
 			f.add(RuleDockerSocket, report.Critical, "do not mount the Docker socket; use a socket proxy that allows only the calls needed",
-				where, "mounts %s: control of the engine is root on the host (read-only does not make the API read-only)", src)
+				where, "mounts %s%s: control of the engine is root on the host (read-only does not make the API read-only)", src, via)
 			continue
 		}
 		if p := str(get1(vm, "bind", "propagation")); p == "shared" || p == "rshared" {
-			f.add(RulePropagation, report.Medium, "use the default rprivate propagation", where, "bind mount %s with %s propagation: mounts leak to the host", src, p)
+			f.add(RulePropagation, report.Medium, "use the default rprivate propagation", where, "bind mount %s%s with %s propagation: mounts leak to the host", src, via, p)
 		}
 		if ro && harmlessRO[src] {
 			continue
@@ -267,9 +292,23 @@ func auditVolumes(f *finder) {
 			if ro {
 				sev, mode = report.Medium, "read-only"
 			}
-			f.add(RuleSensitiveMount, sev, "mount only the application's own directories", where, "mounts host %s %s", src, mode)
+			f.add(RuleSensitiveMount, sev, "mount only the application's own directories", where, "mounts host %s%s %s", src, via, mode)
 		}
 	}
+}
+
+// cannotTell reports a mount whose host side is a variable without a value
+// here: what it mounts is decided at deploy time, so it is said, never
+// passed over in silence.
+func (f *finder) cannotTell(vm map[string]any, where []string, raw string) {
+	target := str(vm["target"])
+	if socketName.MatchString(path.Clean(target)) {
+		f.add(RuleDockerSocket, report.High, "give "+raw+" a value in .env (or --env-file) so the audit can tell; do not mount the Docker socket",
+			where, "cannot tell what %s mounts at %s (no value for it here): the container path is an engine socket", raw, target)
+		return
+	}
+	f.add(RuleSensitiveMount, report.Low, "give "+raw+" a value in .env (or --env-file) so the audit can tell",
+		where, "cannot tell what host path %s mounts at %s (no value for it here)", raw, target)
 }
 
 func get1(m map[string]any, p ...string) any {
@@ -375,30 +414,91 @@ func hasPidsLimit(m map[string]any) bool {
 func auditPorts(f *finder) {
 	ports, _ := f.s.M["ports"].([]any)
 	for i, p := range ports {
-		pm, _ := p.(map[string]any)
-		if pm == nil || str(pm["published"]) == "" {
-			continue
-		}
-		ip := str(pm["host_ip"])
-		if ip != "" && ip != "0.0.0.0" && ip != "::" && ip != "[::]" {
-			continue
-		}
-		target := 0
-		fmt.Sscan(str(pm["target"]), &target)
 		where := []string{"ports", fmt.Sprint(i)}
-		if db, ok := dbPorts[target]; ok {
-			f.add(RuleDBPort, report.High, "publish on 127.0.0.1 (\"127.0.0.1:"+str(pm["published"])+":"+str(pm["target"])+"\") or not at all; Docker's iptables rules bypass UFW",
-				where, "%s port %d published on all interfaces", db, target)
-			continue
+		switch pm := p.(type) {
+		case map[string]any:
+			ip := str(pm["host_ip"])
+			if r, ok := f.d.resolve(ip); ok {
+				ip = r
+			} else {
+				f.portUnknown(where, ip, str(pm["target"]))
+				continue
+			}
+			f.port(where, ip, str(pm["published"]), str(pm["target"]), "")
+		case string:
+			// compose-go leaves a port with ${VAR} as text.
+			r, ok := f.d.resolve(pm)
+			if !ok {
+				// Unset, docker compose makes the variable empty (with a
+				// warning): the container port is what is known.
+				target := pm
+				if i := strings.LastIndexByte(target, ':'); i >= 0 {
+					target = target[i+1:]
+				}
+				target, _, _ = strings.Cut(target, "/")
+				f.portUnknown(where, pm, target)
+				continue
+			}
+			parsed, err := types.ParsePortConfig(r)
+			if err != nil {
+				f.add(RulePortAll, report.Low, "write the port so compose can read it", where, "port %s (%s) does not parse: %v", pm, r, err)
+				continue
+			}
+			for _, pc := range parsed {
+				f.port(where, pc.HostIP, pc.Published, fmt.Sprint(pc.Target), " ("+pm+")")
+			}
 		}
-		f.add(RulePortAll, report.Low, "bind to a specific address (e.g. 127.0.0.1 behind a reverse proxy); Docker bypasses UFW",
-			where, "port %s→%d published on all interfaces", str(pm["published"]), target)
 	}
+}
+
+func (f *finder) port(where []string, ip, published, targetText, via string) {
+	if published == "" {
+		return
+	}
+	if ip != "" && ip != "0.0.0.0" && ip != "::" && ip != "[::]" {
+		return
+	}
+	target := 0
+	fmt.Sscan(targetText, &target)
+	if db, ok := dbPorts[target]; ok {
+		f.add(RuleDBPort, report.High, "publish on 127.0.0.1 (\"127.0.0.1:"+published+":"+targetText+"\") or not at all; Docker's iptables rules bypass UFW",
+			where, "%s port %d published on all interfaces%s", db, target, via)
+		return
+	}
+	f.add(RulePortAll, report.Low, "bind to a specific address (e.g. 127.0.0.1 behind a reverse proxy); Docker bypasses UFW",
+		where, "port %s→%d published on all interfaces%s", published, target, via)
+}
+
+// portUnknown reports a published port whose host side is a variable
+// without a value here.
+func (f *finder) portUnknown(where []string, raw, targetText string) {
+	target := 0
+	fmt.Sscan(targetText, &target)
+	if db, ok := dbPorts[target]; ok {
+		f.add(RuleDBPort, report.Medium, "give the variables in "+raw+" values in .env (or --env-file), and publish on 127.0.0.1",
+			where, "cannot tell where %s port %d is published: a variable of %s has no value here, and unset it publishes on all interfaces", db, target, raw)
+		return
+	}
+	f.add(RulePortAll, report.Low, "give the variables in "+raw+" values in .env (or --env-file)",
+		where, "cannot tell what %s publishes (no value for it here)", raw)
 }
 
 func auditImage(f *finder) {
 	img := str(f.s.M["image"])
 	if img == "" {
+		return
+	}
+	// A locally built image has no registry tag to pin.
+	if _, built := f.s.M["build"]; built {
+		return
+	}
+	if pp := strings.ToLower(str(f.s.M["pull_policy"])); pp == "never" || pp == "build" {
+		return
+	}
+	if r, ok := f.d.resolve(img); ok {
+		img = r
+	} else {
+		f.add(RuleImageTag, report.Low, "give the variables in "+img+" values in .env (or --env-file)", []string{"image"}, "cannot tell the tag of image %s (no value for it here)", img)
 		return
 	}
 	if strings.Contains(img, "@sha256:") {

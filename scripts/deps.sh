@@ -6,7 +6,7 @@ build_pkgs=(gcc libc6-dev libseccomp-dev pkg-config)
 # verifies its work with.
 test_pkgs=(apparmor docker.io runc busybox-static file strace openssh-server
 	fail2ban nftables ufw iptables iproute2 procps util-linux patch python3-systemd systemd
-	systemd-journal-remote)
+	systemd-journal-remote groff-base bash-completion)
 
 install_deps() {
 	local want=("${build_pkgs[@]}")

@@ -14,11 +14,26 @@ import (
 // (BPF_MAXINSNS); a longer seccomp filter cannot be loaded.
 const MaxInstructions = 4096
 
-// Compiled is a profile turned into one BPF program, as runc builds it.
+// MaxConditionalRules bounds the (syscall, argument conditions) rules a
+// profile may ask libseccomp to compile. Docker's default has 9; a profile
+// near the limit is far past anything written by hand.
+const MaxConditionalRules = 2048
+
+// Compiled is a profile turned into the one BPF program runc loads.
 type Compiled struct {
-	Arches       []string `json:"arches"`
-	Instructions int      `json:"instructions"`
-	Optimize     int      `json:"optimize"`
+	Arches []string `json:"arches"`
+	// Instructions is the program's length as the kernel holds it: runc's
+	// ENOSYS stub plus libseccomp's filter.
+	Instructions int `json:"instructions"`
+	// Filter is libseccomp's part, Stub runc's.
+	Filter int `json:"filter_instructions"`
+	Stub   int `json:"stub_instructions"`
+	// PerArch is, for each architecture, how many of the instructions a
+	// syscall of that architecture can run through (Reachable).
+	PerArch  map[string]int `json:"per_arch"`
+	Optimize int            `json:"optimize"`
+	// Runc is the runc whose loading the program reproduces.
+	Runc Runc `json:"runc"`
 	// Flags are the profile's seccomp(2) flags, applied when it is loaded.
 	Flags []string `json:"flags,omitempty"`
 	// Dropped lists names runc would skip because libseccomp cannot
@@ -28,50 +43,67 @@ type Compiled struct {
 	// execve is how the filter answers execve, which Exec needs to start
 	// the command at all.
 	execve string
+	// sections are the stub's architecture sections, for Matches.
+	sections []stubArch
 }
 
-// Compile builds the BPF filter for an effective profile the way runc's
-// InitSeccomp does: one filter over all arches, rules whose action equals
-// the default skipped, unknown names dropped, repeated argument indexes
-// split into OR-ed rules, and the binary-tree optimisation above 32 rules.
+// Compile builds the program for an effective profile the way e.Runc's
+// InitSeccomp and patchbpf do: one libseccomp filter over all arches, rules
+// whose action equals the default skipped, unknown names dropped, repeated
+// argument indexes split into OR-ed rules, the binary tree above 32 names
+// (runc 1.2 and later), and runc's -ENOSYS stub in front. One libseccomp
+// build serves the count, the per-architecture figures and the program.
 func (e *Effective) Compile() (*Compiled, error) {
-	filter, err := e.build()
+	r := e.Runc.resolved()
+	if len(e.Flags) > 0 && !r.flags() {
+		return nil, fmt.Errorf("%s refuses a profile with flags (\"seccomp flags are not yet supported by runc\"): runc 1.2 added them", r)
+	}
+	var stub []unix.SockFilter
+	var sections []stubArch
+	if e.needsStub(r) {
+		var err error
+		if sections, err = e.lastSyscalls(r); err != nil {
+			return nil, err
+		}
+		if stub, err = enosysStub(sections, sections, r); err != nil {
+			return nil, err
+		}
+	}
+	filter, err := e.build(r)
 	if err != nil {
 		return nil, err
 	}
 	defer filter.f.Release()
-	bpf, err := exportBPF(filter.f)
+	raw, err := exportBPF(filter.f)
 	if err != nil {
 		return nil, err
 	}
-	return &Compiled{Arches: e.Arches, Instructions: len(bpf) / 8, Optimize: filter.optimize, Dropped: filter.dropped, BPF: bpf, Flags: e.Flags, execve: e.actionFor("execve")}, nil
+	prog, err := parseBPF(raw)
+	if err != nil {
+		return nil, err
+	}
+	full := append(stub, prog...)
+	c := &Compiled{
+		Arches: e.Arches, Instructions: len(full), Filter: len(prog), Stub: len(stub),
+		PerArch: map[string]int{}, Optimize: filter.optimize, Runc: r,
+		Dropped: filter.dropped, BPF: encodeBPF(full), Flags: e.Flags, execve: e.actionFor("execve"), sections: sections,
+	}
+	for _, a := range e.Arches {
+		c.PerArch[a] = Reachable(full, a)
+	}
+	return c, nil
 }
 
 // PFC is libseccomp's pseudo-filter code for the profile: the compiled
-// filter in a form people can read (which syscalls reach which action).
+// filter in a form people can read (which syscalls reach which action),
+// without runc's stub.
 func (e *Effective) PFC() ([]byte, error) {
-	b, err := e.build()
+	b, err := e.build(e.Runc.resolved())
 	if err != nil {
 		return nil, err
 	}
 	defer b.f.Release()
 	return exportVia(func(f *os.File) error { return b.f.ExportPFC(f) })
-}
-
-// PerArch compiles the profile once per architecture, to show which one
-// drives the size; the kernel loads the combined filter Compile returns.
-func (e *Effective) PerArch() (map[string]int, error) {
-	out := map[string]int{}
-	for _, a := range e.Arches {
-		one := *e
-		one.Arches = []string{a}
-		c, err := one.Compile()
-		if err != nil {
-			return nil, fmt.Errorf("architecture %s: %w", a, err)
-		}
-		out[a] = c.Instructions
-	}
-	return out, nil
 }
 
 // actionFor is the action a syscall gets when any rule naming it may allow
@@ -100,7 +132,7 @@ type builtFilter struct {
 	dropped  []string
 }
 
-func (e *Effective) build() (*builtFilter, error) {
+func (e *Effective) build(r Runc) (*builtFilter, error) {
 	defAct, err := scmpAction(e.DefaultAction, e.DefaultErrnoRet)
 	if err != nil {
 		return nil, fmt.Errorf("defaultAction: %w", err)
@@ -153,11 +185,35 @@ func (e *Effective) build() (*builtFilter, error) {
 	for _, r := range e.Rules {
 		names += len(r.Names)
 	}
-	if names > 32 {
+	if names > 32 && r.binaryTree() {
 		if err := f.SetOptimize(2); err == nil {
 			b.optimize = 2
 		}
 	}
+	// libseccomp merges a rule it already has into the same program, but
+	// pays for it in time that grows with the rules of that syscall: 32,000
+	// repeats of one name took 10 s. Each distinct rule is added once.
+	type ruleKey struct {
+		call  libseccomp.ScmpSyscall
+		act   libseccomp.ScmpAction
+		conds string
+	}
+	// runc splits a rule that repeats an argument index into one rule per
+	// condition.
+	conditional := 0
+	for _, r := range e.Rules {
+		switch _, split, _ := conditions(r.Args); {
+		case split:
+			conditional += len(r.Names) * len(r.Args)
+		case len(r.Args) > 0:
+			conditional += len(r.Names)
+		}
+	}
+	if conditional > MaxConditionalRules {
+		return nil, fmt.Errorf("%d syscall rules with argument conditions, more than ctsec compiles (%d): libseccomp's time to build such a filter grows with the cube of their number (3,000 take 2 s here, 4,000 take 5 s) and the program would near the kernel's %d-instruction limit", conditional, MaxConditionalRules, MaxInstructions)
+	}
+	added := map[ruleKey]bool{}
+	dropped := map[string]bool{}
 	for _, r := range e.Rules {
 		act, err := scmpAction(r.Action, r.ErrnoRet)
 		if err != nil {
@@ -170,14 +226,21 @@ func (e *Effective) build() (*builtFilter, error) {
 		if err != nil {
 			return nil, fmt.Errorf("rule %d: %w", r.Source, err)
 		}
+		condKey := fmt.Sprint(split, conds)
 		for _, name := range r.Names {
 			call, err := libseccomp.GetSyscallFromName(name)
 			if err != nil {
-				if !contains(b.dropped, name) {
+				if !dropped[name] {
+					dropped[name] = true
 					b.dropped = append(b.dropped, name)
 				}
 				continue
 			}
+			k := ruleKey{call, act, condKey}
+			if added[k] {
+				continue
+			}
+			added[k] = true
 			if err := addRule(f, call, act, conds, split); err != nil {
 				return nil, fmt.Errorf("adding rule for %s: %w", name, err)
 			}

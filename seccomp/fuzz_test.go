@@ -58,3 +58,92 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompile: whatever loads without errors compiles (or is refused with
+// an error) for runc 1.1 and 1.2 without panicking, and the program is
+// consistent: stub plus filter, whole instructions, per-architecture
+// figures within the program.
+func FuzzCompile(f *testing.F) {
+	for _, s := range []string{
+		`{"defaultAction":"SCMP_ACT_ERRNO","syscalls":[{"names":["read","write"],"action":"SCMP_ACT_ALLOW"}]}`,
+		`{"defaultAction":"SCMP_ACT_ERRNO","defaultErrnoRet":38,"architectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_EQ"},{"index":0,"value":2,"op":"SCMP_CMP_EQ"}]}]}`,
+		`{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mount"],"action":"SCMP_ACT_ERRNO"}]}`,
+		`{"defaultAction":"SCMP_ACT_KILL","archMap":[{"architecture":"SCMP_ARCH_X86_64","subArchitectures":["SCMP_ARCH_X86","SCMP_ARCH_X32"]}],"syscalls":[{"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":2114060288,"op":"SCMP_CMP_MASKED_EQ"}]}]}`,
+		`{"defaultAction":"SCMP_ACT_ERRNO","flags":["SECCOMP_FILTER_FLAG_LOG"],"syscalls":[{"names":["read"],"action":"SCMP_ACT_LOG"}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	runcs := []Runc{{}, {Version: "1.1.5", major: 1, minor: 1, patch: 5}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, schema, err := Parse("f.json", data)
+		if err != nil {
+			return
+		}
+		for _, fd := range schema {
+			if fd.Severity >= 3 {
+				return
+			}
+		}
+		for _, r := range runcs {
+			tg := amd64Target
+			tg.Runc = r
+			c, err := p.Resolve(tg).Compile()
+			if err != nil {
+				if strings.Contains(err.Error(), "\n") {
+					t.Fatalf("error on several lines: %q", err)
+				}
+				continue
+			}
+			if c.Instructions != c.Filter+c.Stub || len(c.BPF) != 8*c.Instructions || c.Filter == 0 {
+				t.Fatalf("%s: %d = %d + %d, %d bytes", c.Runc, c.Instructions, c.Filter, c.Stub, len(c.BPF))
+			}
+			for a, n := range c.PerArch {
+				if n <= 0 || n > c.Instructions {
+					t.Fatalf("%s reaches %d of %d", a, n, c.Instructions)
+				}
+			}
+			if !c.Matches(c.BPF) {
+				t.Fatal("the program does not match itself")
+			}
+		}
+	})
+}
+
+// FuzzReachable: any bytes as a program: the walk ends, never panics, and
+// counts no more instructions than there are.
+func FuzzReachable(f *testing.F) {
+	c, err := (&Effective{DefaultAction: ActErrno, Native: "amd64", Arches: []string{"amd64", "x86"}, Declared: []string{"amd64", "x86"},
+		Rules: []EffectiveRule{{Names: []string{"read"}, Action: ActAllow}}}).Compile()
+	if err == nil {
+		f.Add(c.BPF)
+	}
+	f.Add([]byte{0x15, 0, 0xff, 0xff, 0, 0, 0, 0, 0x05, 0, 0, 0, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		prog, err := parseBPF(data[:len(data)/8*8])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"amd64", "x32", "x86", "arm64", "nope"} {
+			if n := Reachable(prog, a); n < 0 || n > len(prog) {
+				t.Fatalf("%s: %d of %d", a, n, len(prog))
+			}
+		}
+	})
+}
+
+// FuzzParseRuncVersion: a version is parsed or refused, never panics, and a
+// parsed one prints back as a release.
+func FuzzParseRuncVersion(f *testing.F) {
+	for _, s := range []string{"1.1.5", "1.1.5+ds1", "v1.2.0-rc.1", "1.2", "", "x", "99999999999999999999.1", "1.1.15"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRuncVersion(s)
+		if err != nil {
+			return
+		}
+		if !runcVersionRE.MatchString(r.Version) || !strings.HasPrefix(r.String(), "runc ") {
+			t.Fatalf("%q parsed as %+v", s, r)
+		}
+	})
+}

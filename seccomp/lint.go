@@ -107,7 +107,7 @@ func Lint(p *Profile, t Target) []report.Finding {
 	out = append(out, p.lintArches(t)...)
 	out = append(out, p.lintNoEffect()...)
 	out = append(out, p.lintRuncStart(t)...)
-	return out
+	return CapFindings(out)
 }
 
 func allows(action string) bool { return action == ActAllow || action == ActLog }

@@ -73,9 +73,14 @@ func Parse(file string, data []byte) (*Profile, []report.Finding, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	l := &loader{file: file, li: li, p: &Profile{File: file, pos: map[string]Pos{}}}
+	l := &loader{file: file, li: li, p: &Profile{File: file, pos: map[string]Pos{}}, count: map[findingKind]int{}, summary: map[findingKind]int{}}
 	if err := l.profile(root); err != nil {
 		return nil, nil, err
+	}
+	for k, i := range l.summary {
+		f := &l.findings[i]
+		f.Message = fmt.Sprintf("%d more %s findings like the ones above, from here on (the first: %s)", l.count[k]-maxPerRule, f.Rule, f.Message)
+		f.Fix = ""
 	}
 	return l.p, l.findings, nil
 }
@@ -85,9 +90,27 @@ type loader struct {
 	li       lineIndex
 	p        *Profile
 	findings []report.Finding
+	// count and summary keep a profile of 600,000 repeated names from
+	// making (and formatting) 600,000 findings: past maxPerRule of a kind,
+	// one finding stands for the rest (see CapFindings).
+	count   map[findingKind]int
+	summary map[findingKind]int // index in findings
+}
+
+type findingKind struct {
+	rule string
+	sev  report.Severity
 }
 
 func (l *loader) add(rule string, sev report.Severity, n *node, path, fix, format string, args ...any) {
+	k := findingKind{rule, sev}
+	l.count[k]++
+	if l.count[k] > maxPerRule+1 {
+		return
+	}
+	if l.count[k] == maxPerRule+1 {
+		l.summary[k] = len(l.findings)
+	}
 	pos := l.li.pos(n.off)
 	l.findings = append(l.findings, report.Finding{
 		Rule: rule, Severity: sev, Message: fmt.Sprintf(format, args...),

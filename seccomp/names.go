@@ -107,6 +107,7 @@ func (p *Profile) checkNames(t Target, res *Resolver) []report.Finding {
 	firstMissing := map[string]string{}
 	lib := libVersion()
 	reported := map[string]bool{}
+	unknown := 0
 	for i, r := range p.Syscalls {
 		arches := filterArches
 		if r.Includes != nil && len(r.Includes.Arches) > 0 && !containsArch(r.Includes.Arches, t.Arch) {
@@ -130,14 +131,32 @@ func (p *Profile) checkNames(t Target, res *Resolver) []report.Finding {
 			if !res.KnownAnywhere(name) {
 				reported[name] = true
 				if contains(newerSyscalls, name) {
-					f.Rule, f.Severity = RuleLibseccompTooOld, report.Medium
-					f.Message = fmt.Sprintf("libseccomp %s cannot resolve %q (a newer syscall): runc drops it without a word, so it stays denied", lib, name)
-					f.Fix = "upgrade libseccomp on the Docker host (runc links it) or accept the syscall stays denied"
+					f.Rule = RuleLibseccompTooOld
+					// What the drop does decides how much it matters. In
+					// an allow-list the dropped name falls to the denying
+					// default: the call stays denied on this host, as on a
+					// kernel without it (fails closed, nothing to fix in the
+					// profile, which is right for newer hosts). When the
+					// default allows, the rule meant to deny it is lost:
+					// the call is allowed (fails open).
+					if allows(p.DefaultAction) && !allows(r.Action) {
+						f.Severity = report.Medium
+						f.Message = fmt.Sprintf("libseccomp %s cannot resolve %q (a newer syscall): runc drops the rule for it without a word, so the default %s lets it through on this host", lib, name, p.DefaultAction)
+						f.Fix = "upgrade libseccomp on the Docker host (runc links it), or deny by default and allow what the service needs"
+					} else {
+						f.Severity = report.Low
+						f.Message = fmt.Sprintf("libseccomp %s cannot resolve %q (a newer syscall): runc drops it, so on this host it stays denied (the default %s)", lib, name, p.DefaultAction)
+						f.Fix = "nothing to change in the profile; upgrade libseccomp on the Docker host (runc links it) if the service needs the call"
+					}
 				} else {
 					f.Rule, f.Severity = RuleUnknownSyscall, report.High
-					f.Message = fmt.Sprintf("%q is not a syscall on any architecture (runc ignores it silently)", name)
-					if s := res.Suggest(name); s != "" {
-						f.Fix = fmt.Sprintf("did you mean %q?", s)
+					f.Message = fmt.Sprintf("%s is not a syscall on any architecture (runc ignores it silently)", quoteShort(name))
+					// A suggestion costs a scan of every syscall name: only
+					// as many as are shown (CapFindings) get one.
+					if unknown++; unknown <= maxPerRule {
+						if s := res.Suggest(name); s != "" {
+							f.Fix = fmt.Sprintf("did you mean %q?", s)
+						}
 					}
 				}
 				out = append(out, f)

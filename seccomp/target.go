@@ -2,6 +2,7 @@ package seccomp
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,6 +16,10 @@ type Target struct {
 	Arch   string   // native name, e.g. amd64
 	Caps   []string // CAP_* names
 	Kernel KernelVersion
+	// Runc is the runc that loads the filter; its release decides the
+	// program's layout (binary tree or not, the ENOSYS stub). The zero value
+	// is the newest layout (runc 1.2 and later).
+	Runc Runc
 }
 
 // KernelVersion is moby's "<kernel>.<major>".
@@ -76,8 +81,14 @@ type Effective struct {
 	DefaultAction   string
 	DefaultErrnoRet *uint
 	Arches          []string // native names of the filter's architectures
-	Flags           []string
-	Rules           []EffectiveRule
+	// Declared are the architectures the profile names for this host (its
+	// architectures list, or its archMap entry): what moby hands runc, whose
+	// ENOSYS stub covers these; libseccomp adds the native one regardless.
+	Declared []string
+	Native   string
+	Runc     Runc
+	Flags    []string
+	Rules    []EffectiveRule
 }
 
 // EffectiveRule is a rule that survived its conditions; Source indexes the
@@ -92,8 +103,12 @@ type EffectiveRule struct {
 
 // Resolve applies moby's setupSeccomp logic for target t.
 func (p *Profile) Resolve(t Target) *Effective {
-	e := &Effective{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, Flags: p.Flags}
-	e.Arches = p.FilterArches(t.Arch)
+	e := &Effective{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet, Flags: p.Flags, Native: t.Arch, Runc: t.Runc}
+	e.Declared = p.declaredArches(t.Arch)
+	e.Arches = slices.Clone(e.Declared)
+	if !contains(e.Arches, t.Arch) {
+		e.Arches = append([]string{t.Arch}, e.Arches...)
+	}
 	for i, r := range p.Syscalls {
 		if !r.applies(t) {
 			continue
@@ -107,6 +122,17 @@ func (p *Profile) Resolve(t Target) *Effective {
 // arch: the explicit list, or the archMap entry for that arch with its
 // sub-architectures, or just the native arch (libseccomp always adds it).
 func (p *Profile) FilterArches(native string) []string {
+	out := p.declaredArches(native)
+	if !contains(out, native) {
+		out = append([]string{native}, out...)
+	}
+	return out
+}
+
+// declaredArches is the profile's own list for a host of native arch: the
+// explicit list, or the archMap entry for that arch with its
+// sub-architectures.
+func (p *Profile) declaredArches(native string) []string {
 	var out []string
 	add := func(scmp string) {
 		if a, ok := archByScmp(scmp); ok && !contains(out, a.native) {
@@ -126,9 +152,6 @@ func (p *Profile) FilterArches(native string) []string {
 				}
 			}
 		}
-	}
-	if !contains(out, native) {
-		out = append([]string{native}, out...)
 	}
 	return out
 }

@@ -51,6 +51,7 @@ func Validate(p *Profile, schema []report.Finding, t Target, res *Resolver) *Val
 	v := &Validation{File: p.File, Target: TargetInfo{Arch: t.Arch, Caps: t.Caps, Kernel: t.Kernel.String()}}
 	v.Findings = append(v.Findings, schema...)
 	v.Findings = append(v.Findings, p.checkNames(t, res)...)
+	v.Findings = CapFindings(v.Findings)
 	for _, f := range schema {
 		if f.Severity >= report.High {
 			// A profile with schema errors cannot be compiled faithfully.
@@ -78,7 +79,7 @@ func Validate(p *Profile, schema []report.Finding, t Target, res *Resolver) *Val
 		f.Fix = "merge rules, drop argument conditions or architectures"
 	default:
 		f.Severity = report.Info
-		f.Message = fmt.Sprintf("compiles to %d BPF instructions for %s (limit %d)", c.Instructions, strings.Join(c.Arches, "+"), MaxInstructions)
+		f.Message = fmt.Sprintf("compiles to %d BPF instructions for %s as %s loads it (limit %d)", c.Instructions, strings.Join(c.Arches, "+"), c.Runc, MaxInstructions)
 	}
 	v.Findings = append(v.Findings, f)
 	return v

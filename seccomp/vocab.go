@@ -178,20 +178,29 @@ func contains(list []string, s string) bool {
 // closest suggests the nearest candidate to a misspelling, or "".
 func closest(s string, candidates []string) string {
 	best, bestD := "", max(3, len(s)/5+1)
+	if len(s) > 64 {
+		return ""
+	}
+	s = strings.ToLower(s)
+	var buf [2][65]int
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+		// The length difference is a lower bound of the distance: most
+		// candidates are ruled out without computing it.
+		if d := len(c) - len(s); d >= bestD || -d >= bestD {
+			continue
+		}
+		if d := editDistance(s, strings.ToLower(c), &buf); d < bestD {
 			best, bestD = c, d
 		}
 	}
 	return best
 }
 
-func editDistance(a, b string) int {
+func editDistance(a, b string, buf *[2][65]int) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 99
 	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	prev, cur := buf[0][:len(b)+1], buf[1][:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}

@@ -36,6 +36,9 @@ type app struct {
 
 	format report.Format
 	failOn report.Severity
+	// rendered, when set, sees every report a command renders (tests check
+	// its JSON against the schema of its data's Go type).
+	rendered func(report.Report)
 	// cmd is the command running, for next commands printed for people
 	// (nextCommand repeats the flags it was given); nil when a test calls
 	// a run function directly.
@@ -88,6 +91,9 @@ func (a *app) note(s string) {
 
 // render writes a report in the chosen format.
 func (a *app) render(r report.Report) error {
+	if a.rendered != nil {
+		a.rendered(r)
+	}
 	return report.Render(a.stdout, r, a.format, a.options())
 }
 
@@ -99,6 +105,9 @@ func (a *app) render(r report.Report) error {
 // prints nothing (the command failed before it had one).
 func (a *app) finish(r *report.Report, err error) error {
 	if r != nil {
+		for i := range r.Findings {
+			r.Findings[i].Fix = carryFlags(a.cmd, r.Findings[i].Fix)
+		}
 		if rerr := a.render(*r); rerr != nil && err == nil {
 			return rerr
 		}

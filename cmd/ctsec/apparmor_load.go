@@ -50,7 +50,7 @@ exits 2 before changing anything (the plan is still shown without --write);
 image), files are installed and verified with apparmor_parser -QK but never
 loaded into this kernel, so that root needs no AppArmor of its own.`,
 		Example: `  ctsec apparmor load web.apparmor                 # plan: target, mode, diff
-  ctsec apparmor load --write web.apparmor         # install and load (complain/enforce as in the file)
+  ctsec apparmor load --write web.apparmor         # install and load (mode as in the file)
   ctsec apparmor load --write --enforce web.apparmor
   ctsec apparmor load --write --root /mnt/image web.apparmor     # install and verify, never load`,
 		Args: cobra.MinimumNArgs(1),

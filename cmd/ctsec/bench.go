@@ -148,7 +148,7 @@ type benchListData struct {
 
 func listChecks() *report.Report {
 	data := benchListData{Checks: bench.Checks()}
-	r := report.New("bench", nil, data)
+	r := report.New("bench list", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		t := term.NewTable(w, o.LineWidth())
 		for _, c := range data.Checks {

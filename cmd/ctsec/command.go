@@ -172,6 +172,27 @@ func nextCommand(cmd *cobra.Command, path string, args ...string) string {
 	return quoteWords(append(words, args...))
 }
 
+// ctsecCommand finds "ctsec GROUP VERB" in a finding's fix or a note.
+var ctsecCommand = regexp.MustCompile(`\bctsec ([a-z]+) ([a-z]+)\b`)
+
+// carryFlags makes the ctsec commands a domain package wrote into text
+// (a finding's fix: "ctsec host apply ssh (writes …)") repeat the carried
+// flags this run was given, so they act on the same root and state.
+func carryFlags(cmd *cobra.Command, text string) string {
+	if cmd == nil || !strings.Contains(text, "ctsec ") {
+		return text
+	}
+	return ctsecCommand.ReplaceAllStringFunc(text, func(m string) string {
+		words := strings.Fields(m)[1:]
+		target, rest, err := cmd.Root().Find(words)
+		if err != nil || len(rest) > 0 || target == cmd.Root() {
+			return m
+		}
+		full := nextCommand(cmd, strings.Join(words, " "))
+		return full
+	})
+}
+
 func quoteWords(words []string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
@@ -254,4 +275,59 @@ func (a *app) writeUsage(w io.Writer, c *cobra.Command) {
 		fmt.Fprintf(w, "\n\nUse \"%s [command] --help\" for more information about a command.", c.CommandPath())
 	}
 	fmt.Fprintln(w)
+}
+
+var unknownFlag = regexp.MustCompile(`^unknown flag: --([^\s=]+)$`)
+
+// flagError says which command refused the flag and, for a mistyped one,
+// the flag meant.
+func flagError(c *cobra.Command, err error) error {
+	path := c.CommandPath()
+	where := strings.TrimPrefix(path, "ctsec ") // the error line starts "ctsec: "
+	m := unknownFlag.FindStringSubmatch(err.Error())
+	if m == nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	best, dist := "", 3
+	visit := func(f *pflag.Flag) {
+		name := f.Name
+		if f.Hidden {
+			// an old name stands for its new one
+			cur, ok := strings.CutPrefix(f.Usage, "deprecated: use --")
+			if !ok {
+				return
+			}
+			name = cur
+		}
+		if d := levenshtein(m[1], f.Name); d < dist || strings.HasPrefix(f.Name, m[1]) && dist > 1 {
+			best, dist = name, min(d, 1)
+		}
+	}
+	c.Flags().VisitAll(visit)
+	c.InheritedFlags().VisitAll(visit)
+	if best != "" {
+		return fmt.Errorf("%s: unknown flag --%s; did you mean --%s? (%s --help lists its flags)", where, m[1], best, path)
+	}
+	return fmt.Errorf("%s: unknown flag --%s (%s --help lists its flags)", where, m[1], path)
+}
+
+// levenshtein is the edit distance of a and b.
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }

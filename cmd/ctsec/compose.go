@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ctsec/ctsec/compose"
+	"github.com/ctsec/ctsec/compose/trial"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
@@ -37,7 +38,7 @@ harden prints a unified diff of the edits it would make and changes nothing unle
 lines, anchors, merge keys, ${VAR} and CRLF stay as they are, and the result is loaded
 again with compose-go to prove only the intended fields changed.`,
 	}
-	cmd.AddCommand(newComposeAuditCmd(a, nil), newComposeHardenCmd(a, nil), newComposeRollbackCmd(a, nil))
+	cmd.AddCommand(newComposeAuditCmd(a, nil), newComposeHardenCmd(a, nil), newComposeLearnCmd(a, nil), newComposeKBCmd(a, nil), newComposeRollbackCmd(a, nil))
 	return cmd
 }
 
@@ -59,6 +60,7 @@ func tuneGC() {
 
 type composeAuditOptions struct {
 	Files []string
+	Facts factFlags // the env files ${VAR} resolves through
 }
 
 type composeAuditData struct {
@@ -76,7 +78,11 @@ func newComposeAuditCmd(a *app, runF runFunc[composeAuditOptions]) *cobra.Comman
 		Long: `audit loads each compose file with compose-go (as docker compose does) and
 reports the rules below for every service, each finding at the file:line of
 the key it is about. It changes nothing. Exit 1 when a finding reaches
---fail-on (default high), 2 when a file does not load.`,
+--fail-on (default high), 2 when a file does not load.
+
+A mount or a port written with ${VAR} is judged by what it resolves to through
+the .env beside the file (or --env-file) and the environment, as docker compose
+will read it; one that has no value here is reported as "cannot tell".`,
 		Example: `  ctsec compose audit compose.yaml
   ctsec compose audit --format sarif --fail-on medium stacks/*.yml > compose.sarif`,
 		Args: cobra.MinimumNArgs(1),
@@ -85,14 +91,15 @@ the key it is about. It changes nothing. Exit 1 when a finding reaches
 			return a.finish(runF(cmd.Context(), opts, a))
 		},
 	}
+	opts.Facts.registerEnv(cmd.Flags())
 	return withRules(audit(cmd), "compose audit")
 }
 
-func runComposeAudit(_ context.Context, opts *composeAuditOptions, _ *app) (*report.Report, error) {
+func runComposeAudit(_ context.Context, opts *composeAuditOptions, a *app) (*report.Report, error) {
 	tuneGC()
 	var findings []report.Finding
 	for _, f := range opts.Files {
-		d, err := compose.LoadFile(f)
+		d, err := opts.Facts.load(a, f)
 		if err != nil {
 			return nil, err
 		}
@@ -162,6 +169,8 @@ type composeHardenOptions struct {
 	Write       bool
 	Output      string
 	GenProfiles bool
+	Facts       factFlags
+	Verify      bool
 }
 
 func newComposeHardenCmd(a *app, runF runFunc[composeHardenOptions]) *cobra.Command {
@@ -183,10 +192,25 @@ removed: it stays and is reported. Swarm stacks (deploy keys only swarm uses, or
 --swarm) get their limits under deploy.resources.limits and a warning that swarm
 ignores security_opt.
 
+What decides each edit, in order (its # ctsec: comment says which): the facts
+ctsec compose learn wrote to FILE.facts.json (or --facts), what the images on the
+engine say (--images: their user, volumes, heap, file capabilities, files shipped in
+/tmp), the knowledge base (ctsec compose kb), the safe default. Without facts about
+where a service writes, strict adds no read_only and says how to learn it; memory
+limits are never below a heap the image or the file sets; no-new-privileges is left
+out where it would disable file capabilities. ${VAR} values are judged through .env
+(or --env-file) and the environment, as docker compose reads them.
+
+--verify runs each hardened service as a trial on the engine (as ctsec compose learn
+does, beside the stack) and keeps only edits under which it stays healthy: what
+breaks it is backed off — read_only, then the limits, then no-new-privileges, then
+the capabilities — and reported with the exit code and last log lines.
+
 --write replaces FILE atomically after backing it up under --state-dir; -o writes the
 result elsewhere. A second run changes nothing.
 
-Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", "),
+Harden rules for --only:
+  ` + strings.Join(term.Wrap(strings.Join(trimPrefix(compose.HardenRules), ", "), 76), "\n  "),
 		Example: `  ctsec compose harden compose.yaml
   ctsec compose harden --level strict --profiles-dir ./profiles compose.yaml
   ctsec compose harden --only cap-drop-all,no-new-privileges --write compose.yaml`,
@@ -201,11 +225,17 @@ Harden rules for --only: ` + strings.Join(trimPrefix(compose.HardenRules), ", ")
 	f.BoolVar(&opts.Write, "write", false, "replace FILE with the hardened version (atomic, backed up under --state-dir)")
 	f.StringVarP(&opts.Output, "output", "o", "", "write the hardened file to `FILE` instead of printing a diff")
 	f.BoolVar(&opts.GenProfiles, "gen-profiles", false, "generate a seccomp profile (as 'ctsec profile gen SERVICE --base default') for services without one in --profiles-dir; written with --write/-o")
+	f.StringVar(&opts.Facts.Facts, "facts", "", "`FILE` of facts from ctsec compose learn (default: FILE.facts.json when there is one; none to use none)")
+	f.BoolVar(&opts.Facts.Images, "images", false, "read the facts the services' images give from the engine (user, volumes, heap, file capabilities, files in /tmp)")
+	f.BoolVar(&opts.Verify, "verify", false, "run each hardened service as a trial on the engine and back off the edits that break it")
+	opts.Facts.registerEnv(f)
+	opts.Facts.registerEngine(f)
+	opts.Facts.registerKB(f)
 	opts.Harden.register(a, f, "treat as a swarm stack (default: detected from deploy keys); --swarm=false forces compose")
 	return cmd
 }
 
-func runComposeHarden(_ context.Context, opts *composeHardenOptions, a *app) (*report.Report, error) {
+func runComposeHarden(ctx context.Context, opts *composeHardenOptions, a *app) (*report.Report, error) {
 	tuneGC()
 	o, err := opts.Harden.options()
 	if err != nil {
@@ -214,8 +244,16 @@ func runComposeHarden(_ context.Context, opts *composeHardenOptions, a *app) (*r
 	if opts.Write && opts.Output != "" {
 		return nil, usageError(fmt.Errorf("--write and -o exclude each other"))
 	}
-	d, err := compose.LoadFile(opts.File)
+	d, err := opts.Facts.load(a, opts.File)
 	if err != nil {
+		return nil, err
+	}
+	facts, factsFile, err := opts.Facts.facts(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	o.Facts = facts
+	if o.KB, err = loadKB(opts.Facts.KB); err != nil {
 		return nil, err
 	}
 	var generated map[string][]byte
@@ -228,11 +266,18 @@ func runComposeHarden(_ context.Context, opts *composeHardenOptions, a *app) (*r
 		}
 		o.Pending = pendingSet(generated)
 	}
-	res, err := compose.Harden(d, o)
+	var res *compose.Result
+	var verified []trial.Outcome
+	if opts.Verify {
+		res, verified, err = verifyHarden(ctx, a, d, o, opts.Facts)
+	} else {
+		res, err = compose.Harden(d, o)
+	}
 	if err != nil {
 		return nil, err
 	}
 	data := newHardenData(d.Name, res)
+	data.Facts, data.Verified = factsFile, verified
 	target := opts.Output
 	if opts.Write {
 		target = d.Name
@@ -263,6 +308,7 @@ func runComposeHarden(_ context.Context, opts *composeHardenOptions, a *app) (*r
 	r.Text = func(w io.Writer, o report.Options) error {
 		// stdout is the diff, for patch; what happened goes to stderr.
 		writeWarnings(a.stderr, res.Warnings, o)
+		writeVerified(a.stderr, verified, o)
 		for _, p := range data.Profiles {
 			if target != "" {
 				fmt.Fprintf(a.stderr, "ctsec: wrote seccomp profile %s\n", p)
@@ -298,6 +344,10 @@ type hardenData struct {
 	// Profiles are the seccomp profiles --gen-profiles made (written, or
 	// to be written with --write/-o).
 	Profiles []string `json:"profiles,omitempty"`
+	// Facts is the facts file the edits were decided with.
+	Facts string `json:"facts,omitempty"`
+	// Verified is how each hardened service ran in the --verify trial.
+	Verified []trial.Outcome `json:"verified,omitempty"`
 }
 
 func newHardenData(name string, res *compose.Result) hardenData {

@@ -141,6 +141,8 @@ func TestComposeBadInput(t *testing.T) {
 		{"50 MB", big, "larger than"},
 		{"billion laughs", write("bomb.yml", bomb), "bomb.yml"},
 		{"missing", filepath.Join(dir, "nope.yml"), "no such file"},
+		{"NUL", write("nul.yml", "services:\n  web:\n    image: nginx\x00\n"), "nul.yml:3:17: NUL byte"},
+		{"not UTF-8", write("latin1.yml", "services:\n  web:\n    image: caf\xe9\n"), "latin1.yml:3:15: not UTF-8 text"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -274,5 +276,34 @@ func TestComposeRollback(t *testing.T) {
 		if code != 2 || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
 			t.Errorf("%s: exit %d %q, want exit 2 and one line", id, code, errOut)
 		}
+	}
+}
+
+// TestComposeHardenRefusedLeavesNoBackup: a harden whose write is refused
+// (the target is a directory, or a symlink) exits 2 and leaves no change
+// directory behind: an empty backup would be listed by rollback as a change
+// that never happened (issue 18.8).
+func TestComposeHardenRefusedLeavesNoBackup(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	file := copyFile(t, "../../compose/testdata/harden/features.yml", dir)
+	link := filepath.Join(dir, "link.yml")
+	if err := os.Symlink(file, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-o", t.TempDir(), file},
+		{"--write", link},
+	} {
+		_, errOut, code := ctsec(t, append([]string{"compose", "harden", "--state-dir", state}, args...)...)
+		if code != 2 || !strings.Contains(errOut, "not a regular file") {
+			t.Errorf("%v: exit %d, %q", args, code, errOut)
+		}
+		entries, _ := os.ReadDir(filepath.Join(state, "backups"))
+		if len(entries) != 0 {
+			t.Errorf("%v: refused harden left %d backup directories", args, len(entries))
+		}
+	}
+	if b, _ := os.ReadFile(file); !strings.Contains(string(b), "services:") || strings.Contains(string(b), "cap_drop:\n      - ALL\n    # ctsec") {
+		t.Error("the symlinked file changed")
 	}
 }

@@ -402,7 +402,8 @@ func newPortainerPushCmd(a *app, pf *portainerFlags, runF runFunc[portainerPushO
 	cmd := &cobra.Command{
 		Use:   "push STACK_ID FILE",
 		Short: "Replace a stack's file with FILE (diff first; --write to update), e.g. to restore a backup",
-		Example: `  ctsec portainer push 7 /var/lib/ctsec/portainer/<host>/stack-7-<time>/stack.yml --url https://portainer:9443
+		Example: `  ctsec portainer push 7 /var/lib/ctsec/portainer/HOST/stack-7-TIME/stack.yml \
+      --url https://portainer:9443
   ctsec portainer push 7 shop.yml --url https://portainer:9443 --write`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -115,3 +115,27 @@ func TestPortainerStackNameCannotForgeDiff(t *testing.T) {
 		t.Errorf("stack name not quoted in the header:\n%s", out)
 	}
 }
+
+// TestPortainerAuditStackNameIsInert: a stack name holding ESC and a
+// newline reaches the findings' file name; `portainer audit` must print it
+// without the escape sequence or a line break of its own (issue 18.6), in
+// text and in every other format a terminal may show.
+func TestPortainerAuditStackNameIsInert(t *testing.T) {
+	srv, url, ca := fakePortainer(t)
+	srv.Add(portainer.Stack{ID: 9, Name: "evil\x1b[2J\x1b]0;owned\x07\nmedium  compose/forged  x.yml:1:1", Type: portainer.TypeCompose, EndpointID: 2},
+		"services:\n  db:\n    image: postgres:16\n    ports:\n      - \"5432:5432\"\n")
+	for _, format := range []string{"text", "markdown", "junit", "sarif", "json"} {
+		out, errOut, code := ctsec(t, "portainer", "audit", "9", "--url", url, "--ca", ca, "--format", format)
+		if code != 1 {
+			t.Fatalf("%s: exit %d %q", format, code, errOut)
+		}
+		if strings.ContainsAny(out, "\x1b\x07") {
+			t.Errorf("%s: escape sequence printed raw:\n%q", format, out)
+		}
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "medium  compose/forged") {
+				t.Errorf("%s: the stack name started a line of its own: %q", format, l)
+			}
+		}
+	}
+}

@@ -76,7 +76,7 @@ unreadable or malformed input, missing tool or engine).`,
 			return nil
 		},
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(flagError(c, err)) })
 	root.SetHelpFunc(a.helpFunc)
 	root.SetUsageFunc(func(c *cobra.Command) error {
 		a.writeUsage(c.OutOrStderr(), c)
@@ -101,6 +101,7 @@ unreadable or malformed input, missing tool or engine).`,
 		newBenchCmd(a, nil),
 		newHostCmd(a),
 		newRecordShimCmd(),
+		newManCmd(a, nil),
 	)
 	groups(root)
 	return root

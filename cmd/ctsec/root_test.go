@@ -47,7 +47,9 @@ func TestRootContract(t *testing.T) {
 		{"bad format", []string{"--format", "yaml", "version"}, 2, "", "unknown format \"yaml\""},
 		{"bad fail-on", []string{"--fail-on", "severe", "version"}, 2, "", "--fail-on"},
 		{"bad color", []string{"--color", "rainbow", "version"}, 2, "", "--color"},
-		{"unknown flag", []string{"version", "--nope"}, 2, "", "unknown flag"},
+		{"unknown flag", []string{"version", "--nope"}, 2, "", "ctsec: version: unknown flag --nope"},
+		{"mistyped flag", []string{"host", "plan", "--polcy", "x.yaml"}, 2, "", "did you mean --policy?"},
+		{"old flag elsewhere", []string{"host", "plan", "--write"}, 2, "", "unknown flag --write"},
 		{"unknown command", []string{"frobnicate"}, 2, "", "unknown command"},
 		{"completion", []string{"completion", "bash"}, 0, "bash completion", ""},
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/profiles"
@@ -41,10 +42,11 @@ strict, runtime) when no such file exists.`,
 	return cmd
 }
 
-// targetFlags are the three facts moby's includes/excludes are judged on.
+// targetFlags are the three facts moby's includes/excludes are judged on,
+// and the runc that loads the filter.
 type targetFlags struct {
-	Arch, Kernel string
-	Caps         []string
+	Arch, Kernel, Runc string
+	Caps               []string
 }
 
 func (t *targetFlags) add(fs *pflag.FlagSet) {
@@ -53,8 +55,35 @@ func (t *targetFlags) add(fs *pflag.FlagSet) {
 	fs.StringVar(&t.Kernel, "kernel", "", "kernel version X.Y for minKernel conditions (default this host's)")
 }
 
-func (t *targetFlags) target() (seccomp.Target, error) {
+// addRunc registers --runc for the commands that build the program.
+func (t *targetFlags) addRunc(fs *pflag.FlagSet) {
+	fs.StringVar(&t.Runc, "runc", "auto", "count the program as this runc `RELEASE` loads it (1.1.5, 1.2...); auto asks the runc on PATH, and without one assumes 1.2 or later")
+}
+
+// target builds the target; with --runc it also settles which runc loads
+// the filter (asking `runc --version` for auto).
+func (t *targetFlags) target(ctx context.Context) (seccomp.Target, error) {
 	tg := seccomp.DefaultTarget()
+	switch t.Runc {
+	case "":
+	case "auto":
+		r, err := seccomp.DetectRunc(ctx)
+		if err != nil {
+			var nf *execx.NotFoundError
+			if !errors.As(err, &nf) {
+				return tg, fmt.Errorf("--runc auto: %w (name the release with --runc)", err)
+			}
+			r = seccomp.LatestRunc
+		}
+		tg.Runc = r
+	default:
+		r, err := seccomp.ParseRuncVersion(t.Runc)
+		if err != nil {
+			return tg, usageError(fmt.Errorf("--runc: %w", err))
+		}
+		r.Source = "--runc"
+		tg.Runc = r
+	}
 	arch, err := seccomp.ParseArch(t.Arch)
 	if err != nil {
 		return tg, usageError(fmt.Errorf("--arch: %w", err))
@@ -105,8 +134,8 @@ type loaded struct {
 // command's error (exit 2, one line). With several, the others are still
 // checked: each failure becomes a critical seccomp/load finding and the
 // error is raised after the report (see finish).
-func newBatch(tf *targetFlags, args []string) (*batch, error) {
-	t, err := tf.target()
+func newBatch(ctx context.Context, tf *targetFlags, args []string) (*batch, error) {
+	t, err := tf.target(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -176,8 +205,9 @@ index above 5, malformed minKernel, errnoRet where it means nothing or is above
 what libseccomp accepts, NOTIFY misuse), resolves every syscall name for the
 architectures it reaches through libseccomp (unknown everywhere: error; missing
 on some architectures or from an old libseccomp: warning), and compiles the
-profile to BPF the way runc does for the target (--arch, --caps, --kernel),
-reporting the instruction count against the kernel's 4096 limit.
+profile to BPF the way runc does for the target (--arch, --caps, --kernel) and
+the runc release that loads it (--runc, default the one on PATH), reporting the
+instruction count of the program the kernel holds against its 4096 limit.
 
 Exit 1 when a profile has errors (or findings reach --fail-on), 2 when a file
 is not a profile at all (unreadable, empty, broken JSON, wrong types); with
@@ -193,11 +223,12 @@ a critical seccomp/load finding before ctsec exits 2.`,
 		},
 	}
 	opts.Target.add(cmd.Flags())
+	opts.Target.addRunc(cmd.Flags())
 	return withRules(audit(cmd), "seccomp validate")
 }
 
-func runSeccompValidate(_ context.Context, opts *seccompValidateOptions, _ *app) (*report.Report, error) {
-	b, err := newBatch(&opts.Target, opts.Profiles)
+func runSeccompValidate(ctx context.Context, opts *seccompValidateOptions, _ *app) (*report.Report, error) {
+	b, err := newBatch(ctx, &opts.Target, opts.Profiles)
 	if err != nil {
 		return nil, err
 	}
@@ -256,14 +287,14 @@ Exit 1 when findings reach --fail-on (default high).`,
 	return withRules(audit(cmd), "seccomp lint")
 }
 
-func runSeccompLint(_ context.Context, opts *seccompLintOptions, _ *app) (*report.Report, error) {
-	b, err := newBatch(&opts.Target, opts.Profiles)
+func runSeccompLint(ctx context.Context, opts *seccompLintOptions, _ *app) (*report.Report, error) {
+	b, err := newBatch(ctx, &opts.Target, opts.Profiles)
 	if err != nil {
 		return nil, err
 	}
 	findings := b.failures
 	for _, l := range b.profiles {
-		findings = append(findings, l.schema...)
+		findings = append(findings, seccomp.CapFindings(l.schema)...)
 		findings = append(findings, seccomp.Lint(l.p, b.target)...)
 	}
 	r := report.New("seccomp lint", findings, nil)

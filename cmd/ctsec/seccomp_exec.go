@@ -61,8 +61,8 @@ was killed).`,
 // runSeccompExec runs the command under the profile; its stdin, stdout and
 // stderr are the command's, and its exit code is passed through.
 func runSeccompExec(ctx context.Context, opts *seccompExecOptions, a *app) (*report.Report, error) {
-	tf := targetFlags{Arch: seccomp.NativeArch(), Caps: opts.Caps}
-	t, err := tf.target()
+	tf := targetFlags{Arch: seccomp.NativeArch(), Caps: opts.Caps, Runc: "auto"}
+	t, err := tf.target(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/ctsec/ctsec/internal/term"
 )
 
 // MaxResponse bounds what ctsec reads from Portainer.
@@ -68,14 +69,7 @@ func (s Stack) GitBacked() bool {
 // TypeName is "swarm", "compose" or "kubernetes".
 // Label is the stack's name for people-facing text: the name comes from the
 // API, and control characters in it could rewrite a terminal's output.
-func (s Stack) Label() string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s.Name)
-}
+func (s Stack) Label() string { return term.Line(s.Name) }
 
 func (s Stack) TypeName() string {
 	switch s.Type {
@@ -233,7 +227,9 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		if e.Details != "" && e.Details != e.Message {
 			msg += " (" + e.Details + ")"
 		}
-		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: strings.ReplaceAll(oneLine(msg), c.apiKey, "[redacted]")}
+		// Redact before cutting: a cut through the key would leave its
+		// beginning, which no longer matches the whole key.
+		return &Error{Method: method, Path: path, Status: resp.StatusCode, Message: oneLine(strings.ReplaceAll(msg, c.apiKey, "[redacted]"))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
@@ -243,10 +239,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	return nil
 }
 
+// oneLine bounds an API error message to one terminal-safe line.
 func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = term.Line(strings.Join(strings.Fields(s), " "))
 	if len(s) > 300 {
-		s = s[:300] + "…"
+		s = strings.ToValidUTF8(s[:300], "") + "…"
 	}
 	return s
 }

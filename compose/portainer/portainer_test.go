@@ -264,3 +264,31 @@ func TestStackLabelIsInert(t *testing.T) {
 		t.Errorf("Label = %q", l)
 	}
 }
+
+// TestErrorRedactedBeforeCut: an API error that echoes the key near the
+// 300-character cut must not leak the key's beginning (issue 18.6): the
+// key is redacted first, then the message is shortened.
+func TestErrorRedactedBeforeCut(t *testing.T) {
+	for _, pad := range []int{280, 290, 295, 299, 5000} {
+		srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`{"message":"` + strings.Repeat("x", pad) + ` key ` + r.Header.Get("X-API-Key") + ` refused"}`))
+		}))
+		c, err := portainer.New(srv.URL, key, srv.Client())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Stacks(context.Background(), 0)
+		srv.Close()
+		if err == nil {
+			t.Fatal("no error")
+		}
+		for n := 6; n <= len(key); n++ {
+			if strings.Contains(err.Error(), key[:n]) {
+				t.Errorf("pad %d: the first %d characters of the key are in the error: %v", pad, n, err)
+				break
+			}
+		}
+	}
+}

@@ -31,6 +31,9 @@ func WriteText(w io.Writer, r Report, o Options) error {
 // findings part.
 func WriteFindings(w io.Writer, fs []Finding, o Options) error {
 	t := term.NewTable(w, o.LineWidth())
+	// A message squeezed narrower than this reads worse than one under
+	// its row.
+	t.MinWrap = 40
 	if o.Color {
 		t.Style(0, func(c string) string { return severityColor[c] })
 	}

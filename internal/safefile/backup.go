@@ -169,13 +169,26 @@ func (c *Change) Replace(path string, data []byte, perm fs.FileMode) error {
 }
 
 // Replace writes data over path after backing up what is there in a new
-// change recorded for command, and returns the change's id.
+// change recorded for command, and returns the change's id. When the file
+// cannot be backed up or written, nothing was changed and the change is
+// discarded.
 func (s *Store) Replace(command, path string, data []byte, perm fs.FileMode) (string, error) {
 	c, err := s.NewChange(command)
 	if err != nil {
 		return "", err
 	}
-	return c.ID(), c.Replace(path, data, perm)
+	if err := c.Replace(path, data, perm); err != nil {
+		c.Discard()
+		return "", err
+	}
+	return c.ID(), nil
+}
+
+// Discard removes a change that was started but changed nothing (its
+// write was refused): a backup directory of a change that never happened
+// would be listed, and rolled back, as one.
+func (c *Change) Discard() error {
+	return os.RemoveAll(c.dir)
 }
 
 func (c *Change) writeManifest() error {

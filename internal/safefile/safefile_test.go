@@ -132,6 +132,17 @@ func TestReplace(t *testing.T) {
 	if _, err := s.Replace("test", filepath.Join(root, "no", "dir", "x"), []byte("x"), 0o600); err == nil {
 		t.Error("writing into a missing directory succeeded")
 	}
+	// Refused writes (a missing directory, a directory, a symlink) leave
+	// no change behind: only the two that happened are listed.
+	os.Symlink(path, filepath.Join(root, "link"))
+	for _, p := range []string{filepath.Join(root, "state"), filepath.Join(root, "link")} {
+		if _, err := s.Replace("test", p, []byte("x"), 0o600); err == nil {
+			t.Errorf("replacing %s succeeded", p)
+		}
+	}
+	if cs, err := s.List(); err != nil || len(cs) != 2 {
+		t.Errorf("changes after refused writes: %d (%v), want the 2 made", len(cs), err)
+	}
 }
 
 func TestRestoreRefusesCorruptBackup(t *testing.T) {

@@ -4,9 +4,14 @@
 package capabilities
 
 import (
+	"bytes"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"path"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -24,11 +29,15 @@ type Entry struct {
 	Memory   string   `yaml:"memory"`
 	Pids     int64    `yaml:"pids"`
 	Writable []string `yaml:"writable"`
-	Reason   string   `yaml:"reason"`
+	// NoReadOnly says why a read-only root does not work for the image.
+	NoReadOnly string   `yaml:"no_read_only"`
+	Reason     string   `yaml:"reason"`
 	Verified bool     `yaml:"verified"`
 	Sources  []string `yaml:"sources"`
 	// Fallback is true for the entry used when no pattern matched.
 	Fallback bool `yaml:"-"`
+	// Origin is the file the entry comes from ("" for the embedded base).
+	Origin string `yaml:"-"`
 }
 
 // Base is the parsed knowledge base.
@@ -51,10 +60,12 @@ func Default() (*Base, error) {
 }
 
 // Parse reads a knowledge base and checks every capability name, so a typo
-// cannot reach a compose file.
+// cannot reach a compose file. Unknown fields are refused.
 func Parse(b []byte) (*Base, error) {
 	var kb Base
-	if err := yaml.Unmarshal(b, &kb); err != nil {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&kb); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("parsing capability knowledge base: %w", err)
 	}
 	kb.Fallback.Fallback = true
@@ -76,8 +87,80 @@ func Parse(b []byte) (*Base, error) {
 				return nil, fmt.Errorf("capability knowledge base: bad pattern %q: %w", p, err)
 			}
 		}
+		if !e.Fallback && len(e.Images) == 0 {
+			return nil, fmt.Errorf("capability knowledge base: an entry without images (reason %q)", e.Reason)
+		}
+		if _, err := parseSize(e.Memory); e.Memory != "" && err != nil {
+			return nil, fmt.Errorf("capability knowledge base: entry %v: memory %q: %w", e.Images, e.Memory, err)
+		}
+		if e.Pids < 0 {
+			return nil, fmt.Errorf("capability knowledge base: entry %v: pids %d", e.Images, e.Pids)
+		}
 	}
 	return &kb, nil
+}
+
+func parseSize(s string) (float64, error) {
+	s = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(s)), "b")
+	if s != "" && strings.ContainsRune("kmgt", rune(s[len(s)-1])) {
+		s = s[:len(s)-1]
+	}
+	return strconv.ParseFloat(s, 64)
+}
+
+// MaxFileSize bounds a knowledge base file.
+const MaxFileSize = 4 << 20
+
+// LoadFile reads an operator's knowledge base file. It must not be
+// writable by others: its entries decide what harden grants.
+func LoadFile(p string) (*Base, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("reading knowledge base: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading knowledge base: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("knowledge base %s: not a regular file", p)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("knowledge base %s: writable by group or others (mode %04o); ctsec trusts only a file its owner alone can change", p, st.Mode().Perm())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading knowledge base %s: %w", p, err)
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("knowledge base %s: larger than %d MiB", p, MaxFileSize>>20)
+	}
+	kb, err := Parse(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	for i := range kb.Images {
+		kb.Images[i].Origin = p
+	}
+	if kb.Fallback.Reason != "" {
+		kb.Fallback.Origin = p
+	}
+	return kb, nil
+}
+
+// Extend is the base with extra's entries looked up first, and extra's
+// fallback when it has one.
+func (kb *Base) Extend(extra *Base) *Base {
+	if extra == nil {
+		return kb
+	}
+	out := &Base{Fallback: kb.Fallback, Images: append(append([]Entry(nil), extra.Images...), kb.Images...)}
+	if extra.Fallback.Reason != "" {
+		out.Fallback = extra.Fallback
+		out.Fallback.Fallback = true
+	}
+	return out
 }
 
 // Lookup returns the entry for an image reference such as
@@ -176,4 +259,35 @@ var dangerous = map[string]string{
 	"MAC_OVERRIDE":    "bypass the LSM policy",
 	"SYSLOG":          "read kernel logs and addresses",
 	"LINUX_IMMUTABLE": "change immutable file attributes",
+}
+
+// byNumber are the capabilities in the kernel's numbering
+// (include/uapi/linux/capability.h), as file capabilities store them.
+var byNumber = strings.Fields(`CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP
+	LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE SYS_RAWIO
+	SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG MKNOD
+	LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG WAKE_ALARM BLOCK_SUSPEND AUDIT_READ
+	PERFMON BPF CHECKPOINT_RESTORE`)
+
+// FromMask names the capabilities set in a kernel capability mask (bit n
+// is capability n); bits past the ones known are named by number.
+func FromMask(mask uint64) []string {
+	var out []string
+	for n := 0; n < 64; n++ {
+		if mask&(1<<n) == 0 {
+			continue
+		}
+		if n < len(byNumber) {
+			out = append(out, byNumber[n])
+		} else {
+			out = append(out, fmt.Sprintf("CAP_%d", n))
+		}
+	}
+	return out
+}
+
+// DockerDefaults is Docker's default set, in moby's order.
+func DockerDefaults() []string {
+	return []string{"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID",
+		"SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"}
 }
