@@ -230,12 +230,19 @@ func runComposeLearn(ctx context.Context, opts *composeLearnOptions, a *app) (*r
 		}
 		r := report.New("compose learn", nil, data)
 		r.Text = func(w io.Writer, o report.Options) error {
-			fmt.Fprintf(w, "ctsec compose learn would run, one at a time, on a network of its own with fresh volumes and no host ports:\n")
-			for _, n := range names {
-				fmt.Fprintf(w, "  %s: %s as written, then with capabilities dropped one by one and no-new-privileges (up to %s a run)\n",
-					term.Line(n), term.Line(project.Services[n].Image), opts.Facts.Duration)
+			say := func(s string) {
+				for i, l := range term.Wrap(s, o.LineWidth()-4) {
+					if i > 0 {
+						l = "    " + l
+					}
+					fmt.Fprintln(w, l)
+				}
 			}
-			fmt.Fprintf(w, "and write the facts to %s. Nothing was started.\n", term.Line(out))
+			say(fmt.Sprintf("ctsec compose learn would run each service, one at a time, as written and then with capabilities dropped one by one and no-new-privileges (up to %s a run), on a network of its own with fresh volumes and no host ports:", opts.Facts.Duration))
+			for _, n := range names {
+				fmt.Fprintf(w, "  %s: %s\n", term.Line(n), term.Line(project.Services[n].Image))
+			}
+			say("and write the facts to " + term.Line(out) + ". Nothing was started.")
 			return nil
 		}
 		return &r, nil

@@ -90,6 +90,8 @@ func goldenCases() []goldenCase {
 			}},
 		{name: "compose-audit", args: []string{"compose", "audit", "../../compose/testdata/harden/features.yml"}, formats: allFormats, code: 1},
 		{name: "compose-harden", args: []string{"compose", "harden", "--level", "strict", "../../compose/testdata/harden/features.yml"}, formats: resultFormats, diff: true},
+		{name: "compose-kb", args: []string{"compose", "kb", "memcached:1.6"}, formats: resultFormats},
+		{name: "compose-learn", args: []string{"compose", "learn", "--plan", "../../compose/trial/testdata/images.yml"}, formats: resultFormats},
 		{name: "compose-rollback", args: []string{"compose", "rollback"}, formats: resultFormats,
 			setup: func(t *testing.T, tmp string) []string { return []string{"--state-dir", filepath.Join(tmp, "state")} }},
 		{name: "portainer-templates", args: []string{"portainer", "templates", in + "templates.json"}, formats: allFormats, code: 1},
