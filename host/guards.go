@@ -19,6 +19,7 @@ var guardFixes = map[string]string{
 	"fail2ban-client-ip":       "add the address you connect from to operator.trusted_ips in the policy, so fail2ban never bans it",
 	"firewall-installed":       "apt-get install ufw",
 	"firewall-ssh-port":        "add the port sshd listens on to firewall.allow in the policy (proto tcp), so default-deny keeps SSH open",
+	"firewall-after-init":      "read /etc/ufw/after.init: if what it holds should run at every ufw start, chmod 750 it and plan again; if not, take it out (or restore /usr/share/ufw/after.init); or set firewall.docker: false to leave DOCKER-USER alone",
 }
 
 // GuardFix is what to change so the guard no longer refuses; "" when ctsec
