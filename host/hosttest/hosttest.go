@@ -135,3 +135,50 @@ func InPrivateNamespaces(t *testing.T, dirs ...string) bool {
 	t.Logf("inner run:\n%s", out)
 	return false
 }
+
+// Netns is a network namespace of the test's own (`ip netns`), joined to
+// the test's namespace by a veth pair: a client that comes from another
+// machine as far as the host's firewall, sshd and fail2ban can tell. Host
+// is this side's address, Addr the client's.
+type Netns struct {
+	Name, Host, Addr string
+}
+
+// NewNetns makes the namespace name with the client at PREFIX.2/24 and this
+// side at PREFIX.1 (prefix "10.98.0"); it is deleted when the test ends.
+func NewNetns(t testing.TB, name, prefix string) *Netns {
+	t.Helper()
+	testenv.Tool(t, "ip")
+	n := &Netns{Name: name, Host: prefix + ".1", Addr: prefix + ".2"}
+	exec.Command("ip", "netns", "del", name).Run() // left by a killed run
+	hostIf, peerIf := name+"-h", name+"-c"
+	for _, args := range [][]string{
+		{"netns", "add", name},
+		{"link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", name},
+		{"addr", "add", n.Host + "/24", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", name, "addr", "add", n.Addr + "/24", "dev", peerIf},
+		{"-n", name, "link", "set", peerIf, "up"},
+		{"-n", name, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			exec.Command("ip", "netns", "del", name).Run()
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return n
+}
+
+// Command runs a program inside the namespace.
+func (n *Netns) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// Get fetches http://ADDR:PORT/ from inside the namespace, bounded (a
+// dropped SYN times out), and returns the body; busybox 1.35's wget -T
+// crashes, so timeout(1) bounds it.
+func (n *Netns) Get(addr, port string) (string, error) {
+	out, err := n.Command("timeout", "3", "busybox", "wget", "-q", "-O-", "http://"+addr+":"+port+"/").CombinedOutput()
+	return string(out), err
+}
