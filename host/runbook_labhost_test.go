@@ -23,7 +23,9 @@ import (
 //     the operator's key gets in and confirms; the armed systemd timer is
 //     gone.
 //   - After apply a key login succeeds and a password login fails (before,
-//     the password login worked).
+//     the password login worked). The other account, op, gets a key too:
+//     without one the ssh-keys guard refuses the apply, since op logs in
+//     with a password today and could not afterwards.
 //   - After a reboot of the guest: the sysctls hold, ufw is active, the
 //     Docker published port 8080 (not in firewall.allow) stays closed to a
 //     client in another network namespace while 5432 answers, the jail runs
@@ -53,6 +55,7 @@ cp -a /root/.ssh/authorized_keys /root/.ssh/authorized_keys.ctsec-test 2>/dev/nu
 printf '%s' "$1" >> /root/.ssh/authorized_keys; chmod 600 /root/.ssh/authorized_keys
 id op >/dev/null 2>&1 || useradd -m -s /bin/sh op
 echo op:ctsec-test-pw | chpasswd
+install -d -o op -g op -m 700 /home/op/.ssh; printf '%s' "$1" > /home/op/.ssh/authorized_keys; chown op:op /home/op/.ssh/authorized_keys
 rm -rf "$2"
 printf 'version: 1\noperator: {trusted_ips: [10.0.2.2]}\nssh: {settings: {PermitRootLogin: prohibit-password}}\n' > "$3"`, "sh", string(pub), state, pol)
 	t.Cleanup(func() {
