@@ -116,6 +116,9 @@ ip -n ctsec-cl link set ctsec-cl-c up && ip -n ctsec-cl link set lo up; `
 	if timers := g.Run(t, "systemctl", "list-timers", "--all", "--no-pager"); strings.Contains(timers, "ctsec-rollback-") {
 		t.Errorf("the rollback timer is still armed after confirm:\n%s", timers)
 	}
+	if h := g.Run(t, "ctsec", "host", "history", "--state-dir", state); !strings.Contains(h, "confirmed") {
+		t.Errorf("history after confirm:\n%s", h)
+	}
 	if err := passwordLogin(); err == nil {
 		t.Error("after apply a password login still succeeds")
 	}
