@@ -22,6 +22,7 @@ var guardFixes = map[string]string{
 	"auditd-immutable":         "reboot (the kernel's audit rules are locked with -e 2), then apply again; or leave auditd out of this apply",
 	"integrity-installed":      "apt-get install aide aide-common rkhunter (or set integrity.aide / integrity.rkhunter to false in the policy)",
 	"firewall-ssh-port":        "add the port sshd listens on to firewall.allow in the policy (proto tcp), so default-deny keeps SSH open",
+	"firewall-after-init":      "read /etc/ufw/after.init: if what it holds should run at every ufw start, chmod 750 it and plan again; if not, take it out (or restore /usr/share/ufw/after.init); or set firewall.docker: false to leave DOCKER-USER alone",
 }
 
 // GuardFix is what to change so the guard no longer refuses; "" when ctsec

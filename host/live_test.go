@@ -8,35 +8,9 @@ import (
 	"testing"
 
 	"github.com/ctsec/ctsec/host"
+	"github.com/ctsec/ctsec/host/hosttest"
 	"github.com/ctsec/ctsec/internal/testenv"
 )
-
-// inPrivateNamespaces re-runs the named test inside `unshare --mount --net`
-// with tmpfs over the given directories, so the live path (root "/": write
-// the real paths, sysctl -p, ufw enable, revert) runs for real while the
-// machine's files, network sysctls and firewall stay untouched. It reports
-// whether the caller is the inner run.
-func inPrivateNamespaces(t *testing.T, dirs ...string) bool {
-	t.Helper()
-	if os.Getenv("CTSEC_HOST_NAMESPACED") == "1" {
-		return true
-	}
-	testenv.Root(t)
-	testenv.Tool(t, "unshare")
-	// Each directory is copied aside, covered with a tmpfs, and the copy
-	// put back, so the inner run sees the machine's files but writes only
-	// to memory that disappears with the namespace.
-	// A directory written "empty:/run" gets an empty tmpfs instead.
-	script := `set -e; for d in "$@"; do case "$d" in empty:*) mount -t tmpfs tmpfs "${d#empty:}"; continue;; esac; mkdir -p "$STAGE$d"; cp -a "$d/." "$STAGE$d/"; mount -t tmpfs tmpfs "$d"; cp -a "$STAGE$d/." "$d/"; done; exec env CTSEC_HOST_NAMESPACED=1 "$TESTBIN" -test.run "^$TESTNAME\$" -test.v -test.timeout 300s`
-	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", "sh", "-c", script, "sh"}, dirs...)...)
-	cmd.Env = append(os.Environ(), "STAGE="+t.TempDir(), "CTSEC_TEST_STATE="+t.TempDir(), "TESTBIN="+os.Args[0], "TESTNAME="+t.Name())
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
-		t.Fatalf("inner run in private namespaces failed: %v\n%s", err, out)
-	}
-	t.Logf("inner run:\n%s", out)
-	return false
-}
 
 func readProc(t *testing.T, key string) string {
 	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(key, ".", "/"))
@@ -49,7 +23,7 @@ func readProc(t *testing.T, key string) string {
 // Live sysctl: apply loads the drop-in into the (private) kernel network
 // namespace, rollback writes the recorded previous values back.
 func TestLiveSysctlApplyAndRollback(t *testing.T) {
-	if !inPrivateNamespaces(t, "/etc/sysctl.d") {
+	if !hosttest.InPrivateNamespaces(t, "/etc/sysctl.d") {
 		return
 	}
 	ctx := context.Background()
@@ -61,7 +35,7 @@ func TestLiveSysctlApplyAndRollback(t *testing.T) {
 	}
 	pol, _ := host.BaselinePolicy()
 	pol.Sysctl.Settings = map[string]string{key: want, "net.ipv4.tcp_syncookies": "1"}
-	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("sysctl")}, Clock: testenv.Clock(t)}
+	e := &host.Engine{Env: host.NewEnv("/"), StateDir: hosttest.StateDir(), Modules: []host.Module{mustModule("sysctl")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +61,7 @@ func TestLiveSysctlApplyAndRollback(t *testing.T) {
 // rollback turns it off again, as it was.
 func TestLiveFirewallApplyAndRollback(t *testing.T) {
 	testenv.Tool(t, "ufw")
-	if !inPrivateNamespaces(t, "/etc/ufw", "/etc/default", "/etc/ssh") {
+	if !hosttest.InPrivateNamespaces(t, "/etc/ufw", "/etc/default", "/etc/ssh") {
 		return
 	}
 	ctx := context.Background()
@@ -99,7 +73,7 @@ func TestLiveFirewallApplyAndRollback(t *testing.T) {
 		t.Skip("ufw is already active in this copy")
 	}
 	pol, _ := host.BaselinePolicy()
-	e := &host.Engine{Env: host.NewEnv("/"), StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("firewall")}, Clock: testenv.Clock(t)}
+	e := &host.Engine{Env: host.NewEnv("/"), StateDir: hosttest.StateDir(), Modules: []host.Module{mustModule("firewall")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +98,37 @@ func TestLiveFirewallApplyAndRollback(t *testing.T) {
 	}
 }
 
+// A second apply on a running ufw loads the new rules: ufw --force enable
+// only says "Firewall already started" there, so activation reloads.
+func TestLiveFirewallSecondApplyLoadsRules(t *testing.T) {
+	testenv.Tool(t, "ufw")
+	if !hosttest.InPrivateNamespaces(t, "/etc/ufw", "/etc/default") {
+		return
+	}
+	ctx := context.Background()
+	pol, _ := host.BaselinePolicy()
+	e := &host.Engine{Env: host.NewEnv("/"), StateDir: hosttest.StateDir(), Modules: []host.Module{mustModule("firewall")}, Clock: testenv.Clock(t)}
+	apply := func() {
+		t.Helper()
+		plan, err := e.Plan(ctx, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Apply(ctx, plan, host.ApplyOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apply()
+	pol.Firewall.Allow = append(pol.Firewall.Allow, host.PortRule{Port: 8443, Proto: "tcp", Comment: "alt"})
+	apply()
+	if rules, _ := exec.Command("iptables", "-S", "ufw-user-input").Output(); !strings.Contains(string(rules), "--dport 8443 -j ACCEPT") {
+		t.Errorf("the running ufw did not load the second apply's rule:\n%s", rules)
+	}
+	if rules, _ := exec.Command("iptables", "-S", "ctsec-docker-user").Output(); !strings.Contains(string(rules), "--ctorigdstport 8443 -j RETURN") {
+		t.Errorf("DOCKER-USER did not get the second apply's port:\n%s", rules)
+	}
+}
+
 // Live SSH: a real sshd runs in the private network namespace; apply
 // reloads it (SIGHUP), a NEW login with the key still works while password
 // login is gone, and rollback brings the password method back.
@@ -131,7 +136,7 @@ func TestLiveSSHApplyReloadAndRollback(t *testing.T) {
 	for _, tool := range []string{"sshd", "ssh", "ssh-keygen", "ip"} {
 		testenv.Tool(t, tool)
 	}
-	if !inPrivateNamespaces(t, "/etc/ssh", "empty:/root", "empty:/run") {
+	if !hosttest.InPrivateNamespaces(t, "/etc/ssh", "empty:/root", "empty:/run") {
 		return
 	}
 	ctx := context.Background()
@@ -183,7 +188,7 @@ func TestLiveSSHApplyReloadAndRollback(t *testing.T) {
 	pol.SSH.Settings["PermitRootLogin"] = "prohibit-password"
 	env := host.NewEnv("/")
 	env.Operator = "root"
-	e := &host.Engine{Env: env, StateDir: os.Getenv("CTSEC_TEST_STATE"), Modules: []host.Module{mustModule("ssh")}, Clock: testenv.Clock(t)}
+	e := &host.Engine{Env: env, StateDir: hosttest.StateDir(), Modules: []host.Module{mustModule("ssh")}, Clock: testenv.Clock(t)}
 	plan, err := e.Plan(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
@@ -214,7 +219,7 @@ func TestLiveFirewallGuardSeesListeningSSHPort(t *testing.T) {
 	for _, tool := range []string{"sshd", "ss", "ip", "ufw"} {
 		testenv.Tool(t, tool)
 	}
-	if !inPrivateNamespaces(t, "/etc/ufw", "/etc/default", "empty:/run") {
+	if !hosttest.InPrivateNamespaces(t, "/etc/ufw", "/etc/default", "empty:/run") {
 		return
 	}
 	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {

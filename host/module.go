@@ -87,6 +87,18 @@ func (p *ModulePlan) Changed() bool { return len(p.Edits) > 0 || p.ActivateOnly 
 // one that belongs to someone other than root, or that others can write,
 // is an edit even with the right content, and says so.
 func NewEdit(env *Env, path string, desired []byte, mode fs.FileMode) (*Edit, error) {
+	return newEdit(env, path, desired, mode, false)
+}
+
+// NewEditMode is NewEdit for a file that must have exactly mode afterwards
+// (a hook script ufw-init runs only when it is executable): an existing
+// file with another mode is an edit even with the right content, and says
+// so.
+func NewEditMode(env *Env, path string, desired []byte, mode fs.FileMode) (*Edit, error) {
+	return newEdit(env, path, desired, mode, true)
+}
+
+func newEdit(env *Env, path string, desired []byte, mode fs.FileMode, exact bool) (*Edit, error) {
 	fsys := env.FS()
 	old, err := env.ReadFile(path)
 	exists := err == nil
@@ -110,8 +122,12 @@ func NewEdit(env *Env, path string, desired []byte, mode fs.FileMode) (*Edit, er
 		if uid != os.Geteuid() {
 			ed.Warnings = append(ed.Warnings, fmt.Sprintf("%s belongs to uid %d, who could change what it configures; apply gives it to uid %d", path, uid, os.Geteuid()))
 		}
-		if m := st.Mode().Perm(); m&0o022 != 0 {
+		if m := st.Mode().Perm(); m&0o022 != 0 && !exact {
 			ed.Warnings = append(ed.Warnings, fmt.Sprintf("%s is writable by group or others (mode %04o); apply makes it %04o", path, m, ed.Mode))
+		}
+		if m := st.Mode().Perm(); exact && m != mode {
+			ed.Mode = mode
+			ed.Warnings = append(ed.Warnings, fmt.Sprintf("%s has mode %04o; apply makes it %04o", path, m, mode))
 		}
 		if string(old) == string(desired) && len(ed.Warnings) == 0 {
 			return nil, nil

@@ -14,7 +14,7 @@ import (
 func TestLabDoctor(t *testing.T) {
 	testenv.Lab(t)
 	testenv.Docker(t)
-	res := runDoctor(context.Background(), "/", "")
+	res := inspectHost(context.Background(), "/", "")
 	checks := map[string]doctorCheck{}
 	for _, c := range res.Checks {
 		checks[c.Name] = c

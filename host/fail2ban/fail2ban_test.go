@@ -291,3 +291,38 @@ func BenchmarkParseINIContinuation(b *testing.B) {
 		}
 	}
 }
+
+func TestParseStatus(t *testing.T) {
+	out := "Status for the jail: sshd\n|- Filter\n|  |- Currently failed:\t0\n|  |- Total failed:\t3\n|  `- Journal matches:\t_SYSTEMD_UNIT=sshd.service + _COMM=sshd\n`- Actions\n   |- Currently banned:\t2\n   |- Total banned:\t2\n   `- Banned IP list:\t10.98.0.2 2001:db8::7\n"
+	st, err := ParseStatus([]byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Banned != 2 || st.TotalFailed != 3 || len(st.BannedIPs) != 2 || st.BannedIPs[1].String() != "2001:db8::7" {
+		t.Errorf("status = %+v", st)
+	}
+	for _, bad := range []string{
+		"nothing here\n",
+		"   |- Currently banned:\tmany\n",
+		"   |- Currently banned:\t1\n   `- Banned IP list:\t10.98.0.2;rm\n",
+	} {
+		if _, err := ParseStatus([]byte(bad)); err == nil {
+			t.Errorf("%q parsed", bad)
+		}
+	}
+}
+
+func FuzzParseStatus(f *testing.F) {
+	f.Add("Status for the jail: sshd\n`- Actions\n   |- Currently banned:\t1\n   `- Banned IP list:\t10.98.0.2\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		st, err := ParseStatus([]byte(s))
+		if err != nil {
+			return
+		}
+		for _, a := range st.BannedIPs {
+			if !a.IsValid() {
+				t.Fatalf("invalid address from %q", s)
+			}
+		}
+	})
+}

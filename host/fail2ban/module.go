@@ -194,6 +194,7 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 			fs = append(fs, f)
 		}
 	}
+	fs = append(fs, bannedFindings(ctx, env, pol)...)
 	if env.DockerPresent() && !strings.Contains(j.Get("chain"), "DOCKER-USER") {
 		fs = append(fs, report.Finding{Rule: "host/fail2ban-docker", Severity: report.Info, Target: "jail " + jail,
 			Message: "bans are added to INPUT; ports published by containers go through FORWARD and are not protected by this jail"})
@@ -326,7 +327,7 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 	mp.Refusals = append(mp.Refusals, refusals...)
 	mp.Commands = []string{"fail2ban-client -c " + ConfDir + " -t", "fail2ban-client -c " + ConfDir + " -d (check the jail's values)"}
 	if env.Live() {
-		mp.Commands = append(mp.Commands, "fail2ban-client reload (if the server runs)")
+		mp.Commands = append(mp.Commands, reloadCommand(env)+" (if the server runs), then the running jail's maxretry, findtime and bantime checked (fail2ban-client get)")
 	}
 	if pol.Fail2ban.Backend == "systemd" && !pythonSystemd(env) {
 		// Verification runs this machine's fail2ban-client, so only on the
@@ -438,22 +439,62 @@ func (*Module) Capture(context.Context, *host.Env, *host.ModulePlan) (json.RawMe
 	return nil, nil
 }
 
-func (m *Module) Activate(ctx context.Context, env *host.Env, _ *host.ModulePlan) error {
-	return reload(ctx, env)
+// Activate has the running server read the new files, then asks it for
+// the jail's values: a reload that left the old ones in force fails here,
+// and the apply is rolled back.
+func (m *Module) Activate(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
+	running, err := reload(ctx, env)
+	if err != nil || !running {
+		return err
+	}
+	pd, ok := mp.Data.(planData)
+	if !ok {
+		return nil
+	}
+	for _, c := range []struct{ key, want string }{
+		{"maxretry", strconv.Itoa(pd.Policy.MaxRetry)}, {"findtime", pd.Policy.FindTime}, {"bantime", pd.Policy.BanTime},
+	} {
+		out, err := env.Runner.Output(ctx, "fail2ban-client", "get", pd.Policy.Jail, c.key)
+		if err != nil {
+			return fmt.Errorf("reading the running jail %s: %w", pd.Policy.Jail, err)
+		}
+		got, ok1 := seconds(strings.TrimSpace(string(out)))
+		want, ok2 := seconds(c.want)
+		if !ok1 || !ok2 || got != want {
+			return fmt.Errorf("after the reload the running jail %s has %s %s, not the policy's %s", pd.Policy.Jail, c.key, strings.TrimSpace(string(out)), c.want)
+		}
+	}
+	return nil
 }
 
 func (m *Module) Revert(ctx context.Context, env *host.Env, _ json.RawMessage) error {
-	return reload(ctx, env)
+	_, err := reload(ctx, env)
+	return err
 }
 
-// reload asks a running fail2ban server to re-read its configuration.
-func reload(ctx context.Context, env *host.Env) error {
+// reload has a running fail2ban server re-read its configuration: through
+// systemd where it runs (fail2ban.service's ExecReload, and systemd knows
+// of it), else with fail2ban-client. It reports whether a server runs.
+func reload(ctx context.Context, env *host.Env) (bool, error) {
 	if !env.Live() {
-		return nil
+		return false, nil
 	}
 	if res, err := env.Runner.Run(ctx, "fail2ban-client", "ping"); err != nil || res.ExitCode != 0 {
-		return nil // not running: it reads the files when it starts
+		return false, nil // not running: it reads the files when it starts
 	}
-	_, err := env.Runner.Output(ctx, "fail2ban-client", "reload")
-	return err
+	cmd := strings.Fields(reloadCommand(env))
+	_, err := env.Runner.Output(ctx, cmd[0], cmd[1:]...)
+	return true, err
+}
+
+// reloadCommand is how the running server is reloaded: through systemd when
+// fail2ban.service runs (a server started by hand answers ping but has no
+// unit), else fail2ban-client.
+func reloadCommand(env *host.Env) string {
+	if env.Systemd() {
+		if res, err := env.Runner.Run(context.Background(), "systemctl", "is-active", "--quiet", "fail2ban"); err == nil && res.ExitCode == 0 {
+			return "systemctl reload fail2ban"
+		}
+	}
+	return "fail2ban-client reload"
 }

@@ -46,44 +46,11 @@ func TestDockerBypassLive(t *testing.T) {
 
 func dockerBypassInner(t *testing.T) {
 	ctx := context.Background()
-	dir := os.Getenv("CTSEC_FW_DIR")
-	sock := "unix://" + filepath.Join(dir, "docker.sock")
 	exec.Command("ip", "link", "set", "lo", "up").Run()
-	dockerd := exec.Command("dockerd", "--host", sock, "--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "docker.pid"))
-	logf, err := os.Create(filepath.Join(dir, "dockerd.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dockerd.Stdout, dockerd.Stderr = logf, logf
-	if err := dockerd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		exec.Command("docker", "-H", sock, "rm", "-f", "ctsec-bypass-web").Run()
-		dockerd.Process.Signal(syscall.SIGTERM)
-		dockerd.Wait()
-	})
-	t.Setenv("DOCKER_HOST", sock)
-	docker := func(stdin []byte, args ...string) string {
-		t.Helper()
-		c := exec.Command("docker", args...)
-		c.Stdin = bytes.NewReader(stdin)
-		out, err := c.CombinedOutput()
-		if err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "dockerd.log"))
-			t.Fatalf("docker %v: %v\n%s\ndockerd log:\n%s", args, err, out, log)
-		}
-		return string(out)
-	}
-	for deadline := time.Now().Add(60 * time.Second); exec.Command("docker", "version").Run() != nil; {
-		if time.Now().After(deadline) {
-			t.Fatal("private dockerd did not answer within 60s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	docker(testenv.BusyboxTar(t), "import", "-", "ctsec-bypass:1")
-	docker(nil, "run", "-d", "--name", "ctsec-bypass-web", "-p", "0.0.0.0:18080:80", "ctsec-bypass:1", "sleep", "300")
+	d := startDockerd(t, os.Getenv("CTSEC_FW_DIR"))
+	t.Cleanup(func() { d.run(nil, "rm", "-f", "ctsec-bypass-web") })
+	d.docker(t, testenv.BusyboxTar(t), "import", "-", "ctsec-bypass:1")
+	d.docker(t, nil, "run", "-d", "--name", "ctsec-bypass-web", "-p", "0.0.0.0:18080:80", "ctsec-bypass:1", "sleep", "300")
 
 	pol, _ := host.BaselinePolicy()
 	// One finding per binding: 0.0.0.0, and [::] where Docker publishes on
@@ -113,4 +80,77 @@ func dockerBypassInner(t *testing.T) {
 		t.Fatalf("iptables: %v %s", err, out)
 	}
 	bypass(report.Info)
+}
+
+// privateDockerd is a dockerd of the test's own, for a test that runs in
+// private network and mount namespaces: its docker0, DNAT and DOCKER-USER
+// exist only there. DOCKER_HOST points at it for the rest of the test.
+type privateDockerd struct {
+	dir, sock string
+	cmd       *exec.Cmd
+}
+
+func startDockerd(t *testing.T, dir string) *privateDockerd {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	d := &privateDockerd{dir: dir, sock: "unix://" + filepath.Join(dir, "docker.sock")}
+	t.Setenv("DOCKER_HOST", d.sock)
+	d.start(t)
+	t.Cleanup(d.stop)
+	return d
+}
+
+// start runs dockerd and waits until it answers.
+func (d *privateDockerd) start(t *testing.T) {
+	t.Helper()
+	d.cmd = exec.Command("dockerd", "--host", d.sock, "--data-root", filepath.Join(d.dir, "data"),
+		"--exec-root", filepath.Join(d.dir, "exec"), "--pidfile", filepath.Join(d.dir, "docker.pid"))
+	logf, err := os.OpenFile(filepath.Join(d.dir, "dockerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	d.cmd.Stdout, d.cmd.Stderr = logf, logf
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(60 * time.Second); exec.Command("docker", "version").Run() != nil; {
+		if time.Now().After(deadline) {
+			t.Fatalf("private dockerd did not answer within 60s:\n%s", d.log())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// stop ends dockerd as systemctl stop docker would (SIGTERM, wait).
+func (d *privateDockerd) stop() {
+	if d.cmd == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.cmd.Wait()
+	d.cmd = nil
+}
+
+func (d *privateDockerd) log() string {
+	b, _ := os.ReadFile(filepath.Join(d.dir, "dockerd.log"))
+	return string(b)
+}
+
+func (d *privateDockerd) run(stdin []byte, args ...string) (string, error) {
+	c := exec.Command("docker", args...)
+	c.Stdin = bytes.NewReader(stdin)
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+func (d *privateDockerd) docker(t *testing.T, stdin []byte, args ...string) string {
+	t.Helper()
+	out, err := d.run(stdin, args...)
+	if err != nil {
+		t.Fatalf("docker %v: %v\n%s\ndockerd log:\n%s", args, err, out, d.log())
+	}
+	return out
 }

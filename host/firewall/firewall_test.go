@@ -26,7 +26,7 @@ func ufwRoot(t *testing.T) *host.Env {
 	for _, tool := range []string{"ufw", "unshare", "iptables", "sshd"} {
 		testenv.Tool(t, tool)
 	}
-	env := hosttest.Root(t, "/etc/ufw", "/etc/default/ufw", "/etc/ssh/sshd_config")
+	env := hosttest.Root(t, "/etc/ufw", "/etc/default/ufw", "/etc/ssh/sshd_config", "/usr/share/ufw/after.init")
 	hosttest.Write(t, env, "/etc/ssh/sshd_config.d/.keep", "")
 	return env
 }
@@ -229,7 +229,7 @@ func FuzzParseDockerPorts(f *testing.F) {
 func TestDockerBypass(t *testing.T) {
 	pol, _ := host.BaselinePolicy()
 	pubs := append(ParseDockerPorts("web", "0.0.0.0:443->8443/tcp"), ParseDockerPorts("admin", "0.0.0.0:8080->80/tcp, 127.0.0.1:9000->9000/tcp")...)
-	fs := dockerFindings(pubs, "-j RETURN", false, pol)
+	fs := dockerFindings(pubs, "-j RETURN", false, false, pol)
 	var high, info []string
 	for _, f := range fs {
 		if f.Rule != "host/firewall-docker-bypass" {
@@ -246,7 +246,7 @@ func TestDockerBypass(t *testing.T) {
 	if !reflect.DeepEqual(high, []string{"admin"}) || !reflect.DeepEqual(info, []string{"web"}) {
 		t.Errorf("high %v info %v", high, info)
 	}
-	fs = dockerFindings(pubs, "-j ufw-user-forward; -j DROP", true, pol)
+	fs = dockerFindings(pubs, "-j ufw-user-forward; -j DROP", true, false, pol)
 	for _, f := range fs {
 		if f.Severity > report.Info {
 			t.Errorf("with a filtering DOCKER-USER: %+v", f)

@@ -3,6 +3,7 @@ package firewall
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -133,35 +134,91 @@ func (m *Module) Audit(ctx context.Context, env *host.Env, pol *host.Policy) ([]
 		}
 	}
 	if pol.Firewall.Docker {
-		fs = append(fs, m.auditDocker(ctx, env, pol)...)
+		fs = append(fs, m.auditDocker(ctx, env, pol, st)...)
 	}
 	return fs, nil
 }
 
-// auditDocker compares published container ports with UFW and DOCKER-USER.
-func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Policy) []report.Finding {
-	if !env.Live() {
-		return nil
+// auditDocker compares published container ports with the policy, ctsec's
+// block in after.init and what DOCKER-USER holds.
+func (m *Module) auditDocker(ctx context.Context, env *host.Env, pol *host.Policy, st *ufwState) []report.Finding {
+	want := planDockerFilter(pol.Firewall, st.defaults["DEFAULT_INPUT_POLICY"])
+	fs := afterInitFindings(env, want)
+	if !env.Live() || !env.DockerPresent() {
+		return fs
 	}
-	if !env.DockerPresent() {
-		return nil
+	pubs, err := published(ctx, env)
+	if err != nil {
+		return append(fs, report.Finding{Rule: "host/firewall-docker", Severity: report.Info, Target: "docker",
+			Message: "cannot list containers to check published ports: " + err.Error()})
 	}
-	res, err := env.Runner.Run(ctx, "docker", "ps", "--format", "{{.Names}}\t{{.Ports}}")
-	if err != nil || res.ExitCode != 0 {
-		return []report.Finding{{Rule: "host/firewall-docker", Severity: report.Info, Target: "docker",
-			Message: "cannot list containers to check published ports: " + errText(err, res)}}
-	}
-	var pubs []Published
-	for _, l := range strings.Split(strings.TrimSpace(string(res.Stdout)), "\n") {
-		name, ports, _ := strings.Cut(l, "\t")
-		pubs = append(pubs, ParseDockerPorts(name, ports)...)
+	loadedOK := false
+	if want != nil {
+		f := report.Finding{Rule: "host/firewall-docker-user", Severity: report.Info, Target: dockerChain, File: afterInit}
+		cs, err := liveChains(ctx, env.Runner)
+		if err == nil {
+			err = checkLoaded(cs, want)
+		}
+		if err != nil {
+			f.Severity = report.Medium
+			f.Message = "ctsec's DOCKER-USER filter is not in force: " + err.Error()
+			f.Fix = "ctsec host apply firewall (or ufw reload, which runs " + afterInit + ")"
+		} else {
+			loadedOK = true
+			f.Message = fmt.Sprintf("DOCKER-USER jumps first to %s: from outside, published container ports are reachable only on the ports firewall.allow lists", dockerChain)
+		}
+		fs = append(fs, f)
 	}
 	dockerUser, filtered := dockerUserRules(ctx, env)
-	return dockerFindings(pubs, dockerUser, filtered, pol)
+	return append(fs, dockerFindings(pubs, dockerUser, filtered, loadedOK, pol)...)
 }
 
-// dockerFindings reports each published port that bypasses UFW.
-func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *host.Policy) []report.Finding {
+// afterInitFindings judges the block in after.init against the policy:
+// it is what loads the filter again at every ufw start, boot included.
+func afterInitFindings(env *host.Env, want *dockerFilter) []report.Finding {
+	f := report.Finding{Rule: "host/firewall-docker-user", Severity: report.Medium, Target: afterInit, File: afterInit,
+		Fix: "ctsec host apply firewall"}
+	data, err := env.ReadFile(afterInit)
+	if err != nil && !host.IsNotExist(err) {
+		f.Message = "cannot read " + afterInit + ": " + err.Error()
+		return []report.Finding{f}
+	}
+	start, end, ok, err := findBlock(data)
+	var be *blockError
+	if errors.As(err, &be) {
+		f.Line, f.Message = be.Line, afterInit+": "+be.Msg
+		return []report.Finding{f}
+	}
+	if want == nil {
+		if ok {
+			f.Severity, f.Line = report.Low, lineOf(data, start)
+			f.Message = afterInit + " loads ctsec's DOCKER-USER filter, which the policy does not ask for (firewall.docker off, or incoming connections allowed)"
+			return []report.Finding{f}
+		}
+		return nil
+	}
+	block, err := renderBlock(want)
+	if err != nil {
+		f.Message = err.Error()
+		return []report.Finding{f}
+	}
+	switch st, _ := env.FS().Stat(afterInit); {
+	case !ok:
+		f.Message = afterInit + " has no ctsec block: published container ports bypass UFW whenever ufw starts (boot, reload) without ctsec's DOCKER-USER filter"
+	case string(data[start:end]) != block:
+		f.Line = lineOf(data, start)
+		f.Message = "ctsec's block in " + afterInit + " does not load the policy's DOCKER-USER filter (the policy changed since the last apply, or the block was edited)"
+	case st == nil || st.Mode().Perm()&0o100 == 0:
+		f.Message = afterInit + " holds ctsec's block but is not executable, so ufw-init does not run it"
+	default:
+		return nil
+	}
+	return []report.Finding{f}
+}
+
+// dockerFindings reports each published port that bypasses UFW; ctsec
+// says whether ctsec's DOCKER-USER filter for the policy is in force.
+func dockerFindings(pubs []Published, dockerUser string, filtered, ctsec bool, pol *host.Policy) []report.Finding {
 	var fs []report.Finding
 	fs = append(fs, report.Finding{Rule: "host/firewall-docker-user", Severity: report.Info, Target: "DOCKER-USER",
 		Message: fmt.Sprintf("DOCKER-USER chain: %s; %d published port binding(s) on this host", dockerUser, len(pubs))})
@@ -169,14 +226,15 @@ func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *hos
 		if !p.Public() {
 			continue
 		}
-		allowed := false
-		for _, a := range pol.Firewall.Allow {
-			if a.Port == p.HostPort && a.Proto == p.Proto && len(a.From) == 0 {
-				allowed = true
-			}
-		}
+		allowed := allowedPort(pol.Firewall, p.HostPort, p.Proto)
 		sev, why := report.High, "is reachable from anywhere: Docker DNATs it into FORWARD, so UFW's rules never see it, and DOCKER-USER does not filter it"
 		switch {
+		case ctsec && allowed:
+			sev, why = report.Info, "is reachable from outside: firewall.allow opens it, and ctsec's DOCKER-USER filter lets it through"
+		case ctsec && allowedFrom(pol.Firewall, p.HostPort, p.Proto):
+			sev, why = report.Info, "is reachable from outside only from the sources firewall.allow lists for it (ctsec's DOCKER-USER filter)"
+		case ctsec:
+			sev, why = report.Info, "is closed from outside by ctsec's DOCKER-USER filter (not in firewall.allow)"
 		case filtered:
 			sev, why = report.Info, "bypasses UFW; DOCKER-USER has filtering rules, check they cover it"
 		case allowed:
@@ -184,7 +242,7 @@ func dockerFindings(pubs []Published, dockerUser string, filtered bool, pol *hos
 		}
 		fs = append(fs, report.Finding{Rule: "host/firewall-docker-bypass", Severity: sev, Target: p.Container,
 			Message: fmt.Sprintf("container %s publishes %s:%d/%s (→ %s) which %s", p.Container, p.HostIP, p.HostPort, p.Proto, p.Target, why),
-			Fix:     "bind it to 127.0.0.1 in the compose file, or filter it in DOCKER-USER (see docs/host.md)"})
+			Fix:     "ctsec host apply firewall (DOCKER-USER keeps published ports closed from outside except those in firewall.allow), or bind it to 127.0.0.1 in the compose file"})
 	}
 	return fs
 }
@@ -302,7 +360,7 @@ func copyUFW(env *host.Env) (string, error) {
 }
 
 func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*host.ModulePlan, error) {
-	mp := &host.ModulePlan{Data: pol.Firewall}
+	mp := &host.ModulePlan{}
 	if !installed(env) {
 		mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "firewall-installed", Reason: "ufw is not installed (apt-get install ufw)"})
 		return mp, nil
@@ -312,6 +370,11 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		return nil, fmt.Errorf("copying ufw files: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	// Planning needs only the state files ufw writes: the admin's hook
+	// scripts, which ufw-init runs at every start, do not run for a plan.
+	for _, hook := range []string{"before.init", "after.init"} {
+		os.Chmod(filepath.Join(dir, "etc/ufw", hook), 0o640)
+	}
 	cmds := script(pol)
 	res, err := Sandbox(ctx, env.Runner, dir, strings.Join(cmds, " >/dev/null; ")+" >/dev/null")
 	if err != nil {
@@ -333,13 +396,39 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 			mp.Edits = append(mp.Edits, *ed)
 		}
 	}
+	def, err := os.ReadFile(filepath.Join(dir, "etc/default/ufw"))
+	if err != nil {
+		return nil, err
+	}
+	filter := planDockerFilter(pol.Firewall, ParseKV(def)["DEFAULT_INPUT_POLICY"])
+	mp.Data = planData{fw: pol.Firewall, docker: filter}
+	ed, refusal, err := afterInitEdit(env, filter)
+	if err != nil {
+		return nil, err
+	}
+	if ed != nil {
+		mp.Edits = append(mp.Edits, *ed)
+	}
+	if refusal != nil {
+		mp.Refusals = append(mp.Refusals, *refusal)
+	}
 	if !mp.Changed() {
 		return mp, nil
 	}
 	mp.Commands = append([]string{"# computed by running, in a private mount+network namespace on a copy:"}, cmds...)
-	mp.Commands = append(mp.Commands, "ufw --dry-run enable and ufw --force enable in a private network namespace (verify)")
+	if filter != nil {
+		mp.Commands = append(mp.Commands, "# published container ports, filtered in DOCKER-USER by "+afterInit+" at every ufw start:",
+			"iptables -N "+dockerChain+"; iptables -I DOCKER-USER 1 -j "+dockerChain+" (and ip6tables)")
+		mp.Commands = append(mp.Commands, filter.describe()...)
+		if pubs, err := published(ctx, env); err == nil {
+			if closed := closedPorts(pubs, pol.Firewall); len(closed) > 0 {
+				mp.Notes = append(mp.Notes, "published container ports that DOCKER-USER will close from outside (not in firewall.allow): "+portList(closed))
+			}
+		}
+	}
+	mp.Commands = append(mp.Commands, "ufw --dry-run enable, ufw --force enable and ufw disable in a private network namespace: the loaded chains must be the policy's (verify)")
 	if env.Live() {
-		mp.Commands = append(mp.Commands, "ufw --force enable (or ufw reload when already active)")
+		mp.Commands = append(mp.Commands, "ufw --force enable (or ufw reload when already running), then the loaded DOCKER-USER chain checked")
 	}
 	// Lockout guard: default-deny must keep every SSH port open, from the
 	// operator's address at least.
@@ -376,16 +465,26 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 	return mp, nil
 }
 
+// planData carries the policy and the planned DOCKER-USER filter from
+// planning to verification and activation.
+type planData struct {
+	fw     host.FirewallPolicy
+	docker *dockerFilter
+}
+
 // Verify has the real ufw load the written files in a private network
-// namespace: --dry-run first, then a real enable there, and checks the
-// resulting status lists every allowed port.
+// namespace: --dry-run first, then a real enable there (which runs
+// after.init), and checks the resulting status lists every allowed port and
+// ctsec's DOCKER-USER chain is the planned one; then ufw disable there, which
+// must take the chain out again.
 func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
 	dir, err := copyUFW(env)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	res, err := Sandbox(ctx, env.Runner, dir, "ufw --dry-run enable >/dev/null && ufw --force enable >/dev/null && ufw status verbose && echo '#rules' && iptables -w -S ufw-user-input")
+	res, err := Sandbox(ctx, env.Runner, dir, "ufw --dry-run enable >/dev/null && ufw --force enable >/dev/null && ufw status verbose && echo '#rules' && iptables -w -S ufw-user-input && echo '#docker' && "+
+		chainsScript()+" && ufw disable >/dev/null && echo '#stopped' && "+chainsScript())
 	if err != nil {
 		return err
 	}
@@ -393,13 +492,16 @@ func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan)
 		return fmt.Errorf("ufw rejected the rules (exit %d): %s", res.ExitCode, execx.FirstLine(append(res.Stderr, res.Stdout...)))
 	}
 	out := string(res.Stdout)
-	fw, _ := mp.Data.(host.FirewallPolicy)
+	pd, _ := mp.Data.(planData)
+	fw := pd.fw
 	if fw.DefaultIncoming != "" && !strings.Contains(out, "Default: "+fw.DefaultIncoming+" (incoming)") {
 		return fmt.Errorf("ufw status does not show default %s incoming", fw.DefaultIncoming)
 	}
 	// ufw does not fail on a rules file iptables-restore rejects, so check
 	// what the namespace's kernel really has loaded.
-	status, loaded, _ := strings.Cut(out, "#rules")
+	status, rest, _ := strings.Cut(out, "#rules")
+	loaded, rest, _ := strings.Cut(rest, "#docker")
+	running, stopped, _ := strings.Cut(rest, "#stopped")
 	for _, a := range fw.Allow {
 		if !strings.Contains(status, fmt.Sprintf("\n%d/%s ", a.Port, a.Proto)) && len(a.From) == 0 {
 			return fmt.Errorf("ufw status lacks %d/%s", a.Port, a.Proto)
@@ -407,6 +509,12 @@ func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan)
 		if !strings.Contains(loaded, fmt.Sprintf("--dport %d -j ACCEPT", a.Port)) {
 			return fmt.Errorf("%d/%s is not in the loaded ufw-user-input chain", a.Port, a.Proto)
 		}
+	}
+	if err := checkLoaded(parseChains(running), pd.docker); err != nil {
+		return fmt.Errorf("after ufw enable: %w", err)
+	}
+	if err := checkLoaded(parseChains(stopped), nil); err != nil {
+		return fmt.Errorf("after ufw disable: %w", err)
 	}
 	return nil
 }
@@ -426,15 +534,44 @@ func (m *Module) Capture(ctx context.Context, env *host.Env, _ *host.ModulePlan)
 	return json.Marshal(captured{Active: strings.Contains(string(res.Stdout), "Status: active")})
 }
 
-func (m *Module) Activate(ctx context.Context, env *host.Env, _ *host.ModulePlan) error {
+// Activate loads the written files: ufw --force enable when ufw is not
+// running, else ufw reload (enable would only say "Firewall already
+// started"); both run after.init, whose block loads DOCKER-USER's rules.
+// Then the kernel's chains must be the planned ones.
+func (m *Module) Activate(ctx context.Context, env *host.Env, mp *host.ModulePlan) error {
 	if !env.Live() {
 		return nil
+	}
+	if err := loadUFW(ctx, env); err != nil {
+		return err
+	}
+	pd, _ := mp.Data.(planData)
+	if pd.docker == nil {
+		// The new after.init has no block to take the chain out at stop.
+		if err := removeChain(ctx, env.Runner); err != nil {
+			return err
+		}
+	}
+	chains, err := liveChains(ctx, env.Runner)
+	if err != nil {
+		return err
+	}
+	return checkLoaded(chains, pd.docker)
+}
+
+// loadUFW makes the running ufw use its files.
+func loadUFW(ctx context.Context, env *host.Env) error {
+	if res, err := env.Runner.Run(ctx, "iptables", "-w", "-nL", "ufw-user-input"); err == nil && res.ExitCode == 0 {
+		_, err := env.Runner.Output(ctx, "ufw", "reload")
+		return err
 	}
 	_, err := env.Runner.Output(ctx, "ufw", "--force", "enable")
 	return err
 }
 
 // Revert loads the restored files, or turns ufw off again if it was off.
+// ctsec's chain is taken out first when the restored after.init has no
+// block of ctsec's that would do it.
 func (m *Module) Revert(ctx context.Context, env *host.Env, state json.RawMessage) error {
 	if !env.Live() || len(state) == 0 {
 		return nil
@@ -443,10 +580,19 @@ func (m *Module) Revert(ctx context.Context, env *host.Env, state json.RawMessag
 	if err := json.Unmarshal(state, &c); err != nil {
 		return err
 	}
+	restored, err := env.ReadFile(afterInit)
+	if err != nil && !host.IsNotExist(err) {
+		return err
+	}
+	if _, _, ok, err := findBlock(restored); err != nil || !ok {
+		if err := removeChain(ctx, env.Runner); err != nil {
+			return err
+		}
+	}
 	if c.Active {
 		_, err := env.Runner.Output(ctx, "ufw", "reload")
 		return err
 	}
-	_, err := env.Runner.Output(ctx, "ufw", "disable")
+	_, err = env.Runner.Output(ctx, "ufw", "disable")
 	return err
 }

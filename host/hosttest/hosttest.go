@@ -6,7 +6,9 @@ package hosttest
 import (
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/host"
@@ -96,4 +98,87 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(out, b, info.Mode().Perm())
 	})
+}
+
+// namespacedEnv marks the inner run of InPrivateNamespaces.
+const namespacedEnv = "CTSEC_HOST_NAMESPACED"
+
+// Namespaced reports whether this is the inner run of InPrivateNamespaces.
+func Namespaced() bool { return os.Getenv(namespacedEnv) == "1" }
+
+// StateDir is the state directory the outer run of InPrivateNamespaces
+// made for the inner one (outside the tmpfs mounts, so it survives them).
+func StateDir() string { return os.Getenv("CTSEC_TEST_STATE") }
+
+// InPrivateNamespaces re-runs the calling test inside `unshare --mount
+// --net` with tmpfs over the given directories, so the live path (root "/":
+// write the real paths, sysctl -p, ufw enable, revert) runs for real while
+// the machine's files, network sysctls and firewall stay untouched. It
+// reports whether the caller is the inner run. Each directory is copied
+// aside, covered with a tmpfs, and the copy put back, so the inner run sees
+// the machine's files but writes only to memory that disappears with the
+// namespace; one written "empty:/run" gets an empty tmpfs instead.
+func InPrivateNamespaces(t *testing.T, dirs ...string) bool {
+	t.Helper()
+	if Namespaced() {
+		return true
+	}
+	testenv.Root(t)
+	testenv.Tool(t, "unshare")
+	script := `set -e; for d in "$@"; do case "$d" in empty:*) mount -t tmpfs tmpfs "${d#empty:}"; continue;; esac; mkdir -p "$STAGE$d"; cp -a "$d/." "$STAGE$d/"; mount -t tmpfs tmpfs "$d"; cp -a "$STAGE$d/." "$d/"; done; exec env ` + namespacedEnv + `=1 "$TESTBIN" -test.run "^$TESTNAME\$" -test.v -test.timeout 300s`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", "sh", "-c", script, "sh"}, dirs...)...)
+	cmd.Env = append(os.Environ(), "STAGE="+t.TempDir(), "CTSEC_TEST_STATE="+t.TempDir(), "TESTBIN="+os.Args[0], "TESTNAME="+t.Name())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("inner run in private namespaces failed: %v\n%s", err, out)
+	}
+	t.Logf("inner run:\n%s", out)
+	return false
+}
+
+// Netns is a network namespace of the test's own (`ip netns`), joined to
+// the test's namespace by a veth pair: a client that comes from another
+// machine as far as the host's firewall, sshd and fail2ban can tell. Host
+// is this side's address, Addr the client's.
+type Netns struct {
+	Name, Host, Addr string
+}
+
+// NewNetns makes the namespace name with the client at PREFIX.2/24 and this
+// side at PREFIX.1 (prefix "10.98.0"); it is deleted when the test ends.
+func NewNetns(t testing.TB, name, prefix string) *Netns {
+	t.Helper()
+	testenv.Tool(t, "ip")
+	n := &Netns{Name: name, Host: prefix + ".1", Addr: prefix + ".2"}
+	exec.Command("ip", "netns", "del", name).Run() // left by a killed run
+	hostIf, peerIf := name+"-h", name+"-c"
+	for _, args := range [][]string{
+		{"netns", "add", name},
+		{"link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", name},
+		{"addr", "add", n.Host + "/24", "dev", hostIf},
+		{"link", "set", hostIf, "up"},
+		{"-n", name, "addr", "add", n.Addr + "/24", "dev", peerIf},
+		{"-n", name, "link", "set", peerIf, "up"},
+		{"-n", name, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			exec.Command("ip", "netns", "del", name).Run()
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return n
+}
+
+// Command runs a program inside the namespace.
+func (n *Netns) Command(name string, args ...string) *exec.Cmd {
+	return exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+}
+
+// Get fetches http://ADDR:PORT/ from inside the namespace, bounded (a
+// dropped SYN times out), and returns the body; busybox 1.35's wget -T
+// crashes, so timeout(1) bounds it.
+func (n *Netns) Get(addr, port string) (string, error) {
+	out, err := n.Command("timeout", "3", "busybox", "wget", "-q", "-O-", "http://"+addr+":"+port+"/").CombinedOutput()
+	return string(out), err
 }
