@@ -91,11 +91,15 @@ func TestPortsListedOnce(t *testing.T) {
 		"created": {"-p", "82"},
 	}, "running")
 	results := benchPrefix(t, prefix)
-	re := regexp.MustCompile(`^publishes \*:(\d+)->80/tcp, 127\.0\.0\.1:(\d+)->81/tcp$`)
+	// The engine may give the IPv4 and IPv6 bindings different host ports
+	// (seen under a busy engine): then they are two bindings, each listed
+	// once; with one port they are one "*" binding.
+	const all = `(\*:\d+->80/tcp|0\.0\.0\.0:\d+->80/tcp, \[::\]:\d+->80/tcp)`
+	re := regexp.MustCompile(`^publishes ` + all + `, 127\.0\.0\.1:\d+->81/tcp$`)
 	if d := itemDetail(results, "5.9", prefix+"running"); !re.MatchString(d) {
 		t.Errorf("5.9 running: %q, want each port once with its host port", d)
 	}
-	if d := itemDetail(results, "5.14", prefix+"running"); !regexp.MustCompile(`^published on all interfaces: \*:\d+->80/tcp$`).MatchString(d) {
+	if d := itemDetail(results, "5.14", prefix+"running"); !regexp.MustCompile(`^published on all interfaces: ` + all + `$`).MatchString(d) {
 		t.Errorf("5.14 running: %q", d)
 	}
 	if d := itemDetail(results, "5.9", prefix+"created"); d != "publishes *:random->82/tcp" {
