@@ -181,7 +181,7 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 			}
 			if err != nil {
 				_, _ = store.Restore(change.ID())
-				return res, fmt.Errorf("verifying %s: %w (restored)", a.Target, err)
+				return res, fmt.Errorf("%w: verifying %s: %w (restored)", ErrValidation, a.Target, err)
 			}
 			res.Actions[i].Loaded = false
 		}
@@ -190,8 +190,10 @@ func Load(ctx context.Context, files []string, o LoadOptions) (LoadResult, error
 	}
 	for i, a := range res.Actions {
 		if err := kernelLoad(ctx, o.Runner, "-r", a.Target); err != nil {
-			rollbackLoad(ctx, o.Runner, &store, change.ID(), res.Actions[:i], existed)
-			return res, fmt.Errorf("loading %s: %w; files and kernel restored (backup %s)", a.Target, err, change.ID())
+			// The failing file is put back too: apparmor_parser loads a
+			// file's profiles one by one, so the kernel may hold some of it.
+			rollbackLoad(ctx, o.Runner, &store, change.ID(), res.Actions[:i+1], existed)
+			return res, fmt.Errorf("%w: loading %s: %w; files and kernel restored (backup %s)", ErrValidation, a.Target, err, change.ID())
 		}
 		res.Actions[i].Loaded = true
 		for _, n := range a.Names {

@@ -49,11 +49,13 @@ func (g guestCmd) must(name string, args ...string) string {
 }
 
 // workload is what the service does: copy a helper and run it (an exec the
-// profile has no rule for, learnt in complain mode), write its state.
-const workload = `cp /bin/busybox /tmp/helper && /tmp/helper echo learnt > /tmp/state && cat /tmp/state`
+// profile has no rule for, learnt in complain mode), write its state. The
+// copies keep the name busybox: a multi-call busybox called by another
+// name looks for an applet of that name.
+const workload = `mkdir -p /tmp/job && cp /bin/busybox /tmp/job/busybox && /tmp/job/busybox echo learnt > /tmp/state && cat /tmp/state`
 
 // outsider is something the service never did while it was learnt.
-const outsider = `cp /bin/busybox /tmp/intruder && /tmp/intruder echo outside`
+const outsider = `mkdir -p /run/intruder && cp /bin/busybox /run/intruder/busybox && /run/intruder/busybox echo outside`
 
 func TestLabApparmorWeeklyLoop(t *testing.T) {
 	testenv.Lab(t)
@@ -106,8 +108,8 @@ func TestLabApparmorWeeklyLoop(t *testing.T) {
 	waitFor(t, auditLog, `apparmor="ALLOWED"`, profile)
 	since := "--since=" + start.UTC().Format(time.RFC3339)
 	rv := review(t, g, ctsec, state, since, "--log", auditLog, "--profile", profile)
-	if !rv.proposes(profile, `"/tmp/helper"`) {
-		t.Fatalf("review of audit.log proposes no exec rule for /tmp/helper: %+v", rv)
+	if !rv.proposes(profile, `"/tmp/job/busybox"`) {
+		t.Fatalf("review of audit.log proposes no exec rule for /tmp/job/busybox: %+v", rv)
 	}
 	// …and from the journal, with auditd stopped (the kernel then logs to kmsg).
 	g.must("systemctl", "stop", "auditd")
@@ -118,14 +120,14 @@ func TestLabApparmorWeeklyLoop(t *testing.T) {
 	}
 	time.Sleep(2 * time.Second)
 	rvj := review(t, g, ctsec, state, "--since="+jstart.UTC().Format(time.RFC3339), "--journal", "--profile", profile)
-	if !rvj.proposes(profile, `"/tmp/helper"`) {
-		t.Fatalf("review of the journal proposes no exec rule for /tmp/helper: %+v", rvj)
+	if !rvj.proposes(profile, `"/tmp/job/busybox"`) {
+		t.Fatalf("review of the journal proposes no exec rule for /tmp/job/busybox: %+v", rvj)
 	}
 	g.must("systemctl", "start", "auditd")
 
 	// promote --add-rules --write reloads in enforce mode.
 	g.must(ctsec, "apparmor", "promote", profile, "--add-rules", "--write", "--state-dir", state, since,
-		"--log", auditLog, "--min-complain", "0s", "--no-history")
+		"--log", auditLog, "--min-complain", "0s")
 	if m := status(t, g, ctsec).mode(profile); m != "enforce" {
 		t.Fatalf("after promote: mode %q", m)
 	}
@@ -239,4 +241,88 @@ func waitFor(t *testing.T, log, a, b string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("no line with %s and %s in %s", a, b, log)
+}
+
+// A reload the kernel rejects: ctsec runs without CAP_MAC_ADMIN (setpriv
+// drops it from the bounding set), so apparmor_parser compiles the changed
+// profile but the kernel refuses to replace it. load and promote both exit
+// 1, put the previous file back and leave the previously loaded policy in
+// the kernel: the same profile, the same mode, the same policy hash.
+func TestLabApparmorRejectedReload(t *testing.T) {
+	testenv.Lab(t)
+	ctsec := testenv.Tool(t, "ctsec")
+	setpriv := testenv.Tool(t, "setpriv")
+	g := guestCmd{t}
+	dir, state := t.TempDir(), t.TempDir()
+	os.Chmod(state, 0o700)
+	name := "reject" + strings.ReplaceAll(filepath.Base(dir), "_", "")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	profile := "ctsec-" + name
+	installed := filepath.Join("/etc/apparmor.d/containers", profile)
+	t.Cleanup(func() {
+		exec.Command("apparmor_parser", "-R", installed).Run()
+		os.Remove(installed)
+	})
+	gen := func(spec string) string {
+		p := filepath.Join(dir, "spec.yaml")
+		os.WriteFile(p, []byte(spec), 0o644)
+		src := filepath.Join(dir, name+".apparmor")
+		g.must(ctsec, "apparmor", "gen", name, "--spec", p, "-o", src, "--force")
+		return src
+	}
+	g.must(ctsec, "apparmor", "load", "--write", "--state-dir", state,
+		gen("filesystem:\n  executables: [/bin/busybox]\n"))
+	before, _ := os.ReadFile(installed)
+	hash := func() string {
+		// The kernel's hash of the loaded policy, when it keeps one
+		// (CONFIG_SECURITY_APPARMOR_HASH); otherwise the mode alone.
+		dirs, _ := filepath.Glob("/sys/kernel/security/apparmor/policy/profiles/*")
+		for _, d := range dirs {
+			if n, _ := os.ReadFile(filepath.Join(d, "name")); strings.TrimSpace(string(n)) == profile {
+				h, _ := os.ReadFile(filepath.Join(d, "sha1"))
+				if len(h) == 0 {
+					h, _ = os.ReadFile(filepath.Join(d, "sha256"))
+				}
+				return strings.TrimSpace(string(h))
+			}
+		}
+		return ""
+	}
+	loadedHash := hash()
+	if m := status(t, g, ctsec).mode(profile); m != "complain" {
+		t.Fatalf("after load: mode %q", m)
+	}
+	unprivileged := func(args ...string) (string, int) {
+		return g.run(setpriv, append([]string{"--bounding-set", "-mac_admin", "--inh-caps", "-mac_admin", "--", ctsec}, args...)...)
+	}
+	check := func(what string) {
+		t.Helper()
+		if after, _ := os.ReadFile(installed); string(after) != string(before) {
+			t.Errorf("%s: the installed file was not restored:\n%s", what, after)
+		}
+		if m := status(t, g, ctsec).mode(profile); m != "complain" {
+			t.Errorf("%s: the kernel holds mode %q, want the previous complain", what, m)
+		}
+		if h := hash(); h != loadedHash {
+			t.Errorf("%s: the kernel's policy hash changed from %q to %q", what, loadedHash, h)
+		}
+	}
+
+	// A changed profile, reloaded by load.
+	src := gen("filesystem:\n  executables: [/bin/busybox, /usr/bin/busybox]\n")
+	out, code := unprivileged("apparmor", "load", "--write", "--state-dir", state, src)
+	if code != 1 || !strings.Contains(out, "restored") {
+		t.Errorf("load rejected by the kernel: exit %d, want 1 and a word that it was restored\n%s", code, out)
+	}
+	check("load")
+
+	// promote: complain → enforce, refused by the kernel.
+	out, code = unprivileged("apparmor", "promote", profile, "--write", "--state-dir", state, "--min-complain", "0s")
+	if code != 1 || !strings.Contains(out, "restored") {
+		t.Errorf("promote rejected by the kernel: exit %d, want 1 and a word that it was restored\n%s", code, out)
+	}
+	check("promote")
+	t.Logf("kernel policy hash %q held through both rejected reloads", loadedHash)
 }

@@ -164,7 +164,8 @@ type ChangeResult struct {
 	Warning    string   `json:"warning,omitempty"` // the change is done, but its record in the history is not
 }
 
-// ErrValidation marks a change apparmor_parser refused; the file was restored.
+// ErrValidation marks a change apparmor_parser or the kernel refused; the
+// previous file (and loaded policy) was restored.
 var ErrValidation = errors.New("validation failed")
 
 // SetMode switches the named profiles to mode ("enforce" for promote,

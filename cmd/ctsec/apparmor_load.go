@@ -89,6 +89,11 @@ func runApparmorLoad(ctx context.Context, opts *apparmorLoadOptions, a *app) (*r
 		r.Rules = apparmor.ValidateRules()
 		return &r, failedErr(err)
 	}
+	if errors.Is(err, apparmor.ErrValidation) {
+		// The kernel or apparmor_parser refused the installed file: it and
+		// the loaded policy were put back, as promote does.
+		return nil, failedErr(err)
+	}
 	if err != nil {
 		return nil, err
 	}
