@@ -73,6 +73,17 @@ func lex(file, src string) ([]token, error) {
 			i++
 		}
 	}
+	// A NUL anywhere, in a comment or a quoted string too, is refused: it
+	// ends apparmor_parser's reading of the text where ctsec's goes on.
+	if k := strings.IndexByte(src, 0); k >= 0 {
+		before := src[:k]
+		l := line + strings.Count(before, "\n")
+		c := col + len(before)
+		if nl := strings.LastIndexByte(before, '\n'); nl >= 0 {
+			c = k - nl
+		}
+		return nil, errAt(l, c, "NUL byte")
+	}
 	for i < len(src) {
 		c := src[i]
 		if c == '\n' {
@@ -103,6 +114,9 @@ func lex(file, src string) ([]token, error) {
 				t.kind, t.text = tokInclude, strings.TrimRight(text, " \t\r")
 			} else {
 				t.kind, t.text = tokComment, strings.TrimRight(text[1:], " \t\r")
+			}
+			if k := strings.IndexByte(t.text, '\r'); k >= 0 {
+				return nil, errAt(line, col+k+1, "carriage return inside a comment")
 			}
 			advance(end)
 		case c == '"':

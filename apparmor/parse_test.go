@@ -252,7 +252,11 @@ func TestParseErrors(t *testing.T) {
 		{"profile a {\n  owner /x,\n}\n", "x.profile:2:3: file rule has no permissions"},
 		{"profile a {\n  network inet, /x r,\n}\n", ""},
 		{"}\n", "x.profile:1:1: unexpected \"}\""},
-		{"profile a {\n  \x00\n}\n", "NUL"},
+		{"profile a {\n  \x00\n}\n", "x.profile:2:3: NUL byte"},
+		// in a comment or a quoted string too (fuzz: the comment could not be rendered)
+		{"profile x {# \x7f\x00\" r,\n}\n", "x.profile:1:15: NUL byte"},
+		{"profile a {\n  \"/x\x00\" r,\n}\n", "x.profile:2:6: NUL byte"},
+		{"profile a {\n  # one\rtwo\n}\n", "x.profile:2:8: carriage return inside a comment"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.profile", strings.NewReader(tt.in))
