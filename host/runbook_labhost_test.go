@@ -150,6 +150,15 @@ ip -n ctsec-cl link set ctsec-cl-c up && ip -n ctsec-cl link set lo up; `
 	if out, err := ssh("true"); err != nil {
 		t.Errorf("after reboot the operator's key login fails: %v %s", err, out)
 	}
+	// The audit watches under /run (Docker's sockets) load once Docker has
+	// started, and loading the rules at boot failed no unit (on Debian 13
+	// audit-rules.service stopped at the first /run path).
+	if s := g.Run(t, "sh", "-c", "for i in $(seq 30); do auditctl -l | grep -q -- '-w /run/' && break; sleep 1; done; auditctl -l"); !strings.Contains(s, "-w /run/") {
+		t.Errorf("after reboot no audit watch under /run is loaded:\n%s", s)
+	}
+	if r := g.Exec(t, "systemctl", "--failed", "--no-legend", "--plain"); strings.TrimSpace(r.Stdout) != "" {
+		t.Errorf("after reboot units failed:\n%s", r.Stdout)
+	}
 	if err := passwordLogin(); err == nil {
 		t.Error("after reboot a password login succeeds")
 	}

@@ -142,3 +142,58 @@ func FuzzWatched(f *testing.F) {
 		_ = pol
 	})
 }
+
+// The watches under /run cannot load at boot (their directories appear
+// when Docker starts) and auditctl stops at the first error: on Debian 13
+// audit-rules.service failed after a reboot and no watch under /run was
+// loaded again (found in the lab). They come last, after "-i", and a
+// docker.service drop-in loads the rules again once Docker runs; rollback
+// removes it.
+func TestRunWatchesLoadWhenDockerStarts(t *testing.T) {
+	env := dockerRoot(t)
+	for _, p := range []string{"/usr/sbin/augenrules", "/run/containerd/containerd.sock", "/run/docker/containerd/containerd.sock"} {
+		hosttest.Write(t, env, p, "")
+	}
+	pol, _ := host.BaselinePolicy()
+	text := string(Render(Watches(env, pol), "docker"))
+	lines := strings.Split(text, "\n")
+	ignore := -1
+	for i, l := range lines {
+		if l == "-i" {
+			if ignore >= 0 {
+				t.Fatalf("-i twice:\n%s", text)
+			}
+			ignore = i
+		}
+		if strings.HasPrefix(l, "-w /run/") && (ignore < 0 || i < ignore) {
+			t.Errorf("%q comes before -i:\n%s", l, text)
+		}
+		if strings.HasPrefix(l, "-w ") && !strings.HasPrefix(l, "-w /run/") && ignore >= 0 && i > ignore {
+			t.Errorf("%q after -i: its error would be ignored:\n%s", l, text)
+		}
+	}
+	if ignore < 0 {
+		t.Fatalf("no -i before the /run watches:\n%s", text)
+	}
+	e := &host.Engine{Env: env, StateDir: filepath.Join(t.TempDir(), "state"), Modules: []host.Module{New()}, Clock: testenv.Clock(t)}
+	plan, err := e.Plan(context.Background(), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(plan.Diff(), "+++ "+RunDropIn) || !strings.Contains(plan.Diff(), "+ExecStartPost=-/usr/sbin/augenrules --load") {
+		t.Fatalf("plan has no docker.service drop-in:\n%s", plan.Diff())
+	}
+	res, err := e.Apply(context.Background(), plan, host.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(env.Path(RunDropIn)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Rollback(context.Background(), res.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(env.Path(RunDropIn)); !os.IsNotExist(err) {
+		t.Errorf("rollback left the drop-in: %v", err)
+	}
+}

@@ -28,6 +28,25 @@ import (
 // own lines.
 const RulesFile = "/etc/audit/rules.d/99-zz-ctsec-docker.rules"
 
+// RunDropIn makes systemd load the rules again once Docker has started: the
+// watches under /run (Docker's and containerd's sockets) fail at boot,
+// before Docker makes their directories, and nothing else would load them
+// until the next augenrules --load.
+const RunDropIn = "/etc/systemd/system/docker.service.d/ctsec-audit-run.conf"
+
+// runDropIn is its text, with augenrules where this host has it (/sbin on
+// a Debian without merged /usr). "-" keeps Docker starting when the rules
+// cannot load (locked with -e 2, auditd removed).
+func runDropIn(env *host.Env) []byte {
+	bin := "/usr/sbin/augenrules"
+	if !env.Exists(bin) && env.Exists("/sbin/augenrules") {
+		bin = "/sbin/augenrules"
+	}
+	return []byte("# Written by ctsec host apply auditd: load the audit rules again once Docker\n" +
+		"# runs, for the watches under /run that cannot load at boot (" + RulesFile + ").\n" +
+		"[Service]\nExecStartPost=-" + bin + " --load\n")
+}
+
 // Generated is the file augenrules builds from rules.d and auditd loads;
 // augenrules keeps the one it replaces as .prev.
 const (
@@ -133,12 +152,19 @@ func Render(ws []Watch, key string) []byte {
 	var b bytes.Buffer
 	b.WriteString("## Written by ctsec host apply auditd: Docker's files and binaries as this\n")
 	b.WriteString("## host has them (CIS Docker Benchmark 1.1.3-1.1.18). ausearch -k " + key + "\n")
+	ignoring := false
 	for _, w := range ws {
 		if len(w.Also) > 0 {
 			fmt.Fprintf(&b, "## also named %s\n", strings.Join(w.Also, ", "))
 		}
-		if w.Run {
-			b.WriteString("## under /run: present once Docker runs (augenrules --load after it starts)\n")
+		if w.Run && !ignoring {
+			// At boot these paths are not there yet and auditctl stops at
+			// the first error, failing the unit that loads the rules
+			// (Debian 13's audit-rules.service): from here on errors are
+			// ignored. They are last, so only they can fail.
+			b.WriteString("## under /run: present once Docker runs; loaded again when docker.service starts\n")
+			b.WriteString("## (" + RunDropIn + ")\n-i\n")
+			ignoring = true
 		}
 		fmt.Fprintf(&b, "-w %s -p rwxa -k %s\n", w.Path, key)
 	}
@@ -229,12 +255,21 @@ func (m *Module) Plan(ctx context.Context, env *host.Env, pol *host.Policy) (*ho
 		return mp, nil
 	}
 	mp.Edits = append(mp.Edits, *ed)
+	if slices.ContainsFunc(ws, func(w Watch) bool { return w.Run }) {
+		dd, err := host.NewEdit(env, RunDropIn, runDropIn(env), 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if dd != nil {
+			mp.Edits = append(mp.Edits, *dd)
+		}
+	}
 	if env.Live() {
 		if immutable(ctx, env) {
 			mp.Refusals = append(mp.Refusals, host.Refusal{Guard: "auditd-immutable",
 				Reason: "the kernel's audit rules are locked (auditctl -s: enabled 2, from -e 2): new rules load only after a reboot"})
 		}
-		mp.Commands = []string{"augenrules --check", "augenrules --load", "auditctl -l (every watch loaded)"}
+		mp.Commands = []string{"augenrules --check", "augenrules --load", "auditctl -l (every watch loaded)", "systemctl daemon-reload (the docker.service drop-in)"}
 	} else {
 		mp.Commands = []string{"each -w line checked against the paths under the root (augenrules reads only /etc/audit)"}
 	}
@@ -312,6 +347,9 @@ func (m *Module) Activate(ctx context.Context, env *host.Env, mp *host.ModulePla
 	if !env.Live() {
 		return nil
 	}
+	if err := daemonReload(ctx, env); err != nil {
+		return err
+	}
 	res, err := env.Runner.Run(ctx, "augenrules", "--load")
 	if err != nil {
 		return err
@@ -347,6 +385,9 @@ func (m *Module) Revert(ctx context.Context, env *host.Env, raw json.RawMessage)
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
+	if err := daemonReload(ctx, env); err != nil {
+		return err
+	}
 	fsys := env.FS()
 	for _, f := range []struct {
 		path string
@@ -375,4 +416,14 @@ func (m *Module) Revert(ctx context.Context, env *host.Env, raw json.RawMessage)
 		return fmt.Errorf("auditctl -R %s (exit %d): %s", Generated, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
 	return nil
+}
+
+// daemonReload makes systemd read the docker.service drop-in (written or
+// removed).
+func daemonReload(ctx context.Context, env *host.Env) error {
+	if !env.Systemd() {
+		return nil
+	}
+	_, err := env.Runner.Output(ctx, "systemctl", "daemon-reload")
+	return err
 }

@@ -21,7 +21,9 @@ lab_packages=(
 # lab_dist_packages DIST: what one distribution needs besides lab_packages.
 lab_dist_packages() {
 	case $1 in
-	trixie) echo docker-cli ;; # Debian 13 ships the docker CLI apart from docker.io
+	# Debian 13 ships the docker CLI apart from docker.io, and /bin/login
+	# (which the serial console's agetty runs) is no longer essential.
+	trixie) echo docker-cli login ;;
 	esac
 }
 
