@@ -63,12 +63,7 @@ func TestLabApparmorWeeklyLoop(t *testing.T) {
 	docker := testenv.Docker(t)
 	image := testenv.Busybox(t)
 	g := guestCmd{t}
-	dir, state := t.TempDir(), t.TempDir()
-	os.Chmod(state, 0o700)
-	name := "loop" + strings.ReplaceAll(filepath.Base(dir), "_", "")
-	if len(name) > 40 {
-		name = name[:40]
-	}
+	dir, state, name := labDirs(t, "loop")
 	profile := "ctsec-" + name
 	spec := filepath.Join(dir, "spec.yaml")
 	// Only busybox itself may run: anything else execs outside the profile.
@@ -152,6 +147,18 @@ func TestLabApparmorWeeklyLoop(t *testing.T) {
 	if out, code := runIn(outsider); code != 0 {
 		t.Errorf("outsider after demote: exit %d\n%s", code, out)
 	}
+}
+
+// labDirs: a work directory, a state directory as ctsec wants it (0700) and
+// a profile name unique to the test.
+func labDirs(t *testing.T, prefix string) (dir, state, name string) {
+	dir, state = t.TempDir(), t.TempDir()
+	os.Chmod(state, 0o700)
+	name = prefix + strings.ReplaceAll(filepath.Base(dir), "_", "")
+	if len(name) > 40 {
+		name = name[:40]
+	}
+	return dir, state, name
 }
 
 type labStatus struct {
@@ -253,12 +260,7 @@ func TestLabApparmorRejectedReload(t *testing.T) {
 	ctsec := testenv.Tool(t, "ctsec")
 	setpriv := testenv.Tool(t, "setpriv")
 	g := guestCmd{t}
-	dir, state := t.TempDir(), t.TempDir()
-	os.Chmod(state, 0o700)
-	name := "reject" + strings.ReplaceAll(filepath.Base(dir), "_", "")
-	if len(name) > 40 {
-		name = name[:40]
-	}
+	dir, state, name := labDirs(t, "reject")
 	profile := "ctsec-" + name
 	installed := filepath.Join("/etc/apparmor.d/containers", profile)
 	t.Cleanup(func() {
