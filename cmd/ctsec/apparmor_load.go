@@ -39,7 +39,7 @@ With --write it installs the files atomically, keeps a backup of any file it
 replaces under --state-dir (restore with the backup id), and loads them with
 'apparmor_parser -r -W', which also refreshes the cache so the profiles come
 back after an AppArmor reload. When the kernel refuses a profile, the files
-and the kernel's profiles are put back as they were.
+and the kernel's profiles are put back as they were, and it exits 1.
 
 --complain / --enforce rewrite the profile's flags before installing (the
 rewrite keeps every rule and comment; only the flags change).
