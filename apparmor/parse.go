@@ -115,6 +115,11 @@ func (p *parser) parseFile() ([]*Profile, error) {
 				return nil, p.errf(a, "abi wants <path>")
 			}
 			cur.ABI = a.text[1 : len(a.text)-1]
+			// The renderer's check: a path it would refuse to write is
+			// refused here, where the position is known.
+			if err := (Include{Path: cur.ABI}).Validate(); err != nil {
+				return nil, p.errf(a, "abi: %v", err)
+			}
 			if c := p.next(); c.kind != tokComma {
 				return nil, p.errf(c, "abi rule needs a terminating comma")
 			}

@@ -257,6 +257,8 @@ func TestParseErrors(t *testing.T) {
 		{"profile x {# \x7f\x00\" r,\n}\n", "x.profile:1:15: NUL byte"},
 		{"profile a {\n  \"/x\x00\" r,\n}\n", "x.profile:2:6: NUL byte"},
 		{"profile a {\n  # one\rtwo\n}\n", "x.profile:2:8: carriage return inside a comment"},
+		// fuzz: an abi path the renderer refuses
+		{"abi <ab\\/3.0>,\nprofile a {\n}\n", "x.profile:1:5: abi: include path"},
 	}
 	for _, tt := range tests {
 		_, err := Parse("x.profile", strings.NewReader(tt.in))
