@@ -270,6 +270,28 @@ func (tr *Trial) startDeps(ctx context.Context, s types.ServiceConfig, seen map[
 	return nil
 }
 
+// healthSchedule is how long Docker takes at most to call a container with
+// this healthcheck unhealthy: its start period, then retries checks an
+// interval apart, each up to its timeout (Docker's defaults where unset),
+// bounded to five minutes.
+func healthSchedule(hc *container.HealthConfig) time.Duration {
+	if hc == nil {
+		return 0
+	}
+	or := func(d, def time.Duration) time.Duration {
+		if d <= 0 {
+			return def
+		}
+		return d
+	}
+	retries := hc.Retries
+	if retries <= 0 {
+		retries = 3
+	}
+	d := hc.StartPeriod + time.Duration(retries)*(or(hc.Interval, 30*time.Second)+or(hc.Timeout, 30*time.Second))
+	return min(d, 5*time.Minute)
+}
+
 // judge waits for a verdict: a healthcheck that passes (then the service
 // must keep running for a moment); or, without one, running for the
 // duration without a restart, with its published ports accepting
@@ -293,6 +315,14 @@ func (tr *Trial) judge(ctx context.Context, id string, s types.ServiceConfig) (b
 			return false, "", tr.failure(ctx, id, fmt.Sprintf("exited with code %d", st.ExitCode), st.ExitCode)
 		}
 		now := time.Now() // elapsed
+		if st.Health != nil && ins.Container.Config != nil {
+			// Docker calls a service unhealthy only after its healthcheck's
+			// own schedule; judging it sooner (a slow or loaded host) would
+			// back off edits that work.
+			if d := start.Add(healthSchedule(ins.Container.Config.Healthcheck)); d.After(deadline) {
+				deadline = d
+			}
+		}
 		if st.Health != nil {
 			switch st.Health.Status {
 			case container.Healthy:
