@@ -16,6 +16,13 @@ if [ "${CI:-}" = "true" ]; then
 	export CTSEC_REQUIRE_INTEGRATION=1
 fi
 
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change these files (gofmt -w them):" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
 echo "== go vet"
 go vet ./...
 echo "== go test"

@@ -32,8 +32,8 @@ type Entry struct {
 	// NoReadOnly says why a read-only root does not work for the image.
 	NoReadOnly string   `yaml:"no_read_only"`
 	Reason     string   `yaml:"reason"`
-	Verified bool     `yaml:"verified"`
-	Sources  []string `yaml:"sources"`
+	Verified   bool     `yaml:"verified"`
+	Sources    []string `yaml:"sources"`
 	// Fallback is true for the entry used when no pattern matched.
 	Fallback bool `yaml:"-"`
 	// Origin is the file the entry comes from ("" for the embedded base).
