@@ -95,9 +95,6 @@ func lex(file, src string) ([]token, error) {
 			advance(1)
 			continue
 		}
-		if c == 0 {
-			return nil, errAt(line, col, "NUL byte")
-		}
 		t := token{line: line, col: col, off: i, newlineBefore: newlines > 0 || len(toks) == 0}
 		if newlines > 1 {
 			t.blankBefore = newlines - 1

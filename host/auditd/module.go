@@ -19,6 +19,7 @@ import (
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/rootfs"
+	"github.com/ctsec/ctsec/internal/systemd"
 )
 
 // RulesFile is the file the module writes. augenrules reads rules.d in
@@ -347,7 +348,7 @@ func (m *Module) Activate(ctx context.Context, env *host.Env, mp *host.ModulePla
 	if !env.Live() {
 		return nil
 	}
-	if err := daemonReload(ctx, env); err != nil {
+	if err := systemd.Systemctl(ctx, env.Runner, env.Root, "daemon-reload"); err != nil {
 		return err
 	}
 	res, err := env.Runner.Run(ctx, "augenrules", "--load")
@@ -385,7 +386,7 @@ func (m *Module) Revert(ctx context.Context, env *host.Env, raw json.RawMessage)
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return err
 	}
-	if err := daemonReload(ctx, env); err != nil {
+	if err := systemd.Systemctl(ctx, env.Runner, env.Root, "daemon-reload"); err != nil {
 		return err
 	}
 	fsys := env.FS()
@@ -416,14 +417,4 @@ func (m *Module) Revert(ctx context.Context, env *host.Env, raw json.RawMessage)
 		return fmt.Errorf("auditctl -R %s (exit %d): %s", Generated, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
 	return nil
-}
-
-// daemonReload makes systemd read the docker.service drop-in (written or
-// removed).
-func daemonReload(ctx context.Context, env *host.Env) error {
-	if !env.Systemd() {
-		return nil
-	}
-	_, err := env.Runner.Output(ctx, "systemctl", "daemon-reload")
-	return err
 }

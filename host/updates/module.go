@@ -12,6 +12,7 @@ import (
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/systemd"
 )
 
 const (
@@ -336,17 +337,9 @@ func (*Module) Capture(context.Context, *host.Env, *host.ModulePlan) (json.RawMe
 }
 
 func (m *Module) Activate(ctx context.Context, env *host.Env, _ *host.ModulePlan) error {
-	return daemonReload(ctx, env)
+	return systemd.Systemctl(ctx, env.Runner, env.Root, "daemon-reload")
 }
 
 func (m *Module) Revert(ctx context.Context, env *host.Env, _ json.RawMessage) error {
-	return daemonReload(ctx, env)
-}
-
-func daemonReload(ctx context.Context, env *host.Env) error {
-	if !env.Systemd() {
-		return nil
-	}
-	_, err := env.Runner.Output(ctx, "systemctl", "daemon-reload")
-	return err
+	return systemd.Systemctl(ctx, env.Runner, env.Root, "daemon-reload")
 }
