@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,11 +51,13 @@ func setComplainMarker(p *Profile, mode string, now time.Time) {
 }
 
 // markerLine matches the marker as a line of profile text.
-var markerLine = regexp.MustCompile(`(?m)^[ \t]*#[ \t]*` + regexp.QuoteMeta(complainMarker) + `[^\n]*\n?`)
+var markerLine = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^[ \t]*#[ \t]*` + regexp.QuoteMeta(complainMarker) + `[^\n]*\n?`)
+})
 
 // ComplainSince returns the time recorded in a profile file's marker.
 func ComplainSince(data []byte) (time.Time, bool) {
-	m := markerLine.Find(data)
+	m := markerLine().Find(data)
 	if m == nil {
 		return time.Time{}, false
 	}
@@ -70,10 +73,10 @@ func ComplainSince(data []byte) (time.Time, bool) {
 // a header comment.
 func WithComplainSince(data []byte, t time.Time) []byte {
 	if t.IsZero() {
-		return markerLine.ReplaceAll(data, nil)
+		return markerLine().ReplaceAll(data, nil)
 	}
 	line := "# " + complainMarker + t.UTC().Format(time.RFC3339) + "\n"
-	loc := markerLine.FindIndex(data)
+	loc := markerLine().FindIndex(data)
 	if loc == nil {
 		return append([]byte(line), data...)
 	}

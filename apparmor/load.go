@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctsec/ctsec/internal/clock"
@@ -63,7 +64,7 @@ func (e *ValidationError) Error() string {
 	return fmt.Sprintf("%s: %s (%s); nothing was changed", f.Where(), f.Message, f.Rule)
 }
 
-var safeFileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var safeFileName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 // Load installs profile files into ROOT/etc/apparmor.d/containers/ and loads
 // them with `apparmor_parser -r -W` (which also refreshes the cache, so they
@@ -237,9 +238,9 @@ func planOne(ctx context.Context, src, dir string, now time.Time, o LoadOptions)
 		}
 	}
 	base := p.Name
-	if !safeFileName.MatchString(base) {
+	if !safeFileName().MatchString(base) {
 		base = strings.TrimSuffix(filepath.Base(src), ".apparmor")
-		if !safeFileName.MatchString(base) {
+		if !safeFileName().MatchString(base) {
 			return LoadAction{}, nil, fmt.Errorf("%s: neither profile name %q nor the file name is a safe file name", src, p.Name)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/execx"
 )
@@ -133,7 +134,7 @@ func (c Checker) Names(ctx context.Context, text []byte) ([]string, error) {
 }
 
 var (
-	parserLineRE = regexp.MustCompile(`(?:at line|line) (\d+)`)
+	parserLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:at line|line) (\d+)`) })
 	parserNoise  = []string{"Cache read/write disabled", "Warning: unable to find a suitable fs"}
 )
 
@@ -147,7 +148,7 @@ func parseParserErrors(stderr []byte) []ParserError {
 			continue
 		}
 		e := ParserError{Message: l}
-		if m := parserLineRE.FindStringSubmatch(l); m != nil {
+		if m := parserLineRE().FindStringSubmatch(l); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
 		}
 		out = append(out, e)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -81,12 +82,12 @@ const MaxSpecSize = 1 << 20
 
 // serviceNameRE matches what `ctsec profile gen` accepts for the seccomp
 // half, so one NAME works for both files.
-var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var serviceNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 // ValidateServiceName accepts names that are safe as a profile suffix, a
 // file name and a compose service name.
 func ValidateServiceName(s string) error {
-	if !serviceNameRE.MatchString(s) {
+	if !serviceNameRE().MatchString(s) {
 		return fmt.Errorf("service name %q: want letters, digits, _ . - (at most 128, starting with a letter or digit)", s)
 	}
 	return nil
@@ -136,7 +137,7 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 	return &s, nil
 }
 
-var yamlLineRE = regexp.MustCompile(`^line (\d+): (.*)$`)
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): (.*)$`) })
 
 // yamlError turns yaml.v3's "yaml: line 3: …" (one or several lines) into
 // "FILE:3: …" messages on one line.
@@ -147,7 +148,7 @@ func yamlError(file string, err error) error {
 		if l == "" || l == "unmarshal errors:" {
 			continue
 		}
-		if m := yamlLineRE.FindStringSubmatch(l); m != nil {
+		if m := yamlLineRE().FindStringSubmatch(l); m != nil {
 			msgs = append(msgs, fmt.Sprintf("%s:%s: %s", file, m[1], m[2]))
 		} else {
 			msgs = append(msgs, fmt.Sprintf("%s: %s", file, l))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"text/template"
 
 	aaprofiles "github.com/ctsec/ctsec/profiles/apparmor"
@@ -41,7 +42,9 @@ func (o *TemplateOptions) DetectMacros(dir string) {
 	o.AbstractionsBase = exists("abstractions/base")
 }
 
-var dockerDefaultTmpl = template.Must(template.New("docker-default").Parse(aaprofiles.DockerDefault))
+var dockerDefaultTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("docker-default").Parse(aaprofiles.DockerDefault))
+})
 
 // DockerDefault renders Docker's docker-default profile, byte for byte as
 // github.com/moby/profiles/apparmor generates it, except that every value is
@@ -88,7 +91,7 @@ func DockerDefault(o TemplateOptions) ([]byte, error) {
 		data.InnerImports = append(data.InnerImports, legacy(Include{Path: "abstractions/base"}).String())
 	}
 	var b bytes.Buffer
-	if err := dockerDefaultTmpl.Execute(&b, data); err != nil {
+	if err := dockerDefaultTmpl().Execute(&b, data); err != nil {
 		return nil, fmt.Errorf("rendering docker-default: %w", err)
 	}
 	return b.Bytes(), nil

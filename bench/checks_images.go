@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/report"
 )
@@ -74,20 +75,24 @@ func isRootUser(u string) bool {
 
 var (
 	// An update with no install/upgrade in the same RUN.
-	updateRe  = regexp.MustCompile(`\b(apt-get|apt|yum|dnf|apk|zypper)\s+(update|makecache|refresh)\b`)
-	installRe = regexp.MustCompile(`\b(install|add|upgrade|dist-upgrade)\b`)
-	addRe     = regexp.MustCompile(`(^|#\(nop\)\s+|^/bin/sh -c #\(nop\) )ADD\s`)
-	secretRe  = regexp.MustCompile(`(?i)\b[A-Z0-9_]*(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|ACCESS_KEY)[A-Z0-9_]*=\S+`)
+	updateRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(apt-get|apt|yum|dnf|apk|zypper)\s+(update|makecache|refresh)\b`)
+	})
+	installRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(install|add|upgrade|dist-upgrade)\b`) })
+	addRe     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(^|#\(nop\)\s+|^/bin/sh -c #\(nop\) )ADD\s`) })
+	secretRe  = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)\b[A-Z0-9_]*(PASSWORD|PASSWD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|ACCESS_KEY)[A-Z0-9_]*=\S+`)
+	})
 )
 
 func updateAlone(createdBy string) bool {
-	return updateRe.MatchString(createdBy) && !installRe.MatchString(updateRe.ReplaceAllString(createdBy, ""))
+	return updateRe().MatchString(createdBy) && !installRe().MatchString(updateRe().ReplaceAllString(createdBy, ""))
 }
 
 // addInstr finds ADD in every layer, the oldest included
 // (docker-bench-security drops the oldest history line and misses it).
 func addInstr(createdBy string) bool {
-	return addRe.MatchString(strings.TrimSpace(createdBy))
+	return addRe().MatchString(strings.TrimSpace(createdBy))
 }
 
 func historyEvidence(match func(string) bool, what string) func(*Snapshot) Outcome {
@@ -116,14 +121,14 @@ func secretEvidence(s *Snapshot) Outcome {
 		var keys []string
 		if img.Config != nil {
 			for _, e := range img.Config.Env {
-				if secretRe.MatchString(e) {
+				if secretRe().MatchString(e) {
 					k, _, _ := strings.Cut(e, "=")
 					keys = append(keys, k)
 				}
 			}
 		}
 		for _, h := range img.History {
-			for _, m := range secretRe.FindAllString(h.CreatedBy, -1) {
+			for _, m := range secretRe().FindAllString(h.CreatedBy, -1) {
 				k, _, _ := strings.Cut(m, "=")
 				keys = append(keys, k)
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // HookDir is where certbot keeps deploy hooks: it runs every executable
@@ -13,11 +14,11 @@ import (
 const HookDir = "/etc/letsencrypt/renewal-hooks/deploy"
 
 // hookName admits names that are plain file names.
-var hookName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+var hookName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`) })
 
 // HookPath is the host path of the hook NAME.
 func HookPath(name string) (string, error) {
-	if !hookName.MatchString(name) {
+	if !hookName().MatchString(name) {
 		return "", fmt.Errorf("hook name %q: want letters, digits, '.', '_' or '-' (at most 64)", name)
 	}
 	return HookDir + "/ctsec-" + name, nil
@@ -43,11 +44,11 @@ func HookScript(name, lineage, self string, args []string) []byte {
 	return []byte(b.String())
 }
 
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
+var shellSafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`) })
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
+	if shellSafe().MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

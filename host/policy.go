@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctsec/ctsec/internal/rootfs"
@@ -194,12 +195,12 @@ func parseTree(name string, data []byte) (*yaml.Node, error) {
 	return doc.Content[0], nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): `) })
 
 // yamlError is a YAML syntax error as FILE:LINE: message.
 func yamlError(name string, err error) string {
 	msg := err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		return name + ":" + m[1] + ": " + strings.TrimPrefix(msg, m[0])
 	}
 	return name + ": " + strings.TrimPrefix(msg, "yaml: ")
@@ -249,17 +250,19 @@ func (p *Policy) Where(path string) string {
 }
 
 var (
-	sshKeyword   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`)
-	sshValue     = regexp.MustCompile(`^[A-Za-z0-9@._,:+/%=*-]+( [A-Za-z0-9@._,:+/%=*-]+)*$`)
-	algName      = regexp.MustCompile(`^[a-z0-9@._+-]+$`)
-	sysctlKey    = regexp.MustCompile(`^[a-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`)
-	sysctlValue  = regexp.MustCompile(`^[A-Za-z0-9 ._:,-]+$`)
-	durationText = regexp.MustCompile(`^[0-9]+[smhdw]?$`)
-	jailName     = regexp.MustCompile(`^[a-z0-9_-]+$`)
-	pkgName      = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`)
-	clockTime    = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
-	auditKey     = regexp.MustCompile(`^[A-Za-z0-9_-]{1,31}$`)
-	absPath      = regexp.MustCompile(`^/[A-Za-z0-9._+@/-]*$`)
+	sshKeyword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*$`) })
+	sshValue   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[A-Za-z0-9@._,:+/%=*-]+( [A-Za-z0-9@._,:+/%=*-]+)*$`)
+	})
+	algName      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9@._+-]+$`) })
+	sysctlKey    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]+(\.[A-Za-z0-9_-]+)+$`) })
+	sysctlValue  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9 ._:,-]+$`) })
+	durationText = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+[smhdw]?$`) })
+	jailName     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]+$`) })
+	pkgName      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*$`) })
+	clockTime    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`) })
+	auditKey     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,31}$`) })
+	absPath      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/[A-Za-z0-9._+@/-]*$`) })
 )
 
 // validate checks every value that ends up in a configuration file, so policy
@@ -317,14 +320,14 @@ func (p *Policy) validate() error {
 	for _, k := range sortedKeys(p.SSH.Settings) {
 		v := p.SSH.Settings[k]
 		at := "ssh.settings." + k
-		if !sshKeyword.MatchString(k) || strings.EqualFold(k, "Match") || strings.EqualFold(k, "Include") {
+		if !sshKeyword().MatchString(k) || strings.EqualFold(k, "Match") || strings.EqualFold(k, "Include") {
 			bad(at, "%q is not a plain sshd keyword", k)
 		} else if prev, dup := canon[SSHCanonical(k)]; dup {
 			bad(at, "%s and %s are the same sshd keyword; keep one", prev, k)
 		} else {
 			canon[SSHCanonical(k)] = k
 		}
-		if !sshValue.MatchString(v) {
+		if !sshValue().MatchString(v) {
 			bad(at, "value %q has characters sshd_config cannot take safely", v)
 		}
 	}
@@ -333,7 +336,7 @@ func (p *Policy) validate() error {
 		v    []string
 	}{{"ssh.kex", p.SSH.Kex}, {"ssh.ciphers", p.SSH.Ciphers}, {"ssh.macs", p.SSH.MACs}} {
 		for i, a := range l.v {
-			if !algName.MatchString(a) {
+			if !algName().MatchString(a) {
 				bad(fmt.Sprintf("%s[%d]", l.name, i), "%q is not an algorithm name", a)
 			}
 		}
@@ -343,14 +346,14 @@ func (p *Policy) validate() error {
 		whitelist(fmt.Sprintf("fail2ban.ignoreip[%d]", i), ip)
 	}
 	if p.Manages("fail2ban") {
-		if !jailName.MatchString(f.Jail) {
+		if !jailName().MatchString(f.Jail) {
 			bad("fail2ban.jail", "%q is not a jail name (lower-case letters, digits, - and _)", f.Jail)
 		}
 		if f.MaxRetry < 1 || f.MaxRetry > 100 {
 			bad("fail2ban.maxretry", "want 1..100, got %d", f.MaxRetry)
 		}
 		for _, d := range []struct{ name, v string }{{"findtime", f.FindTime}, {"bantime", f.BanTime}} {
-			if !durationText.MatchString(d.v) {
+			if !durationText().MatchString(d.v) {
 				bad("fail2ban."+d.name, "%q is not a fail2ban time (e.g. 600, 10m, 1h)", d.v)
 			}
 		}
@@ -362,23 +365,23 @@ func (p *Policy) validate() error {
 	}
 	for _, k := range sortedKeys(p.Sysctl.Settings) {
 		at := "sysctl.settings." + k
-		if !sysctlKey.MatchString(k) {
+		if !sysctlKey().MatchString(k) {
 			bad(at, "%q is not a sysctl key (dotted, as net.ipv4.tcp_syncookies)", k)
 		}
-		if !sysctlValue.MatchString(p.Sysctl.Settings[k]) {
+		if !sysctlValue().MatchString(p.Sysctl.Settings[k]) {
 			bad(at, "value %q is not a plain sysctl value", p.Sysctl.Settings[k])
 		}
 	}
-	if p.Manages("auditd") && !auditKey.MatchString(p.Auditd.Key) {
+	if p.Manages("auditd") && !auditKey().MatchString(p.Auditd.Key) {
 		bad("auditd.key", "%q is not an audit key (letters, digits, - and _, at most 31)", p.Auditd.Key)
 	}
 	for i, w := range p.Auditd.Watch {
-		if !absPath.MatchString(w) {
+		if !absPath().MatchString(w) {
 			bad(fmt.Sprintf("auditd.watch[%d]", i), "%q is not an absolute path of plain characters", w)
 		}
 	}
 	for i, x := range p.Integrity.Exclude {
-		if !absPath.MatchString(x) || x == "/" {
+		if !absPath().MatchString(x) || x == "/" {
 			bad(fmt.Sprintf("integrity.exclude[%d]", i), "%q is not an absolute path of plain characters (and not /)", x)
 		}
 	}
@@ -387,11 +390,11 @@ func (p *Policy) validate() error {
 			bad("integrity.max_age", "%q is not a time such as 7d or 36h", p.Integrity.MaxAge)
 		}
 	}
-	if p.Updates.Time != "" && !clockTime.MatchString(p.Updates.Time) {
+	if p.Updates.Time != "" && !clockTime().MatchString(p.Updates.Time) {
 		bad("updates.time", "want HH:MM, not %q", p.Updates.Time)
 	}
 	for i, n := range p.Updates.PackageBlacklist {
-		if !pkgName.MatchString(n) {
+		if !pkgName().MatchString(n) {
 			bad(fmt.Sprintf("updates.package_blacklist[%d]", i), "%q is not a package name", n)
 		}
 	}
@@ -438,7 +441,7 @@ func ParseAddrOrPrefix(s string) (netip.Prefix, error) {
 
 // FindTimeSeconds converts a fail2ban time ("10m") to seconds.
 func FindTimeSeconds(s string) (int, error) {
-	if !durationText.MatchString(s) {
+	if !durationText().MatchString(s) {
 		return 0, fmt.Errorf("%q is not a fail2ban time", s)
 	}
 	unit := s[len(s)-1]

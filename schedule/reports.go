@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/ctsec/ctsec/internal/clock"
@@ -93,7 +94,7 @@ type Reports struct {
 // few MiB.
 const maxRecord = 64 << 20
 
-var recordName = regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}\.json$`)
+var recordName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}\.json$`) })
 
 func (r Reports) jobDir(job string) (string, error) {
 	if _, err := Find(job); err != nil {
@@ -119,7 +120,7 @@ func (r Reports) List(job string) ([]string, error) {
 	}
 	var out []string
 	for _, e := range es {
-		if e.Type().IsRegular() && recordName.MatchString(e.Name()) {
+		if e.Type().IsRegular() && recordName().MatchString(e.Name()) {
 			out = append(out, filepath.Join(dir, e.Name()))
 		}
 	}

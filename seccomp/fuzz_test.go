@@ -142,7 +142,7 @@ func FuzzParseRuncVersion(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !runcVersionRE.MatchString(r.Version) || !strings.HasPrefix(r.String(), "runc ") {
+		if !runcVersionRE().MatchString(r.Version) || !strings.HasPrefix(r.String(), "runc ") {
 			t.Fatalf("%q parsed as %+v", s, r)
 		}
 	})

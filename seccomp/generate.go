@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/profiles"
 )
@@ -24,7 +25,7 @@ type GenOptions struct {
 // GenComment marks the rule ctsec adds, so a reviewer sees what is not Docker's.
 const GenComment = "added by ctsec profile gen"
 
-var nameRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]{0,63}$`) })
 
 // Generate derives a profile from a built-in base: denied names are taken
 // out of every allowing rule, allowed names are added in one commented
@@ -100,9 +101,9 @@ func checkNames(names []string, res *Resolver) ([]string, error) {
 		if n == "" || slices.Contains(out, n) {
 			continue
 		}
-		if !nameRE.MatchString(n) || !res.IsSyscallName(n) {
+		if !nameRE().MatchString(n) || !res.IsSyscallName(n) {
 			msg := fmt.Sprintf("%q is not a syscall", n)
-			if s := res.Suggest(n); s != "" && nameRE.MatchString(n) {
+			if s := res.Suggest(n); s != "" && nameRE().MatchString(n) {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			return nil, fmt.Errorf("%s", msg)
@@ -198,7 +199,7 @@ func readPlainList(path string, data []byte, res *Resolver) ([]string, error) {
 			text = text[:i]
 		}
 		for _, f := range strings.FieldsFunc(text, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\r' }) {
-			if !nameRE.MatchString(f) {
+			if !nameRE().MatchString(f) {
 				return nil, fmt.Errorf("%s:%d: %s is not a syscall name", path, line, quoteShort(f))
 			}
 			if msg := notSyscall(f, res); msg != "" {
@@ -215,11 +216,11 @@ func readPlainList(path string, data []byte, res *Resolver) ([]string, error) {
 
 // notSyscall says why name is not a syscall, or "" when it is one.
 func notSyscall(name string, res *Resolver) string {
-	if nameRE.MatchString(name) && res.IsSyscallName(name) {
+	if nameRE().MatchString(name) && res.IsSyscallName(name) {
 		return ""
 	}
 	msg := quoteShort(name) + " is not a syscall"
-	if nameRE.MatchString(name) {
+	if nameRE().MatchString(name) {
 		if s := res.Suggest(name); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}

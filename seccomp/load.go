@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/report"
 )
@@ -570,7 +571,7 @@ func (l *loader) filter(n *node, path string) (*Filter, error) {
 	return f, err
 }
 
-var minKernelRE = regexp.MustCompile(`^([0-9]+)\.([0-9]+)$`)
+var minKernelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)\.([0-9]+)$`) })
 
 // ParseMinKernel parses moby's "<kernel>.<major>" with moby's rules: both
 // parts 0-255, not 0.0. The empty string means no constraint.
@@ -578,7 +579,7 @@ func ParseMinKernel(s string) (kernel, major uint8, err error) {
 	if s == "" {
 		return 0, 0, nil
 	}
-	m := minKernelRE.FindStringSubmatch(s)
+	m := minKernelRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, 0, fmt.Errorf("invalid kernel version: %s, expected \"<kernel>.<major>\"", s)
 	}

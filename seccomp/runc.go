@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/execx"
 )
@@ -35,12 +36,12 @@ type Runc struct {
 // runc is known.
 var LatestRunc = Runc{Version: "1.2", Source: "assumed", major: 1, minor: 2}
 
-var runcVersionRE = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?`)
+var runcVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?`) })
 
 // ParseRuncVersion reads a runc release ("1.1.5", "v1.2.0-rc.1",
 // "1.1.5+ds1").
 func ParseRuncVersion(s string) (Runc, error) {
-	m := runcVersionRE.FindStringSubmatch(strings.TrimSpace(s))
+	m := runcVersionRE().FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Runc{}, fmt.Errorf("runc version %q: want MAJOR.MINOR[.PATCH], e.g. 1.1.5", s)
 	}
@@ -56,7 +57,7 @@ func ParseRuncVersion(s string) (Runc, error) {
 	return r, nil
 }
 
-var runcLibRE = regexp.MustCompile(`(?m)^libseccomp:\s*(\S+)`)
+var runcLibRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^libseccomp:\s*(\S+)`) })
 
 // DetectRunc asks the runc on PATH for its version (`runc --version`).
 func DetectRunc(ctx context.Context) (Runc, error) {
@@ -72,7 +73,7 @@ func DetectRunc(ctx context.Context) (Runc, error) {
 	if err != nil {
 		return Runc{}, fmt.Errorf("runc --version: %w", err)
 	}
-	if m := runcLibRE.FindSubmatch(res.Stdout); m != nil {
+	if m := runcLibRE().FindSubmatch(res.Stdout); m != nil {
 		r.Libseccomp = string(m[1])
 	}
 	r.Source = "runc --version"

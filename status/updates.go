@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctsec/ctsec/internal/clock"
@@ -41,7 +42,9 @@ const staleLists = 7 * 24 * time.Hour
 
 // inst is apt-get --simulate's line for a package it would install:
 // "Inst NAME [OLD] (NEW ORIGIN, ORIGIN [ARCH])".
-var inst = regexp.MustCompile(`^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^\[]*?)\s*(?:\[[^\]]*\])?\)`)
+var inst = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^Inst (\S+) (?:\[([^\]]*)\] )?\((\S+) ([^\[]*?)\s*(?:\[[^\]]*\])?\)`)
+})
 
 // ParseSimulate reads `apt-get --simulate dist-upgrade`: the upgrades from
 // a security origin, and how many others there are.
@@ -49,7 +52,7 @@ func ParseSimulate(out []byte) (security []Upgrade, other int) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		m := inst.FindStringSubmatch(sc.Text())
+		m := inst().FindStringSubmatch(sc.Text())
 		if m == nil {
 			continue
 		}

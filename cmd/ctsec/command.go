@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/term"
@@ -173,7 +174,7 @@ func nextCommand(cmd *cobra.Command, path string, args ...string) string {
 }
 
 // ctsecCommand finds "ctsec GROUP VERB" in a finding's fix or a note.
-var ctsecCommand = regexp.MustCompile(`\bctsec ([a-z]+) ([a-z]+)\b`)
+var ctsecCommand = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bctsec ([a-z]+) ([a-z]+)\b`) })
 
 // carryFlags makes the ctsec commands a domain package wrote into text
 // (a finding's fix: "ctsec host apply ssh (writes …)") repeat the carried
@@ -182,7 +183,7 @@ func carryFlags(cmd *cobra.Command, text string) string {
 	if cmd == nil || !strings.Contains(text, "ctsec ") {
 		return text
 	}
-	return ctsecCommand.ReplaceAllStringFunc(text, func(m string) string {
+	return ctsecCommand().ReplaceAllStringFunc(text, func(m string) string {
 		words := strings.Fields(m)[1:]
 		target, rest, err := cmd.Root().Find(words)
 		if err != nil || len(rest) > 0 || target == cmd.Root() {
@@ -201,11 +202,11 @@ func quoteWords(words []string) string {
 	return strings.Join(q, " ")
 }
 
-var shellSafe = regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`)
+var shellSafe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9@%+=:,./_-]+$`) })
 
 // shellQuote quotes s for a POSIX shell when it needs it.
 func shellQuote(s string) string {
-	if shellSafe.MatchString(s) {
+	if shellSafe().MatchString(s) {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
@@ -277,14 +278,14 @@ func (a *app) writeUsage(w io.Writer, c *cobra.Command) {
 	fmt.Fprintln(w)
 }
 
-var unknownFlag = regexp.MustCompile(`^unknown flag: --([^\s=]+)$`)
+var unknownFlag = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^unknown flag: --([^\s=]+)$`) })
 
 // flagError says which command refused the flag and, for a mistyped one,
 // the flag meant.
 func flagError(c *cobra.Command, err error) error {
 	path := c.CommandPath()
 	where := strings.TrimPrefix(path, "ctsec ") // the error line starts "ctsec: "
-	m := unknownFlag.FindStringSubmatch(err.Error())
+	m := unknownFlag().FindStringSubmatch(err.Error())
 	if m == nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}

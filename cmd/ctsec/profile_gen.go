@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
@@ -70,7 +71,7 @@ type profileGenOptions struct {
 	gens     []profileGenerator
 }
 
-var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var serviceNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 func newProfileGenCmd(a *app, runF runFunc[profileGenOptions]) *cobra.Command {
 	if runF == nil {
@@ -126,7 +127,7 @@ replaced without --force; with it, the file is first backed up under
 
 func runProfileGen(_ context.Context, opts *profileGenOptions, a *app) (*report.Report, error) {
 	name := opts.Name
-	if !serviceNameRE.MatchString(name) {
+	if !serviceNameRE().MatchString(name) {
 		return nil, usageError(fmt.Errorf("service name %q: use letters, digits, '.', '_' and '-' (it becomes a file name)", name))
 	}
 	abs, err := filepath.Abs(opts.Dir)

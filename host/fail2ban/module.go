@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/execx"
@@ -252,7 +253,7 @@ func ignoreList(pol *host.Policy, site []string) []string {
 // siteEntry is an ignoreip entry fail2ban takes: an address, a network,
 // or a host name; anything else (a newline, "=") cannot go into the
 // drop-in.
-var siteEntry = regexp.MustCompile(`^[A-Za-z0-9.:/_-]{1,253}$`)
+var siteEntry = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9.:/_-]{1,253}$`) })
 
 // siteIgnoreIP is the ignoreip the jail has without ctsec's drop-in, as
 // fail2ban-client -d resolves it (interpolations included), and where the
@@ -266,7 +267,7 @@ func siteIgnoreIP(ctx context.Context, env *host.Env, jail string) ([]string, st
 	var out []string
 	for _, ip := range j.Settings["addignoreip"] {
 		for _, e := range strings.FieldsFunc(ip, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
-			if siteEntry.MatchString(e) && !slices.Contains(out, e) {
+			if siteEntry().MatchString(e) && !slices.Contains(out, e) {
 				out = append(out, e)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/execx"
@@ -144,7 +145,7 @@ const (
 
 // safeRule is every character a rule may hold; the rules are built from
 // typed values only, and this keeps it so before they reach a shell file.
-var safeRule = regexp.MustCompile(`^[-A-Za-z0-9 ,./:]+$`)
+var safeRule = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-A-Za-z0-9 ,./:]+$`) })
 
 // renderBlock is the after.init block that loads f (start) and removes it
 // (stop, flush-all), for iptables and, where the kernel has IPv6, ip6tables.
@@ -187,7 +188,7 @@ ctsec_docker_user_rules() {
 		}
 		b.WriteString("\t\tcat <<'CTSEC_RULES'\n*filter\n:" + dockerChain + " - [0:0]\n")
 		for _, r := range f.rules(fam) {
-			if !safeRule.MatchString(r) {
+			if !safeRule().MatchString(r) {
 				return "", fmt.Errorf("DOCKER-USER rule %q holds characters a rule cannot have", r)
 			}
 			b.WriteString(r + "\n")

@@ -155,7 +155,7 @@ func FuzzRenderDefaults(f *testing.F) {
 		}
 		kept := 0
 		for _, l := range strings.Split(string(old), "\n") {
-			if m := defaultsLine.FindStringSubmatch(l); m == nil || (m[1] != "APT_AUTOGEN" && m[1] != "CRON_DAILY_RUN") {
+			if m := defaultsLine().FindStringSubmatch(l); m == nil || (m[1] != "APT_AUTOGEN" && m[1] != "CRON_DAILY_RUN") {
 				if !strings.Contains(string(out), l) {
 					t.Fatalf("line %q lost:\n%s", l, out)
 				}

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ctsec/ctsec/host"
@@ -107,7 +108,7 @@ func RenderRK(env *host.Env) []byte {
 
 // defaultsLine matches a KEY="value" line of /etc/default/rkhunter; the
 // file is sourced by a shell, where leading blanks still assign.
-var defaultsLine = regexp.MustCompile(`^[ \t]*([A-Z_]+)=(.*)$`)
+var defaultsLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[ \t]*([A-Z_]+)=(.*)$`) })
 
 // RenderDefaults is /etc/default/rkhunter with the daily run and the apt
 // hook's database update switched on, every other line as it was.
@@ -117,7 +118,7 @@ func RenderDefaults(old []byte) []byte {
 	lines := strings.SplitAfter(string(old), "\n")
 	for i, l := range lines {
 		body := strings.TrimSuffix(strings.TrimSuffix(l, "\n"), "\r")
-		m := defaultsLine.FindStringSubmatch(body)
+		m := defaultsLine().FindStringSubmatch(body)
 		if m == nil {
 			continue
 		}
@@ -142,7 +143,7 @@ func RenderDefaults(old []byte) []byte {
 func defaultsValue(data []byte, key string) string {
 	v := ""
 	for _, l := range strings.Split(string(data), "\n") {
-		if m := defaultsLine.FindStringSubmatch(strings.TrimSuffix(l, "\r")); m != nil && m[1] == key {
+		if m := defaultsLine().FindStringSubmatch(strings.TrimSuffix(l, "\r")); m != nil && m[1] == key {
 			v = strings.Trim(m[2], `"'`)
 		}
 	}

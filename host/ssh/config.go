@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/host"
 )
@@ -66,7 +67,7 @@ func Canonical(keyword string) string { return host.SSHCanonical(keyword) }
 const maxIncludeDepth = 16
 
 // keyword is the shape of every sshd_config keyword.
-var keyword = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`)
+var keyword = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,63}$`) })
 
 // Parse reads the configuration starting at mainPath (a host path),
 // expanding Include as sshd does: globs in lexical order, relative paths
@@ -95,7 +96,7 @@ func (c *Config) parseFile(src Source, file string, match *Directive, depth int)
 		if err != nil {
 			return &ParseError{File: file, Line: i + 1, Msg: err.Error()}
 		}
-		if ok && !keyword.MatchString(d.Raw) {
+		if ok && !keyword().MatchString(d.Raw) {
 			// Never quote it: an Include can reach any file (../../etc/shadow),
 			// and this line may be a secret.
 			return &ParseError{File: file, Line: i + 1, Msg: "not an sshd keyword (sshd would refuse this line too)"}

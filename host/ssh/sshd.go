@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/execx"
@@ -195,7 +196,7 @@ func Test(ctx context.Context, r execx.Runner, main string) error {
 }
 
 // sshdLine is how sshd names a configuration line in its errors.
-var sshdLine = regexp.MustCompile(`^(\S+) line (\d+): (.*)$`)
+var sshdLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\S+) line (\d+): (.*)$`) })
 
 // sshdMessage is sshd's first error line in the operator's terms: a staged
 // copy's path becomes the host path it stands for, and for a file outside
@@ -206,7 +207,7 @@ func sshdMessage(main string, out []byte) string {
 	if dir, ok := strings.CutSuffix(main, MainConfig); ok && dir != "" {
 		msg = strings.ReplaceAll(msg, dir, "")
 	}
-	if m := sshdLine.FindStringSubmatch(msg); m != nil {
+	if m := sshdLine().FindStringSubmatch(msg); m != nil {
 		if !strings.HasPrefix(path.Clean(m[1]), "/etc/ssh/") {
 			return fmt.Sprintf("%s line %s: sshd rejects this line (its text is not shown: the file is outside /etc/ssh)", m[1], m[2])
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
@@ -33,7 +34,7 @@ func New() *Module { return &Module{} }
 func (*Module) Name() string { return "updates" }
 
 // apt ignores files in apt.conf.d whose names have other characters.
-var aptPartName = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+var aptPartName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.-]+$`) })
 
 // Load reads apt's configuration under the root the way apt does: every
 // valid file of apt.conf.d in order, then apt.conf.
@@ -45,7 +46,7 @@ func Load(ov host.Overlay) (Tree, error) {
 	var ops []Op
 	for _, f := range append(files, "/etc/apt/apt.conf") {
 		base := path.Base(f)
-		if !aptPartName.MatchString(base) || strings.Contains(base, ".dpkg-") || strings.HasSuffix(base, ".disabled") || strings.HasSuffix(base, ".save") {
+		if !aptPartName().MatchString(base) || strings.Contains(base, ".dpkg-") || strings.HasSuffix(base, ".disabled") || strings.HasSuffix(base, ".save") {
 			continue
 		}
 		b, err := ov.ReadFile(f)

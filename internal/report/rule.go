@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Rule describes one kind of finding. Every package that audits keeps a
@@ -26,10 +27,10 @@ type Rule struct {
 }
 
 // ruleID is the one rule-id scheme.
-var ruleID = regexp.MustCompile(`^[a-z][a-z0-9]*/[a-z0-9][a-z0-9.-]*$`)
+var ruleID = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9]*/[a-z0-9][a-z0-9.-]*$`) })
 
 // ValidRuleID reports whether id follows the area/rule scheme.
-func ValidRuleID(id string) bool { return ruleID.MatchString(id) }
+func ValidRuleID(id string) bool { return ruleID().MatchString(id) }
 
 // Rules is a rule table.
 type Rules []Rule
