@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 . scripts/deps.sh
+. scripts/build.sh
 install_deps build
 prefix="${PREFIX:-/usr/local}"
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo dev)
-mkdir -p "$prefix/bin"
-go build -trimpath -ldflags "-X main.version=$rev" -o "$prefix/bin/ctsec" ./cmd/ctsec
-echo "installed $prefix/bin/ctsec"
+build_pair "$prefix" "$rev" -trimpath
+echo "installed $prefix/bin/ctsec and $prefix/libexec/ctsec/ctsec-compose (compose, portainer, man)"
 # Man pages (one per command, from the same text as --help) and shell
 # completion, where man, bash-completion, zsh and fish look under $prefix.
 "$prefix/bin/ctsec" man --dir "$prefix/share/man/man1" >/dev/null

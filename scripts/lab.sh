@@ -490,12 +490,14 @@ cmd_up() {
 	say "up: scripts/lab.sh${dist_flag} exec -- CMD...; scripts/lab.sh${dist_flag} down"
 }
 
-# build_ctsec: the ctsec of this checkout, for the guest's PATH.
+# build_ctsec: the ctsec of this checkout, for the guest's PATH, in the
+# layout scripts/install.sh installs (/lab/bin/ctsec, the lean build, and
+# /lab/libexec/ctsec/ctsec-compose).
 build_ctsec() {
 	local rev t0
 	t0=$(now)
 	rev=$(git -C "$checkout" rev-parse --short HEAD 2>/dev/null || echo dev)
-	(cd "$checkout" && go build -ldflags "-X main.version=lab-$rev" -o "$state/share/bin/ctsec" ./cmd/ctsec) ||
+	(cd "$checkout" && . scripts/build.sh && build_pair "$state/share" "lab-$rev") ||
 		die "building ctsec for the guest failed"
 	say "built ctsec ($rev) for the guest in $(since "$t0") s"
 }

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -26,7 +28,7 @@ func newComposeCmd(a *app) *cobra.Command {
 	logrus.SetOutput(io.Discard)
 	cmd := &cobra.Command{
 		Use:   "compose",
-		Short: "Audit and harden Docker Compose files",
+		Short: composeShort,
 		Long: `Audit Docker Compose files and harden them as a reviewed, byte-preserving diff.
 
 audit reports findings (privileged, the Docker socket, host namespaces, capabilities,

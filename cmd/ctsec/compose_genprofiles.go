@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -21,7 +23,7 @@ func genComposeProfiles(d *compose.Document, dir string) (map[string][]byte, err
 	}
 	out := map[string][]byte{}
 	for _, s := range d.Services() {
-		if !serviceNameRE.MatchString(s.Name) {
+		if !serviceNameRE().MatchString(s.Name) {
 			continue // not a safe file name; it keeps Docker's default profile
 		}
 		exists := false

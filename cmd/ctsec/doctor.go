@@ -58,6 +58,9 @@ var doctorRules = report.Rules{
 	{ID: "doctor/ufw", Severity: report.High, Title: "ufw installed", Help: "apt-get install ufw"},
 	{ID: "doctor/nft", Severity: report.High, Title: "nft installed", Help: "apt-get install nftables"},
 	{ID: "doctor/fail2ban", Severity: report.High, Title: "fail2ban-client installed", Help: "apt-get install fail2ban"},
+	{ID: "doctor/compose-commands", Severity: report.High, Title: "compose, portainer and man commands available",
+		Description: "A lean build of ctsec (scripts/install.sh) runs them through ctsec-compose, installed beside it.",
+		Help:        "install both binaries with scripts/install.sh, or set CTSEC_COMPOSE to the absolute path of ctsec-compose"},
 	{ID: "doctor/python3-systemd", Severity: report.High, Title: "fail2ban's Python has the systemd module",
 		Description: "The baseline jail reads sshd's log from the journal (backend = systemd): Debian 12 writes no /var/log/auth.log, and without python3-systemd fail2ban cannot start the jail.",
 		Help:        "apt-get install python3-systemd"},
@@ -95,8 +98,9 @@ code follows --fail-on: 1 by default when something a job needs is missing,
 	return audit(cmd)
 }
 
-func runDoctor(ctx context.Context, opts *doctorOptions, _ *app) (*report.Report, error) {
+func runDoctor(ctx context.Context, opts *doctorOptions, a *app) (*report.Report, error) {
 	res := inspectHost(ctx, opts.Root, opts.Host)
+	res.Checks = append(res.Checks, a.composeCheck())
 	var findings []report.Finding
 	var checks []report.Check
 	for _, c := range res.Checks {

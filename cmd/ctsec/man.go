@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -31,8 +33,8 @@ func newManCmd(a *app, runF runFunc[manOptions]) *cobra.Command {
 	}
 	opts := &manOptions{}
 	cmd := &cobra.Command{
-		Use:    "man --dir DIR",
-		Short:  "Write ctsec's man pages (section 1) into DIR",
+		Use:    manUse,
+		Short:  manShort,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -1,3 +1,5 @@
+//go:build !lean
+
 package main
 
 import (
@@ -53,7 +55,7 @@ func newPortainerCmd(a *app) *cobra.Command {
 	pf := &portainerFlags{}
 	cmd := &cobra.Command{
 		Use:   "portainer",
-		Short: "Audit and harden Portainer stacks through its API",
+		Short: portainerShort,
 		Long: `Audit and harden Portainer stacks through the Portainer HTTP API.
 
 The API key is read from --api-key-file or the PORTAINER_API_KEY environment

@@ -25,6 +25,9 @@ func runEnv(ctx context.Context, clk clock.Clock, env map[string]string, args []
 func runApp(ctx context.Context, a *app, args []string) int {
 	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
 	root := newRootCmd(a)
+	if helper := delegated(root, args); helper != nil {
+		return exitCode(a.delegate(helper, args), stderr)
+	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -96,8 +99,6 @@ unreadable or malformed input, missing tool or engine).`,
 		newSeccompCmd(a),
 		newApparmorCmd(a),
 		newProfileCmd(a),
-		newComposeCmd(a),
-		newPortainerCmd(a),
 		newBenchCmd(a, nil),
 		newHostCmd(a),
 		newStatusCmd(a, nil),
@@ -106,8 +107,10 @@ unreadable or malformed input, missing tool or engine).`,
 		newHistoryCmd(a, nil),
 		newRollbackCmd(a, nil),
 		newRecordShimCmd(),
-		newManCmd(a, nil),
 	)
+	// compose, portainer and man: linked in (the default build) or run
+	// through ctsec-compose (-tags lean, docs/startup.md).
+	root.AddCommand(composeCmds(a)...)
 	groups(root)
 	return root
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/ctsec/ctsec/apparmor"
 	"github.com/ctsec/ctsec/bench"
 	"github.com/ctsec/ctsec/cert"
-	"github.com/ctsec/ctsec/compose"
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/term"
@@ -28,7 +27,7 @@ func catalogue() []ruleArea {
 	return []ruleArea{
 		{"seccomp", "seccomp validate, seccomp lint", seccomp.Rules},
 		{"apparmor", "apparmor validate, status, review, promote, demote", apparmor.Rules},
-		{"compose", "compose audit, compose harden (warnings), portainer audit, portainer templates", compose.Rules},
+		composeRuleArea(),
 		{"host", "host audit", host.Rules},
 		{"bench", "bench (one rule per CIS Docker Benchmark v1.6.0 check)", bench.Rules()},
 		{"doctor", "doctor", doctorRules},
@@ -63,7 +62,7 @@ func helpRules(cmd *cobra.Command) report.Rules {
 	case "apparmor review":
 		return apparmor.ReviewRules()
 	case "compose audit":
-		return compose.AuditRules()
+		return composeAuditRules()
 	case "host audit":
 		return host.Rules
 	case "doctor":

@@ -1,0 +1,20 @@
+# Sourced by install.sh and lab.sh: builds ctsec as it is installed.
+#
+# build_pair PREFIX VERSION [GO BUILD FLAGS...] writes
+#   PREFIX/bin/ctsec                    the lean build (-tags lean): every
+#                                       command but compose, portainer and man,
+#                                       without the libraries that made each
+#                                       start-up slow, linked statically (no
+#                                       dynamic loader at start-up; Go's own
+#                                       user and DNS lookups) (docs/startup.md);
+#   PREFIX/libexec/ctsec/ctsec-compose  the default build, which the lean one
+#                                       runs for compose, portainer and man.
+# `go build ./cmd/ctsec` alone gives the default build, which does everything.
+build_pair() {
+	local prefix=$1 version=$2
+	shift 2
+	mkdir -p "$prefix/bin" "$prefix/libexec/ctsec"
+	go build "$@" -ldflags "-X main.version=$version" -o "$prefix/libexec/ctsec/ctsec-compose" ./cmd/ctsec &&
+		go build "$@" -tags lean,osusergo,netgo -ldflags "-linkmode external -extldflags -static -X main.version=$version" \
+			-o "$prefix/bin/ctsec" ./cmd/ctsec
+}
