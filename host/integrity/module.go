@@ -295,7 +295,12 @@ func (m *Module) Verify(ctx context.Context, env *host.Env, mp *host.ModulePlan)
 		}
 	}
 	if pd.rk {
-		res, err := env.Runner.Run(ctx, "rkhunter", "--config-check", "--nocolors", "--configfile", env.Path(RKConf))
+		// rkhunter's check is a shell script that runs dozens of tools: a
+		// minute was not enough on a slow guest, and a verification that
+		// times out rolls a good change back.
+		check := env.Runner
+		check.Timeout = 5 * time.Minute
+		res, err := check.Run(ctx, "rkhunter", "--config-check", "--nocolors", "--configfile", env.Path(RKConf))
 		if err != nil {
 			return err
 		}
