@@ -82,8 +82,20 @@ func (a *app) delegate(c *cobra.Command, args []string) error {
 }
 
 // helper finds ctsec-compose: $CTSEC_COMPOSE, else PREFIX/libexec/ctsec/
-// for this binary's PREFIX/bin, else beside this binary.
+// for this binary's PREFIX/bin, else beside this binary. One that is this
+// binary (CTSEC_COMPOSE or a link to ctsec) would exec itself for ever.
 func (a *app) helper(what string) (string, error) {
+	path, err := a.findHelper(what)
+	if err != nil {
+		return "", err
+	}
+	if self, err := os.Executable(); err == nil && sameFile(self, path) {
+		return "", fmt.Errorf("%s: %s is this lean build of ctsec itself, not the build with the compose commands; install both with scripts/install.sh", what, path)
+	}
+	return path, nil
+}
+
+func (a *app) findHelper(what string) (string, error) {
 	if p := a.getenv(helperEnv); p != "" {
 		if !filepath.IsAbs(p) {
 			return "", usageError(fmt.Errorf("%s=%q: want an absolute path", helperEnv, p))
@@ -117,6 +129,15 @@ func (a *app) composeCheck() doctorCheck {
 	}
 	c.OK, c.Detail = true, "run through "+path
 	return c
+}
+
+func sameFile(a, b string) bool {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := os.Stat(b)
+	return err == nil && os.SameFile(fa, fb)
 }
 
 func composeRuleArea() ruleArea {

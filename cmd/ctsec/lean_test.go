@@ -228,6 +228,9 @@ func leanWithoutHelper(t *testing.T, lean, full string) {
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + full}, "compose", "--help"); r.code != 0 || !strings.Contains(r.stdout, "harden") {
 		t.Errorf("CTSEC_COMPOSE=%s: %+v", full, r)
 	}
+	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + alone}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "itself") {
+		t.Errorf("CTSEC_COMPOSE naming the lean build: want exit 2, not a loop; got %+v", r)
+	}
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=ctsec-compose"}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "absolute") {
 		t.Errorf("relative CTSEC_COMPOSE: want exit 2, got %+v", r)
 	}
