@@ -16,5 +16,7 @@ build_pair() {
 	mkdir -p "$prefix/bin" "$prefix/libexec/ctsec"
 	go build "$@" -ldflags "-X main.version=$version" -o "$prefix/libexec/ctsec/ctsec-compose" ./cmd/ctsec &&
 		go build "$@" -tags lean,osusergo,netgo -ldflags "-linkmode external -extldflags -static -X main.version=$version" \
-			-o "$prefix/bin/ctsec" ./cmd/ctsec
+			-o "$prefix/bin/ctsec" ./cmd/ctsec &&
+		# The lean build refuses a helper that others may write (umask 002).
+		chmod 0755 "$prefix/bin/ctsec" "$prefix/libexec/ctsec/ctsec-compose"
 }

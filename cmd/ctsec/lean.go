@@ -92,7 +92,31 @@ func (a *app) helper(what string) (string, error) {
 	if self, err := os.Executable(); err == nil && sameFile(self, path) {
 		return "", fmt.Errorf("%s: %s is this lean build of ctsec itself, not the build with the compose commands; install both with scripts/install.sh", what, path)
 	}
+	if err := trustedHelper(path); err != nil {
+		return "", fmt.Errorf("%s: not running %s: %w", what, path, err)
+	}
 	return path, nil
+}
+
+// trustedHelper: ctsec runs as root, and so would the helper; one that
+// another user could have replaced is refused, as a state directory that is
+// not ours is.
+func trustedHelper(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fmt.Errorf("cannot read its owner")
+	}
+	if uid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != uid {
+		return fmt.Errorf("it belongs to uid %d, not to root or uid %d", st.Uid, uid)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("it is writable by others (mode %04o)", fi.Mode().Perm())
+	}
+	return nil
 }
 
 func (a *app) findHelper(what string) (string, error) {

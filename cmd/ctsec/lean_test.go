@@ -228,6 +228,18 @@ func leanWithoutHelper(t *testing.T, lean, full string) {
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + full}, "compose", "--help"); r.code != 0 || !strings.Contains(r.stdout, "harden") {
 		t.Errorf("CTSEC_COMPOSE=%s: %+v", full, r)
 	}
+	writable := filepath.Join(t.TempDir(), "ctsec-compose")
+	if b, err := os.ReadFile(full); err != nil {
+		t.Fatal(err)
+	} else if err := os.WriteFile(writable, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(writable, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + writable}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "writable by others") {
+		t.Errorf("a world-writable helper: want exit 2, got %+v", r)
+	}
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + alone}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "itself") {
 		t.Errorf("CTSEC_COMPOSE naming the lean build: want exit 2, not a loop; got %+v", r)
 	}
