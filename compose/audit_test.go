@@ -147,6 +147,8 @@ func TestBadInput(t *testing.T) {
 		{"binary", "services:\n  a: \xff\xfe\n", 2, "2:6: not UTF-8 text (byte 0xff)"},
 		{"NUL", "services:\n  a:\n    image: x\x00y\n", 3, "3:13: NUL byte"},
 		{"NUL after multibyte", "services:\n  é: {image: \"\x00\"}\n", 2, "2:15: NUL byte"},
+		{"bare CR", "services:\n  a:\n    image: \"x\r y\"\n", 3, "3:14: U+000D is a line break to YAML"},
+		{"CR at the end", "services:\n  a:\n    image: x\r", 3, "3:13: U+000D"},
 		{"control character", "services:\n  a:\n    image: x\x01\n", 3, "3:13: invalid YAML: control characters are not allowed"},
 		{"scanner error line", "a: 1\n\tb: 2\n", 2, "bad.yml:2:"},
 		{"duplicate key names both", "services:\n  web:\n    image: x\n    image: y\n", 4, "mapping key \"image\" already defined at line 3"},

@@ -142,6 +142,12 @@ func (d *Document) checkText() error {
 		case r == 0:
 			line, col := d.position(i)
 			return &ParseError{File: d.Name, Line: line, Column: col, Msg: "NUL byte: not a text file"}
+		case r == '\r' && (i+1 == len(d.Src) || d.Src[i+1] != '\n'):
+			// YAML counts a lone CR as a line break and ctsec's line index
+			// does not: an edit landed on the wrong line (fuzz).
+			line, col := d.position(i)
+			return &ParseError{File: d.Name, Line: line, Column: col,
+				Msg: fmt.Sprintf("%U is a line break to YAML but not to ctsec and most editors: use LF or CRLF line endings", r)}
 		}
 		i += size
 	}
