@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/spf13/cobra"
 )
 
@@ -82,41 +83,22 @@ func (a *app) delegate(c *cobra.Command, args []string) error {
 }
 
 // helper finds ctsec-compose: $CTSEC_COMPOSE, else PREFIX/libexec/ctsec/
-// for this binary's PREFIX/bin, else beside this binary. One that is this
+// for this binary's PREFIX/bin, else beside this binary. ctsec runs as
+// root, and so would the helper: one that someone else could have replaced
+// is refused, as an untrusted state directory is; and one that is this
 // binary (CTSEC_COMPOSE or a link to ctsec) would exec itself for ever.
 func (a *app) helper(what string) (string, error) {
 	path, err := a.findHelper(what)
 	if err != nil {
 		return "", err
 	}
+	if err := safefile.CheckExecutable(path); err != nil {
+		return "", fmt.Errorf("%s: not running %s: %w", what, helperName, err)
+	}
 	if self, err := os.Executable(); err == nil && sameFile(self, path) {
 		return "", fmt.Errorf("%s: %s is this lean build of ctsec itself, not the build with the compose commands; install both with scripts/install.sh", what, path)
 	}
-	if err := trustedHelper(path); err != nil {
-		return "", fmt.Errorf("%s: not running %s: %w", what, path, err)
-	}
 	return path, nil
-}
-
-// trustedHelper: ctsec runs as root, and so would the helper; one that
-// another user could have replaced is refused, as a state directory that is
-// not ours is.
-func trustedHelper(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("cannot read its owner")
-	}
-	if uid := uint32(os.Geteuid()); st.Uid != 0 && st.Uid != uid {
-		return fmt.Errorf("it belongs to uid %d, not to root or uid %d", st.Uid, uid)
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Errorf("it is writable by others (mode %04o)", fi.Mode().Perm())
-	}
-	return nil
 }
 
 func (a *app) findHelper(what string) (string, error) {

@@ -200,17 +200,7 @@ func leanDelegates(t *testing.T, lean, full string) {
 // leanWithoutHelper: a lean ctsec installed alone still runs what it links
 // and says in one line what is missing for the rest.
 func leanWithoutHelper(t *testing.T, lean, full string) {
-	alone := filepath.Join(t.TempDir(), "bin", "ctsec")
-	if err := os.MkdirAll(filepath.Dir(alone), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(lean)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(alone, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	alone := copyExecutable(t, lean, filepath.Join(t.TempDir(), "bin", "ctsec"), 0o755)
 	if r := runBinary(t, alone, nil, "version"); r.code != 0 || !strings.Contains(r.stdout, "ctsec") {
 		t.Errorf("version without ctsec-compose: %+v", r)
 	}
@@ -228,17 +218,21 @@ func leanWithoutHelper(t *testing.T, lean, full string) {
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + full}, "compose", "--help"); r.code != 0 || !strings.Contains(r.stdout, "harden") {
 		t.Errorf("CTSEC_COMPOSE=%s: %+v", full, r)
 	}
-	writable := filepath.Join(t.TempDir(), "ctsec-compose")
-	if b, err := os.ReadFile(full); err != nil {
-		t.Fatal(err)
-	} else if err := os.WriteFile(writable, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(writable, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + writable}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "writable by others") {
+	// A helper others could replace would run as root: refused, with what to do.
+	writable := copyExecutable(t, full, filepath.Join(t.TempDir(), "ctsec-compose"), 0o777)
+	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + writable}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "chmod go-w") {
 		t.Errorf("a world-writable helper: want exit 2, got %+v", r)
+	}
+	openDir := filepath.Join(t.TempDir(), "open")
+	if err := os.Mkdir(openDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	inOpen := copyExecutable(t, full, filepath.Join(openDir, "ctsec-compose"), 0o755)
+	if err := os.Chmod(openDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + inOpen}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "not sticky") {
+		t.Errorf("a helper in a world-writable directory: want exit 2, got %+v", r)
 	}
 	if r := runBinary(t, alone, []string{"CTSEC_COMPOSE=" + alone}, "compose", "--help"); r.code != 2 || !strings.Contains(r.stderr, "itself") {
 		t.Errorf("CTSEC_COMPOSE naming the lean build: want exit 2, not a loop; got %+v", r)
@@ -265,4 +259,24 @@ func composeDoctorCheck(t *testing.T, bin string) doctorCheck {
 	}
 	t.Fatalf("doctor has no doctor/compose-commands check:\n%s", r.stdout)
 	return doctorCheck{}
+}
+
+// copyExecutable copies the program src to dst (making dst's directory)
+// with mode perm, whatever the umask.
+func copyExecutable(t *testing.T, src, dst string, perm os.FileMode) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dst, perm); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

@@ -58,7 +58,7 @@ func CheckStateDir(dir string) error {
 	}
 	for _, chain := range []string{abs, real} {
 		for p := filepath.Dir(chain); ; p = filepath.Dir(p) {
-			if err := checkAncestor(p); err != nil {
+			if err := checkAncestor(p, 0o022); err != nil {
 				return err
 			}
 			if p == "/" || p == "." {
@@ -69,7 +69,10 @@ func CheckStateDir(dir string) error {
 	return nil
 }
 
-func checkAncestor(p string) error {
+// checkAncestor refuses a directory above a trusted path that someone
+// else could use to swap it: owned by another user, or writable by the
+// write bits in mask and not sticky.
+func checkAncestor(p string, mask fs.FileMode) error {
 	st, err := os.Stat(p)
 	if err != nil {
 		return err
@@ -77,9 +80,9 @@ func checkAncestor(p string) error {
 	uid := owner(st)
 	switch {
 	case uid != 0 && uid != os.Geteuid():
-		return &UntrustedError{p, fmt.Sprintf("a directory above the state directory belongs to uid %d, who could replace it", uid)}
-	case st.Mode().Perm()&0o022 != 0 && st.Mode()&fs.ModeSticky == 0:
-		return &UntrustedError{p, fmt.Sprintf("a directory above the state directory is writable by others (mode %04o) and not sticky", st.Mode().Perm())}
+		return &UntrustedError{p, fmt.Sprintf("this directory belongs to uid %d, who could replace what is below it", uid)}
+	case st.Mode().Perm()&mask != 0 && st.Mode()&fs.ModeSticky == 0:
+		return &UntrustedError{p, fmt.Sprintf("this directory is writable by others (mode %04o) and not sticky, so what is below it could be replaced", st.Mode().Perm())}
 	}
 	return nil
 }
@@ -123,6 +126,41 @@ func ReadState(p string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// CheckExecutable says whether ctsec may run the program at p as the user
+// running it (root, most often), as CheckStateDir does for state: p must be
+// a regular file of root or that user that nobody else can write, and every
+// directory above it must belong to root or that user and be writable by
+// nobody else unless sticky. Group-writable directories are allowed there:
+// Debian's /usr/local tree may be 2775 root:staff, and whoever can write it
+// can replace ctsec itself too.
+func CheckExecutable(p string) error {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return &UntrustedError{p, "not a regular file"}
+	}
+	if uid := owner(st); uid != 0 && uid != os.Geteuid() {
+		return &UntrustedError{p, fmt.Sprintf("it belongs to uid %d, not to root or uid %d who runs ctsec (chown root it, or reinstall)", uid, os.Geteuid())}
+	}
+	if m := st.Mode().Perm(); m&0o022 != 0 {
+		return &UntrustedError{p, fmt.Sprintf("it is writable by group or others (mode %04o; chmod go-w it, or reinstall)", m)}
+	}
+	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
+		if err := checkAncestor(d, 0o002); err != nil {
+			return err
+		}
+		if d == "/" || d == "." {
+			return nil
+		}
+	}
 }
 
 // IsUntrusted reports an UntrustedError through any wrapping.

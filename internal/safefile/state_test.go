@@ -205,3 +205,44 @@ func writeJSON(t *testing.T, p string, v any) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckExecutable: a helper ctsec runs as root must be no easier to
+// replace than ctsec itself.
+func TestCheckExecutable(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		dirMode, binMode os.FileMode
+		want             string // "" for trusted
+	}{
+		{"installed", 0o755, 0o755, ""},
+		{"group-writable directory (Debian's /usr/local: 2775 root:staff)", 0o775 | os.ModeSetgid, 0o755, ""},
+		{"sticky open directory", 0o777 | os.ModeSticky, 0o755, ""},
+		{"open directory", 0o777, 0o755, "not sticky"},
+		{"group-writable program", 0o755, 0o775, "chmod go-w"},
+		{"world-writable program", 0o755, 0o757, "chmod go-w"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "libexec")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(dir, "helper")
+			if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(bin, tt.binMode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tt.dirMode); err != nil {
+				t.Fatal(err)
+			}
+			err := CheckExecutable(bin)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tt.want != "" && (err == nil || !IsUntrusted(err) || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("err = %v, want an UntrustedError saying %q", err, tt.want)
+			}
+		})
+	}
+}
