@@ -4,6 +4,7 @@ package host_test
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,14 +293,43 @@ func TestLabFail2banBans(t *testing.T) {
 
 // unattended-upgrades' timers, after `ctsec host apply updates`: systemd
 // schedules apt-daily-upgrade at 02:00 sharp (apt-daily at 01:30), and with
-// the guest's clock set to 01:59:50 the timer fires in the minute from 02:00
-// (systemd's AccuracySec, 1 min by default: a loaded guest fired at
-// 02:00:01); apt says no automatic reboot, and the guest does not reboot.
+// the guest's clock set to ten seconds before its next elapse, whatever the
+// hour the test runs, the timer fires in the minute from 02:00 (systemd's
+// AccuracySec, 1 min by default: a loaded guest fired at 02:00:01); apt says
+// no automatic reboot, and the guest does not reboot.
 func TestLabUpdatesTimers(t *testing.T) {
 	testenv.Lab(t)
 	state := t.TempDir()
+	// A run in progress (a Persistent= catch-up after boot or a clock jump,
+	// or 02:00 passing during the apply) leaves the timer without a next
+	// elapse until it ends; without network the runs fail anyway.
+	stopRuns := func() {
+		exec.Command("systemctl", "stop", "apt-daily-upgrade.service", "apt-daily.service").Run()
+	}
+	stopRuns()
 	labRun(t, nil, "ctsec", "host", "apply", "updates", "--state-dir", state)
 	t.Cleanup(func() { exec.Command("ctsec", "host", "rollback", "--state-dir", state).Run() })
+	stopRuns()
+	// The timer's own microseconds over D-Bus (systemctl show prints local
+	// text, and "" while there is none; D-Bus says 0 or UINT64_MAX).
+	stamp := func(prop string) (time.Time, bool) {
+		v := strings.TrimSpace(labRun(t, nil, "busctl", "get-property", "org.freedesktop.systemd1",
+			"/org/freedesktop/systemd1/unit/apt_2ddaily_2dupgrade_2etimer", "org.freedesktop.systemd1.Timer", prop))
+		usec, err := strconv.ParseUint(strings.TrimPrefix(v, "t "), 10, 64)
+		ok := err == nil && usec > 0 && usec != math.MaxUint64
+		return time.UnixMicro(int64(usec)).UTC(), ok
+	}
+	var due time.Time
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		var ok bool
+		if due, ok = stamp("NextElapseUSecRealtime"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			st, _ := exec.Command("systemctl", "status", "--no-pager", "apt-daily-upgrade.timer", "apt-daily-upgrade.service").CombinedOutput()
+			t.Fatalf("apt-daily-upgrade.timer has no next elapse:\n%s", st)
+		}
+	}
 	timers := labRun(t, nil, "systemctl", "list-timers", "--all", "--no-pager", "apt-daily-upgrade.timer", "apt-daily.timer")
 	for _, want := range []string{" 02:00:00 ", " 01:30:00 "} {
 		if !strings.Contains(timers, want) {
@@ -309,14 +339,19 @@ func TestLabUpdatesTimers(t *testing.T) {
 	if cal := labRun(t, nil, "systemctl", "show", "apt-daily-upgrade.timer", "-p", "TimersCalendar", "-p", "RandomizedDelayUSec"); !strings.Contains(cal, "OnCalendar=*-*-* 02:00:00 ;") || !strings.Contains(cal, "RandomizedDelayUSec=0") || strings.Contains(cal, "06:00") {
 		t.Errorf("apt-daily-upgrade.timer: %s", cal)
 	}
+	if due.Format("15:04:05") != "02:00:00" {
+		t.Fatalf("apt-daily-upgrade.timer next elapses at %s, want 02:00:00", due)
+	}
 	if dump := labRun(t, nil, "apt-config", "dump", "Unattended-Upgrade::Automatic-Reboot"); !strings.Contains(dump, `Unattended-Upgrade::Automatic-Reboot "false";`) {
 		t.Errorf("apt-config: %s", dump)
 	}
 	boot := strings.TrimSpace(labRun(t, nil, "cat", "/proc/sys/kernel/random/boot_id"))
 
-	// The clock moved to 01:59:50 tomorrow and back afterwards (the guest has
-	// no network time to fight it); the upgrade run itself has no network
-	// and is stopped again.
+	// The clock moves to just before the next elapse and back afterwards
+	// (the guest has no network time to fight it); the upgrade run itself
+	// has no network and is stopped again. Not to "tomorrow 01:59:50": run
+	// before 02:00, that jump passes today's 02:00 and the timer fires at
+	// once, at 01:59:50.
 	// The jump would fire every other timer too (dailyaidecheck reads the
 	// whole guest for ten minutes under emulation, beside the next tests):
 	// they are stopped for the jump and started again after the clock is back.
@@ -330,26 +365,28 @@ func TestLabUpdatesTimers(t *testing.T) {
 		labRun(t, nil, "systemctl", append([]string{"stop"}, others...)...)
 		t.Cleanup(func() { exec.Command("systemctl", append([]string{"start"}, others...)...).Run() })
 	}
+	jump := due.Add(-10 * time.Second)
 	start := time.Now()
-	tomorrow := start.Add(24 * time.Hour).UTC().Format("2006-01-02")
-	labRun(t, nil, "date", "-u", "-s", tomorrow+" 01:59:50")
+	labRun(t, nil, "date", "-u", "-s", "@"+strconv.FormatInt(jump.Unix(), 10))
 	t.Cleanup(func() {
-		exec.Command("systemctl", "stop", "apt-daily-upgrade.service", "apt-daily.service").Run()
+		stopRuns()
 		// Without network the triggered runs fail; they are the test's, not
 		// the host's: the system is not left degraded for the tests after.
 		exec.Command("systemctl", "reset-failed", "apt-daily-upgrade.service", "apt-daily.service").Run()
 		// time.Since counts on the monotonic clock, which date(1) does not move.
 		exec.Command("date", "-u", "-s", "@"+strconv.FormatInt(start.Unix()+int64(time.Since(start).Seconds()), 10)).Run()
 	})
-	var last string
+	// Only a trigger after the jump counts (a clock moved back may fire
+	// the Persistent= timer on its own before it).
+	var last time.Time
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
-		last = labRun(t, nil, "systemctl", "show", "apt-daily-upgrade.timer", "-p", "LastTriggerUSec", "--value")
-		if strings.Contains(last, tomorrow) || time.Now().After(deadline) {
+		if l, ok := stamp("LastTriggerUSec"); ok && !l.Before(jump) || time.Now().After(deadline) {
+			last = l
 			break
 		}
 	}
-	if !strings.Contains(last, " "+tomorrow+" 02:00:") {
-		t.Errorf("apt-daily-upgrade.timer last fired %q, want %s 02:00", strings.TrimSpace(last), tomorrow)
+	if last.Before(due) || !last.Before(due.Add(time.Minute)) {
+		t.Errorf("apt-daily-upgrade.timer last fired %s, want in the minute from %s", last, due)
 	}
 	if now := strings.TrimSpace(labRun(t, nil, "cat", "/proc/sys/kernel/random/boot_id")); now != boot {
 		t.Error("the guest rebooted")
