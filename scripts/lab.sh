@@ -60,6 +60,8 @@ environment:
   LAB_MEM, LAB_CPUS guest memory in MiB (2048), vCPUs (2)
   LAB_BOOT_TIMEOUT  seconds from power-on to "running" (300; the budget is 90)
   LAB_TEST_TIMEOUT  per test binary (15m)
+  LAB_RUN           test tier: only tests matching this regexp (^TestLab), e.g.
+                    LAB_RUN=TestLabUpdatesTimers scripts/lab.sh test host
   LAB_CACHE         image cache (/var/cache/ctsec-lab)
   LAB_STATE         per-guest state (/var/tmp/ctsec-lab)
   LAB_KEEP_FAILED   keep a failed image build's directory for a look
