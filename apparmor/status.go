@@ -13,10 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
-
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/client"
 )
 
 // ProfileDir is where ctsec installs container profiles, relative to the
@@ -104,7 +102,7 @@ func parseLoaded(r io.Reader) ([]LoadedProfile, error) {
 // ReadStatus gathers the kernel's profiles under root, the profiles of
 // containers (when docker is not nil and answers) and the files in the
 // profile directory that are not loaded.
-func ReadStatus(ctx context.Context, root string, docker *client.Client) (Status, error) {
+func ReadStatus(ctx context.Context, root string, docker *engine.Client) (Status, error) {
 	sup := DetectSupport(ctx, root)
 	st := Status{Root: root, KernelEnabled: sup.KernelEnabled, SecurityFS: sup.SecurityFS, Loaded: []LoadedProfile{}, OnDisk: []DiskProfile{}}
 	loaded := map[string]string{}
@@ -175,28 +173,28 @@ func readDisk(dir string, loaded map[string]string) ([]DiskProfile, error) {
 
 // Containers asks the engine which profile each container runs under (or
 // asked for).
-func Containers(ctx context.Context, docker *client.Client) ([]ContainerProfile, error) {
+func Containers(ctx context.Context, docker *engine.Client) ([]ContainerProfile, error) {
 	return containerProfiles(ctx, docker, nil)
 }
 
 // containerProfiles asks the engine which profile each container runs under.
-func containerProfiles(ctx context.Context, docker *client.Client, loaded map[string]string) ([]ContainerProfile, error) {
+func containerProfiles(ctx context.Context, docker *engine.Client, loaded map[string]string) ([]ContainerProfile, error) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	list, err := docker.ContainerList(ctx, client.ContainerListOptions{All: true})
+	list, err := docker.ContainerList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
 	out := []ContainerProfile{}
-	for _, c := range list.Items {
-		res, err := docker.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if cerrdefs.IsNotFound(err) {
+	for _, c := range list {
+		res, err := docker.ContainerInspect(ctx, c.ID)
+		if engine.IsNotFound(err) {
 			continue // removed since the list was taken
 		}
 		if err != nil {
 			return out, fmt.Errorf("inspecting container %.12s: %w", c.ID, err)
 		}
-		ic := res.Container
+		ic := res
 		cp := ContainerProfile{Container: strings.TrimPrefix(ic.Name, "/"), ID: c.ID, Profile: ic.AppArmorProfile}
 		if ic.State != nil {
 			cp.State = string(ic.State.Status)

@@ -8,10 +8,9 @@ import (
 	"strings"
 	"sync"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/ctsec/ctsec/internal/clock"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 )
 
 // Options say what to collect.
@@ -35,7 +34,7 @@ type Options struct {
 
 // Collect takes the snapshot: a handful of list calls, then every container,
 // image and network inspected concurrently.
-func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error) {
+func Collect(ctx context.Context, c *engine.Client, o Options) (*Snapshot, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
@@ -44,30 +43,30 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 		name = c.DaemonHost()
 	}
 	s := &Snapshot{Taken: clock.Or(o.Clock).Now().UTC(), ContentTrust: os.Getenv("DOCKER_CONTENT_TRUST")}
-	info, err := c.Info(ctx, client.InfoOptions{})
+	info, err := c.Info(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking the Docker engine at %s for its info: %w", name, err)
 	}
-	ver, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	ver, err := c.ServerVersion(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("asking the Docker engine at %s for its version: %w", name, err)
 	}
-	s.Engine = Engine{Host: name, APIVersion: c.ClientVersion(), Version: ver.Version, Info: info.Info}
+	s.Engine = Engine{Host: name, APIVersion: c.APIVersion(), Version: ver.Version, Info: info}
 
-	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true})
+	list, err := c.ContainerList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	imgs, err := c.ImageList(ctx, client.ImageListOptions{})
+	imgs, err := c.ImageList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
-	nets, err := c.NetworkList(ctx, client.NetworkListOptions{})
+	nets, err := c.NetworkList(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing networks: %w", err)
 	}
 
-	total := len(list.Items) + len(imgs.Items) + len(nets.Items)
+	total := len(list) + len(imgs) + len(nets)
 	// Progress calls are serialised, so the callback needs no locking.
 	var done int
 	var progressMu sync.Mutex
@@ -79,9 +78,9 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 			o.Progress(done, total)
 		}
 	}
-	s.Containers = make([]Container, len(list.Items))
-	s.Images = make([]Image, len(imgs.Items))
-	s.Networks = make([]network.Inspect, len(nets.Items))
+	s.Containers = make([]Container, len(list))
+	s.Images = make([]Image, len(imgs))
+	s.Networks = make([]network.Inspect, len(nets))
 	keep := make([]bool, total)
 	var mu sync.Mutex
 	note := func(format string, args ...any) {
@@ -105,54 +104,54 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 			progress()
 		}()
 	}
-	for i, item := range list.Items {
+	for i, item := range list {
 		run(func() error {
-			r, err := c.ContainerInspect(ctx, item.ID, client.ContainerInspectOptions{})
+			r, err := c.ContainerInspect(ctx, item.ID)
 			if err != nil {
-				if cerrdefs.IsNotFound(err) {
+				if engine.IsNotFound(err) {
 					note("container %s was removed while being inspected", shortID(item.ID))
 					return nil
 				}
 				return fmt.Errorf("inspecting container %s: %w", shortID(item.ID), err)
 			}
-			s.Containers[i] = Container{InspectResponse: r.Container}
+			s.Containers[i] = Container{InspectResponse: r}
 			keep[i] = true
 			return nil
 		})
 	}
-	for i, item := range imgs.Items {
+	for i, item := range imgs {
 		run(func() error {
 			r, err := c.ImageInspect(ctx, item.ID)
 			if err != nil {
-				if cerrdefs.IsNotFound(err) {
+				if engine.IsNotFound(err) {
 					note("image %s was removed while being inspected", shortID(item.ID))
 					return nil
 				}
 				return fmt.Errorf("inspecting image %s: %w", shortID(item.ID), err)
 			}
-			img := Image{InspectResponse: r.InspectResponse}
+			img := Image{InspectResponse: r}
 			h, err := c.ImageHistory(ctx, item.ID)
 			if err != nil {
 				note("history of image %s: %v", shortID(item.ID), err)
 			} else {
-				img.History = h.Items
+				img.History = h
 			}
 			s.Images[i] = img
-			keep[len(list.Items)+i] = true
+			keep[len(list)+i] = true
 			return nil
 		})
 	}
-	for i, item := range nets.Items {
+	for i, item := range nets {
 		run(func() error {
-			r, err := c.NetworkInspect(ctx, item.ID, client.NetworkInspectOptions{})
+			r, err := c.NetworkInspect(ctx, item.ID)
 			if err != nil {
-				if cerrdefs.IsNotFound(err) {
+				if engine.IsNotFound(err) {
 					return nil
 				}
 				return fmt.Errorf("inspecting network %s: %w", item.Name, err)
 			}
-			s.Networks[i] = r.Network
-			keep[len(list.Items)+len(imgs.Items)+i] = true
+			s.Networks[i] = r
+			keep[len(list)+len(imgs)+i] = true
 			return nil
 		})
 	}
@@ -171,10 +170,10 @@ func Collect(ctx context.Context, c *client.Client, o Options) (*Snapshot, error
 		return nil, firstErr
 	}
 	s.Notes = append(s.Notes, hostNotes...)
-	s.Containers = compact(s.Containers, keep[:len(list.Items)])
+	s.Containers = compact(s.Containers, keep[:len(list)])
 	s.collectProcesses(ctx, c, o)
-	s.Images = compact(s.Images, keep[len(list.Items):len(list.Items)+len(imgs.Items)])
-	s.Networks = compact(s.Networks, keep[len(list.Items)+len(imgs.Items):])
+	s.Images = compact(s.Images, keep[len(list):len(list)+len(imgs)])
+	s.Networks = compact(s.Networks, keep[len(list)+len(imgs):])
 	sort.Slice(s.Containers, func(i, j int) bool { return s.Containers[i].Name < s.Containers[j].Name })
 	sort.Slice(s.Images, func(i, j int) bool { return s.Images[i].DisplayName() < s.Images[j].DisplayName() })
 	sort.Slice(s.Networks, func(i, j int) bool { return s.Networks[i].Name < s.Networks[j].Name })
@@ -209,7 +208,7 @@ func (s *Snapshot) collectHost(ctx context.Context, root string) []string {
 // included) under the host's /proc and /sys, or, where no cgroup is found,
 // from the process tree under its init; otherwise through the engine's top
 // endpoint.
-func (s *Snapshot) collectProcesses(ctx context.Context, c *client.Client, o Options) {
+func (s *Snapshot) collectProcesses(ctx context.Context, c *engine.Client, o Options) {
 	if o.Root != "" && strings.HasPrefix(s.Engine.Host, "unix://") {
 		var tree *procTable
 		var treeErr error
@@ -252,8 +251,8 @@ func (s *Snapshot) collectProcesses(ctx context.Context, c *client.Client, o Opt
 // top lists the processes running in a container. A container that stops
 // meanwhile simply has none. ps gives the command line only, so the name is
 // its first word's base name.
-func top(ctx context.Context, c *client.Client, id string) []Process {
-	r, err := c.ContainerTop(ctx, id, client.ContainerTopOptions{})
+func top(ctx context.Context, c *engine.Client, id string) []Process {
+	r, err := c.ContainerTop(ctx, id)
 	if err != nil {
 		return nil
 	}

@@ -54,7 +54,7 @@ func BenchmarkBench(b *testing.B) {
 
 // perfContainers makes n running containers (removed after the benchmark).
 func perfContainers(b *testing.B, img string, n int) {
-	c, err := engine.Connect("")
+	c, err := client.New(client.FromEnv)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,13 +13,12 @@ import (
 	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
-	"github.com/moby/moby/client"
 )
 
 // DeployOptions are what deploy needs beyond the plan.
 type DeployOptions struct {
 	Store  *safefile.Store
-	Docker *client.Client
+	Docker *engine.Client
 	// Command is the journal's name for the change ("tls deploy pg").
 	Command string
 	// VerifyWithin bounds the wait for the service to present the new
@@ -123,20 +122,20 @@ func Deploy(ctx context.Context, pl *Plan, o DeployOptions) (*Result, error) {
 }
 
 // currentAddr is where the service answers now.
-func currentAddr(ctx context.Context, docker *client.Client, pl *Plan) (string, error) {
+func currentAddr(ctx context.Context, docker *engine.Client, pl *Plan) (string, error) {
 	if pl.target.Verify != "" {
 		return pl.target.Verify, nil
 	}
-	res, err := docker.ContainerInspect(ctx, pl.ContainerID, client.ContainerInspectOptions{})
+	res, err := docker.ContainerInspect(ctx, pl.ContainerID)
 	if err != nil {
 		return "", fmt.Errorf("inspecting container %s: %w", pl.Container, err)
 	}
-	return verifyAddr(res.Container, pl.target)
+	return verifyAddr(res, pl.target)
 }
 
 // activate makes the service read the files: the reload command in the
 // container, or a restart.
-func activate(ctx context.Context, docker *client.Client, pl *Plan) error {
+func activate(ctx context.Context, docker *engine.Client, pl *Plan) error {
 	if len(pl.target.Reload) == 0 {
 		return engine.Restart(ctx, docker, pl.ContainerID)
 	}

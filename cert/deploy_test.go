@@ -15,7 +15,6 @@ import (
 	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/testenv"
-	"github.com/moby/moby/client"
 )
 
 // End to end against a real TLS service in a container, run as uid 70
@@ -113,7 +112,7 @@ func TestDeployIntoContainer(t *testing.T) {
 	if len(plan.Live) != 1 || !strings.Contains(plan.Live[0], "kill -HUP 1") {
 		t.Errorf("rollback plan's live steps: %v", plan.Live)
 	}
-	if _, err := j.Apply(ctx, plan, history.Options{Docker: func() (*client.Client, error) { return docker, nil }}); err != nil {
+	if _, err := j.Apply(ctx, plan, history.Options{Docker: func() (*engine.Client, error) { return docker, nil }}); err != nil {
 		t.Fatal(err)
 	}
 	checkFile(t, pl.Files[1].HostPath, filepath.Join(first, "privkey.pem"), 0o600, 70)

@@ -14,12 +14,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/client"
 )
 
 // Target says where the pair goes and how the service takes it.
@@ -86,7 +86,7 @@ type FileAction struct {
 }
 
 // NewPlan finds where the pair goes in the container and what changes.
-func NewPlan(ctx context.Context, docker *client.Client, p *Pair, t Target) (*Plan, error) {
+func NewPlan(ctx context.Context, docker *engine.Client, p *Pair, t Target) (*Plan, error) {
 	if t.CertName == "" {
 		t.CertName = "server.crt"
 	}
@@ -110,11 +110,11 @@ func NewPlan(ctx context.Context, docker *client.Client, p *Pair, t Target) (*Pl
 	if t.KeyMode&0o077 > 0o040 {
 		return nil, fmt.Errorf("key mode %04o lets others read the private key", t.KeyMode)
 	}
-	res, err := docker.ContainerInspect(ctx, t.Container, client.ContainerInspectOptions{})
+	res, err := docker.ContainerInspect(ctx, t.Container)
 	if err != nil {
 		return nil, fmt.Errorf("inspecting container %s: %w", t.Container, err)
 	}
-	c := res.Container
+	c := res
 	m, dest, err := pickMount(c, t)
 	if err != nil {
 		return nil, err

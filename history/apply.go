@@ -14,7 +14,6 @@ import (
 	"github.com/ctsec/ctsec/internal/rootfs"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/systemd"
-	"github.com/moby/moby/client"
 )
 
 // Options are what a rollback needs beyond the journal.
@@ -22,7 +21,7 @@ type Options struct {
 	Runner execx.Runner
 	// Docker connects to the engine when a change restarted a container;
 	// nil means there is none.
-	Docker func() (*client.Client, error)
+	Docker func() (*engine.Client, error)
 	// Log gets one line per step, for people watching.
 	Log   io.Writer
 	Clock clock.Clock

@@ -16,9 +16,9 @@ import (
 
 	"github.com/ctsec/ctsec/host"
 	"github.com/ctsec/ctsec/internal/clock"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/execx"
 	"github.com/ctsec/ctsec/internal/report"
-	"github.com/moby/moby/client"
 )
 
 // Options say what to look at.
@@ -31,7 +31,7 @@ type Options struct {
 	Modules []host.Module
 	// Docker is the engine of this host; nil with DockerErr saying why
 	// there is none.
-	Docker    *client.Client
+	Docker    *engine.Client
 	DockerErr string
 	Runner    execx.Runner
 	Clock     clock.Clock

@@ -81,7 +81,7 @@ func (ff *factFlags) connect() (*client.Client, error) {
 	if ff.Host != "" && ff.Context != "" {
 		return nil, usageError(errors.New("--host and --context exclude each other"))
 	}
-	return engine.ConnectTarget(engine.Target{Host: ff.Host, Context: ff.Context})
+	return trial.Connect(engine.Target{Host: ff.Host, Context: ff.Context})
 }
 
 // facts reads the facts harden uses: the facts file (FILE.facts.json

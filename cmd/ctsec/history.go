@@ -14,7 +14,6 @@ import (
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/safefile"
 	"github.com/ctsec/ctsec/internal/term"
-	"github.com/moby/moby/client"
 	"github.com/spf13/cobra"
 )
 
@@ -219,7 +218,7 @@ func runRollback(ctx context.Context, opts *rollbackOptions, a *app) (*report.Re
 	data := rollbackData{Plan: plan}
 	var applyErr error
 	if opts.Yes {
-		o := history.Options{Clock: a.clock, Docker: func() (*client.Client, error) { return engine.Connect("") }}
+		o := history.Options{Clock: a.clock, Docker: func() (*engine.Client, error) { return engine.Connect("") }}
 		if a.progress() {
 			o.Log = a.stderr
 		}

@@ -14,7 +14,7 @@ import (
 // kept, the file shipped under /tmp, the healthcheck.
 func TestInspectImages(t *testing.T) {
 	testenv.Docker(t)
-	c, err := engine.Connect("")
+	c, err := Connect(engine.Target{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,7 +21,7 @@ func images(t *testing.T) (*client.Client, *compose.Document, []byte) {
 	for _, img := range []string{testenv.WritesEtcImage, testenv.DropperImage, testenv.FileCapImage, testenv.HogImage, testenv.ShippedTmpImage} {
 		testenv.ServiceImage(t, img)
 	}
-	c, err := engine.Connect("")
+	c, err := Connect(engine.Target{})
 	if err != nil {
 		t.Fatal(err)
 	}

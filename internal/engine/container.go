@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/moby/moby/api/pkg/stdcopy"
-	"github.com/moby/moby/client"
 )
 
 // maxExecOutput bounds what a command run in a container may print back:
@@ -18,15 +17,15 @@ const maxExecOutput = 64 << 10
 
 // Restart stops and starts a container again and waits until the engine
 // reports it running.
-func Restart(ctx context.Context, c *client.Client, id string) error {
-	if _, err := c.ContainerRestart(ctx, id, client.ContainerRestartOptions{}); err != nil {
+func Restart(ctx context.Context, c *Client, id string) error {
+	if err := c.ContainerRestart(ctx, id); err != nil {
 		return fmt.Errorf("restarting container %s: %w", id, err)
 	}
-	res, err := c.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	res, err := c.ContainerInspect(ctx, id)
 	if err != nil {
 		return fmt.Errorf("inspecting container %s after the restart: %w", id, err)
 	}
-	if st := res.Container.State; st == nil || !st.Running {
+	if st := res.State; st == nil || !st.Running {
 		return fmt.Errorf("container %s is not running after the restart", id)
 	}
 	return nil
@@ -34,33 +33,33 @@ func Restart(ctx context.Context, c *client.Client, id string) error {
 
 // Exec runs cmd in a running container, as the image's user, and returns
 // its exit code and what it printed (stdout and stderr, bounded).
-func Exec(ctx context.Context, c *client.Client, id string, cmd []string) (int, []byte, error) {
+func Exec(ctx context.Context, c *Client, id string, cmd []string) (int, []byte, error) {
 	if len(cmd) == 0 {
 		return 0, nil, fmt.Errorf("exec in container %s: no command", id)
 	}
 	what := fmt.Sprintf("running %q in container %s", strings.Join(cmd, " "), id)
-	ex, err := c.ExecCreate(ctx, id, client.ExecCreateOptions{Cmd: cmd, AttachStdout: true, AttachStderr: true})
+	ex, err := c.execCreate(ctx, id, cmd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	att, err := c.ExecAttach(ctx, ex.ID, client.ExecAttachOptions{})
+	stream, err := c.execStart(ctx, ex)
 	if err != nil {
 		return 0, nil, fmt.Errorf("%s: %w", what, err)
 	}
-	defer att.Close()
+	defer stream.Close()
 	var out limitedBuffer
-	if _, err := stdcopy.StdCopy(&out, &out, att.Reader); err != nil {
+	if _, err := stdcopy.StdCopy(&out, &out, stream); err != nil {
 		return 0, out.Bytes(), fmt.Errorf("%s: reading its output: %w", what, err)
 	}
 	// The stream ends when the process does; the engine may take a moment
 	// longer to record its exit code.
 	for range 50 {
-		in, err := c.ExecInspect(ctx, ex.ID, client.ExecInspectOptions{})
+		in, err := c.execInspect(ctx, ex)
 		if err != nil {
 			return 0, out.Bytes(), fmt.Errorf("%s: %w", what, err)
 		}
-		if !in.Running {
-			return in.ExitCode, out.Bytes(), nil
+		if !in.Running && in.ExitCode != nil {
+			return *in.ExitCode, out.Bytes(), nil
 		}
 		select {
 		case <-ctx.Done():

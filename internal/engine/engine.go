@@ -9,13 +9,11 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/moby/moby/client"
 )
 
 // Connect returns a client for host ("" = DOCKER_HOST, the current docker
 // context, or the default socket). It does not contact the engine; Describe does.
-func Connect(host string) (*client.Client, error) {
+func Connect(host string) (*Client, error) {
 	return ConnectTarget(Target{Host: host})
 }
 
@@ -29,22 +27,22 @@ type Summary struct {
 }
 
 // Describe asks the engine for its version and security options.
-func Describe(ctx context.Context, c *client.Client) (Summary, error) {
+func Describe(ctx context.Context, c *Client) (Summary, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	v, err := c.ServerVersion(ctx, client.ServerVersionOptions{})
+	v, err := c.ServerVersion(ctx)
 	if err != nil {
 		return Summary{}, fmt.Errorf("asking the Docker engine at %s for its version: %w", c.DaemonHost(), err)
 	}
-	info, err := c.Info(ctx, client.InfoOptions{})
+	info, err := c.Info(ctx)
 	if err != nil {
 		return Summary{}, fmt.Errorf("asking the Docker engine at %s for its info: %w", c.DaemonHost(), err)
 	}
 	return Summary{
 		Host:            c.DaemonHost(),
 		Version:         v.Version,
-		APIVersion:      c.ClientVersion(),
-		SecurityOptions: info.Info.SecurityOptions,
-		DefaultRuntime:  info.Info.DefaultRuntime,
+		APIVersion:      c.APIVersion(),
+		SecurityOptions: info.SecurityOptions,
+		DefaultRuntime:  info.DefaultRuntime,
 	}, nil
 }

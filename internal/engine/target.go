@@ -15,8 +15,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/moby/moby/client"
 )
 
 // Target says which engine to talk to, the way the docker CLI resolves it:
@@ -34,33 +32,40 @@ type Target struct {
 }
 
 // ConnectTarget returns a client for t. It does not contact the engine.
-func ConnectTarget(t Target) (*client.Client, error) {
-	host, tlsDir, err := t.resolve()
+func ConnectTarget(t Target) (*Client, error) {
+	r, err := t.Resolve()
 	if err != nil {
 		return nil, err
 	}
-	opts := []client.Opt{client.FromEnv}
-	if host != "" {
-		if strings.HasPrefix(host, "ssh://") {
-			dial, err := sshDialer(host, t.SSHArgs)
-			if err != nil {
-				return nil, err
-			}
-			// The URL host is a placeholder: every connection goes
-			// through ssh and `docker system dial-stdio`.
-			opts = append(opts, client.WithHost("http://docker.example.com"), client.WithDialContext(dial))
-		} else {
-			opts = append(opts, client.WithHost(host))
-		}
-	}
-	if tlsDir != "" {
-		opts = append(opts, client.WithTLSClientConfig(filepath.Join(tlsDir, "ca.pem"), filepath.Join(tlsDir, "cert.pem"), filepath.Join(tlsDir, "key.pem")))
-	}
-	c, err := client.New(opts...)
+	c, err := newClient(r.Host, r.Dial, r.TLSDir)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
 	}
 	return c, nil
+}
+
+// Resolved is where t leads: the address, how to dial it when the
+// address itself cannot be dialled (ssh), a context's TLS directory.
+type Resolved struct {
+	Host   string // "" = DOCKER_HOST unset and no context: the local socket
+	TLSDir string
+	Dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+}
+
+// Resolve follows t to an engine address, for clients other than Client
+// (compose's trial runs use moby's).
+func (t Target) Resolve() (Resolved, error) {
+	host, tlsDir, err := t.resolve()
+	if err != nil {
+		return Resolved{}, err
+	}
+	r := Resolved{Host: host, TLSDir: tlsDir}
+	if strings.HasPrefix(host, "ssh://") {
+		if r.Dial, err = sshDialer(host, t.SSHArgs); err != nil {
+			return Resolved{}, err
+		}
+	}
+	return r, nil
 }
 
 // Endpoint is the engine address t resolves to, for messages: the ssh://
