@@ -36,8 +36,7 @@ type Client struct {
 	transport *http.Transport
 
 	mu      sync.Mutex
-	version string // negotiated API version; "" until the first call
-	pinned  bool   // DOCKER_API_VERSION: never negotiated
+	version string // DOCKER_API_VERSION, or negotiated on the first call
 }
 
 // MaxAPIVersion is the newest API version the Client asks for; an older
@@ -59,7 +58,10 @@ func newClient(host string, dial func(ctx context.Context, network, addr string)
 	}
 	c := &Client{host: host}
 	if v := os.Getenv("DOCKER_API_VERSION"); v != "" {
-		c.version, c.pinned = strings.TrimPrefix(v, "v"), true
+		c.version = strings.TrimPrefix(v, "v")
+		if !validVersion(c.version) {
+			return nil, fmt.Errorf("DOCKER_API_VERSION=%q: want a version such as 1.41", v)
+		}
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 16}
 	switch {
@@ -195,8 +197,13 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 	resp.Body.Close()
 	v = MaxAPIVersion
-	if sv := resp.Header.Get("Api-Version"); sv != "" && versionLess(sv, v) {
-		v = sv
+	if sv := resp.Header.Get("Api-Version"); sv != "" {
+		if !validVersion(sv) {
+			return "", fmt.Errorf("the Docker engine at %s reports API version %q, which is not one", c.host, sv)
+		}
+		if versionLess(sv, v) {
+			v = sv
+		}
 	}
 	c.mu.Lock()
 	if c.version == "" {
@@ -205,6 +212,16 @@ func (c *Client) negotiate(ctx context.Context) (string, error) {
 	v = c.version
 	c.mu.Unlock()
 	return v, nil
+}
+
+// validVersion: MAJOR.MINOR, digits only, as the version goes into
+// every request's path.
+func validVersion(v string) bool {
+	major, minor, ok := strings.Cut(v, ".")
+	digits := func(s string) bool {
+		return s != "" && len(s) <= 4 && strings.Trim(s, "0123456789") == ""
+	}
+	return ok && digits(major) && digits(minor)
 }
 
 // versionLess compares API versions "1.41" < "1.51".

@@ -197,6 +197,18 @@ func TestClientNegotiatesAndReportsErrors(t *testing.T) {
 	if got := paths(); len(got) != n {
 		t.Errorf("refused names reached the engine: %v", got[n:])
 	}
+	// A version header that is not one never goes into a request path.
+	odd, _ := fakeEngine(t, "1.4?all=1")
+	if c, err := Connect(odd); err != nil {
+		t.Fatal(err)
+	} else if _, err := c.Info(ctx); err == nil || !strings.Contains(err.Error(), `"1.4?all=1"`) {
+		t.Errorf("odd API version header: err = %v", err)
+	}
+	t.Setenv("DOCKER_API_VERSION", "latest")
+	if _, err := Connect(host); err == nil || !strings.Contains(err.Error(), "DOCKER_API_VERSION") {
+		t.Errorf("DOCKER_API_VERSION=latest: err = %v", err)
+	}
+	t.Setenv("DOCKER_API_VERSION", "")
 	for _, bad := range []string{"ftp://host", "unix://", "tcp://", "nonsense"} {
 		if _, err := Connect(bad); err == nil || !strings.Contains(err.Error(), bad) {
 			t.Errorf("Connect(%q): err = %v", bad, err)
