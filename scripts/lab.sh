@@ -392,6 +392,21 @@ guest_ssh() {
 	"${ssh_cmd[@]}" -o ControlMaster=no "$ssh_host" "$@"
 }
 
+# settle_timers: the image's timer stamps date from its build, so every
+# boot of an image older than a day would catch up Persistent= timers
+# (dailyaidecheck, apt-daily-upgrade, ...) at a random moment of the tier,
+# beside the tests, and leave the guest degraded when they fail offline.
+# A lab guest is a fresh machine: its timers count from now.
+settle_timers() {
+	guest_ssh 'cd /var/lib/systemd/timers 2>/dev/null || exit 0
+for s in stamp-*.timer; do
+	[ -e "$s" ] || continue
+	t=${s#stamp-}
+	touch "$s" && systemctl try-restart "$t"
+	systemctl reset-failed "${t%.timer}.service" 2>/dev/null
+done' </dev/null >/dev/null 2>&1 || say "warning: could not reset the guest's timer stamps"
+}
+
 # boot_guest: starts QEMU for $state on $disk and waits, within
 # $boot_timeout, for the exec channel and for systemd to finish booting.
 boot_guest() {
@@ -434,6 +449,7 @@ boot_guest() {
 		;;
 	esac
 	guest_ssh 'systemd-analyze time 2>/dev/null | head -n1' </dev/null | sed 's/^/lab:   /' >&2 || true
+	settle_timers
 	if awk -v s="$boot_seconds" -v b="$boot_budget" 'BEGIN { exit !(s > b) }'; then
 		say "warning: the boot took longer than its ${boot_budget} s budget (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	fi
@@ -541,6 +557,7 @@ cmd_reboot() {
 	sys=$(timeout "$left" "${ssh_cmd[@]}" -o ControlMaster=no "$ssh_host" 'systemctl is-system-running --wait' </dev/null 2>/dev/null) || true
 	say "rebooted: ${sys:-not running} after $(since "$t0") s"
 	case "$sys" in running | degraded) ;; *) exit 1 ;; esac
+	settle_timers
 }
 
 cmd_down() {
