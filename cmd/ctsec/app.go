@@ -43,6 +43,9 @@ type app struct {
 	// (nextCommand repeats the flags it was given); nil when a test calls
 	// a run function directly.
 	cmd *cobra.Command
+	// tree is the whole command tree when runApp built only cmd's branch
+	// (fullTree).
+	tree *cobra.Command
 
 	// notes are one-line notices for stderr gathered while flags are parsed
 	// (a deprecated flag name); printed once, before the command runs.
@@ -128,7 +131,7 @@ func (a *app) carryFixes(r *report.Report) {
 	}
 	a.carried = r
 	for i := range r.Findings {
-		r.Findings[i].Fix = carryFlags(a.cmd, r.Findings[i].Fix)
+		r.Findings[i].Fix = a.carryFlags(r.Findings[i].Fix)
 	}
 }
 

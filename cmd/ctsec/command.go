@@ -155,12 +155,13 @@ var carried = []string{"root", "state-dir", "policy", "profiles-dir", "url", "ap
 // nextCommand is a command line for people to run next — "ctsec PATH ARGS"
 // plus the carried flags this run was given and the next command takes —
 // shell-quoted so it can be pasted as it is.
-func nextCommand(cmd *cobra.Command, path string, args ...string) string {
+func (a *app) nextCommand(path string, args ...string) string {
+	cmd := a.cmd
 	words := append([]string{"ctsec"}, strings.Fields(path)...)
 	if cmd == nil {
 		return quoteWords(append(words, args...))
 	}
-	target, _, err := cmd.Root().Find(strings.Fields(path))
+	target, _, err := a.fullTree(cmd).Find(strings.Fields(path))
 	if err == nil && target != nil {
 		for _, name := range carried {
 			f := cmd.Flags().Lookup(name)
@@ -179,18 +180,18 @@ var ctsecCommand = sync.OnceValue(func() *regexp.Regexp { return regexp.MustComp
 // carryFlags makes the ctsec commands a domain package wrote into text
 // (a finding's fix: "ctsec host apply ssh (writes …)") repeat the carried
 // flags this run was given, so they act on the same root and state.
-func carryFlags(cmd *cobra.Command, text string) string {
-	if cmd == nil || !strings.Contains(text, "ctsec ") {
+func (a *app) carryFlags(text string) string {
+	if a.cmd == nil || !strings.Contains(text, "ctsec ") {
 		return text
 	}
 	return ctsecCommand().ReplaceAllStringFunc(text, func(m string) string {
 		words := strings.Fields(m)[1:]
-		target, rest, err := cmd.Root().Find(words)
-		if err != nil || len(rest) > 0 || target == cmd.Root() {
+		root := a.fullTree(a.cmd)
+		target, rest, err := root.Find(words)
+		if err != nil || len(rest) > 0 || target == root {
 			return m
 		}
-		full := nextCommand(cmd, strings.Join(words, " "))
-		return full
+		return a.nextCommand(strings.Join(words, " "))
 	})
 }
 

@@ -305,7 +305,7 @@ func runComposeHarden(ctx context.Context, opts *composeHardenOptions, a *app) (
 	r.Rules = compose.Rules
 	undo := ""
 	if data.Backup != "" {
-		undo = nextCommand(a.cmd, "compose rollback", data.Backup)
+		undo = a.nextCommand("compose rollback", data.Backup)
 	}
 	r.Text = func(w io.Writer, o report.Options) error {
 		// stdout is the diff, for patch; what happened goes to stderr.

@@ -309,7 +309,7 @@ func runComposeLearn(ctx context.Context, opts *composeLearnOptions, a *app) (*r
 		if err := t.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "facts with their evidence: %s; next: %s\n", term.Line(out), nextCommand(a.cmd, "compose harden", d.Name))
+		fmt.Fprintf(w, "facts with their evidence: %s; next: %s\n", term.Line(out), a.nextCommand("compose harden", d.Name))
 		return nil
 	}
 	return &r, nil

@@ -110,7 +110,7 @@ func runComposeRollback(ctx context.Context, opts *composeRollbackOptions, a *ap
 		return nil, usageError(err)
 	}
 	if !isComposeChange(e, byID) {
-		return nil, usageError(fmt.Errorf("change %s was made by %q, not compose: undo it with %s", e.ID, e.Command, nextCommand(a.cmd, "rollback", e.ID)))
+		return nil, usageError(fmt.Errorf("change %s was made by %q, not compose: undo it with %s", e.ID, e.Command, a.nextCommand("rollback", e.ID)))
 	}
 	plan, err := history.PlanOne(entries, e.ID)
 	if err != nil {
@@ -128,7 +128,7 @@ func runComposeRollback(ctx context.Context, opts *composeRollbackOptions, a *ap
 			data.Restored = append(data.Restored, f.Name())
 		}
 	}
-	undo := nextCommand(a.cmd, "compose rollback", res.Rollback)
+	undo := a.nextCommand("compose rollback", res.Rollback)
 	r := report.New("compose rollback", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		for _, p := range data.Restored {

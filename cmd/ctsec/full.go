@@ -13,8 +13,12 @@ import (
 // (docs/startup.md); a build with -tags lean runs them through this build,
 // installed as ctsec-compose (lean.go).
 
-func composeCmds(a *app) []*cobra.Command {
-	return []*cobra.Command{newComposeCmd(a), newPortainerCmd(a), newManCmd(a, nil)}
+func composeCmds() []topCmd {
+	return []topCmd{
+		{"compose", newComposeCmd},
+		{"portainer", newPortainerCmd},
+		{"man", func(a *app) *cobra.Command { return newManCmd(a, nil) }},
+	}
 }
 
 // delegated is nil: everything runs here.

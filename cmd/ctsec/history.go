@@ -76,7 +76,7 @@ func runHistory(_ context.Context, opts *historyOptions, a *app) (*report.Report
 			data.Changes = append(data.Changes, e)
 		}
 	}
-	undo := nextCommand(a.cmd, "rollback", "ID")
+	undo := a.nextCommand("rollback", "ID")
 	r := report.New("history", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		if len(data.Changes) == 0 {
@@ -91,7 +91,7 @@ func runHistory(_ context.Context, opts *historyOptions, a *app) (*report.Report
 		if err := t.Flush(); err != nil {
 			return err
 		}
-		_, err := io.WriteString(w, term.Fit("undo one with: "+undo+"; everything since one: "+nextCommand(a.cmd, "rollback", "--since", "ID")+"\n", o.LineWidth()))
+		_, err := io.WriteString(w, term.Fit("undo one with: "+undo+"; everything since one: "+a.nextCommand("rollback", "--since", "ID")+"\n", o.LineWidth()))
 		return err
 	}
 	return &r, nil
@@ -237,9 +237,9 @@ func runRollback(ctx context.Context, opts *rollbackOptions, a *app) (*report.Re
 // rollbackCommand is the command that carries out the plan shown.
 func rollbackCommand(a *app, opts *rollbackOptions) string {
 	if opts.ID != "" {
-		return nextCommand(a.cmd, "rollback", opts.ID, "--yes")
+		return a.nextCommand("rollback", opts.ID, "--yes")
 	}
-	return nextCommand(a.cmd, "rollback", "--since", opts.Since, "--yes")
+	return a.nextCommand("rollback", "--since", opts.Since, "--yes")
 }
 
 func writeRollback(w io.Writer, o report.Options, d rollbackData, again string) error {

@@ -109,8 +109,8 @@ func runHostApply(ctx context.Context, opts *hostApplyOptions, a *app) (*report.
 		return nil, err
 	}
 	r := report.New("host apply", nil, hostApplyData{Plan: plan, Result: res})
-	confirm := nextCommand(a.cmd, "host confirm")
-	undo := nextCommand(a.cmd, "host rollback", res.ID)
+	confirm := a.nextCommand("host confirm")
+	undo := a.nextCommand("host rollback", res.ID)
 	r.Text = func(w io.Writer, o report.Options) error {
 		var line string
 		switch {

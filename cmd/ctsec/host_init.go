@@ -74,7 +74,7 @@ func runHostInit(_ context.Context, opts *hostInitOptions, a *app) (*report.Repo
 		return nil, err
 	}
 	data.Path, data.Written = opts.Path, true
-	next := nextCommand(a.cmd, "host plan", "--policy", opts.Path)
+	next := a.nextCommand("host plan", "--policy", opts.Path)
 	r := report.New("host init", nil, data)
 	r.Text = func(w io.Writer, _ report.Options) error {
 		_, err := fmt.Fprintf(w, "wrote %s; edit it, then: %s\n", opts.Path, next)

@@ -183,7 +183,7 @@ func runHostHistory(_ context.Context, opts *hostHistoryOptions, a *app) (*repor
 	if data.Changes == nil {
 		data.Changes = []host.Journal{}
 	}
-	undo := nextCommand(a.cmd, "host rollback", "ID")
+	undo := a.nextCommand("host rollback", "ID")
 	r := report.New("host history", nil, data)
 	r.Text = func(w io.Writer, o report.Options) error {
 		if len(js) == 0 {

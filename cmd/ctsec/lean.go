@@ -29,11 +29,11 @@ const (
 	delegatedAnnotation = "ctsec/delegated"
 )
 
-func composeCmds(a *app) []*cobra.Command {
-	return []*cobra.Command{
-		delegatedCmd("compose", composeShort, false),
-		delegatedCmd("portainer", portainerShort, false),
-		delegatedCmd(manUse, manShort, true),
+func composeCmds() []topCmd {
+	return []topCmd{
+		{"compose", func(*app) *cobra.Command { return delegatedCmd("compose", composeShort, false) }},
+		{"portainer", func(*app) *cobra.Command { return delegatedCmd("portainer", portainerShort, false) }},
+		{"man", func(*app) *cobra.Command { return delegatedCmd(manUse, manShort, true) }},
 	}
 }
 

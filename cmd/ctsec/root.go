@@ -8,6 +8,7 @@ import (
 
 	"github.com/ctsec/ctsec/internal/clock"
 	"github.com/ctsec/ctsec/internal/report"
+	"github.com/ctsec/ctsec/seccomp/record"
 	"github.com/spf13/cobra"
 )
 
@@ -24,7 +25,7 @@ func runEnv(ctx context.Context, clk clock.Clock, env map[string]string, args []
 
 func runApp(ctx context.Context, a *app, args []string) int {
 	stdin, stdout, stderr := a.stdin, a.stdout, a.stderr
-	root := newRootCmd(a)
+	root := newRootCmdFor(a, args)
 	if helper := delegated(root, args); helper != nil {
 		return exitCode(a.delegate(helper, args), stderr)
 	}
@@ -35,7 +36,7 @@ func runApp(ctx context.Context, a *app, args []string) int {
 	return exitCode(root.ExecuteContext(ctx), stderr)
 }
 
-func newRootCmd(a *app) *cobra.Command {
+func newRootBase(a *app) *cobra.Command {
 	formats := make([]string, len(report.Formats))
 	for i, f := range report.Formats {
 		formats[i] = string(f)
@@ -93,26 +94,89 @@ unreadable or malformed input, missing tool or engine).`,
 	root.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(
 		[]string{"info", "low", "medium", "high", "critical", "none"}, cobra.ShellCompDirectiveNoFileComp))
 
-	root.AddCommand(
-		newVersionCmd(a, nil),
-		newDoctorCmd(a, nil),
-		newSeccompCmd(a),
-		newApparmorCmd(a),
-		newProfileCmd(a),
-		newBenchCmd(a, nil),
-		newHostCmd(a),
-		newStatusCmd(a, nil),
-		newTLSCmd(a),
-		newScheduleCmd(a),
-		newHistoryCmd(a, nil),
-		newRollbackCmd(a, nil),
-		newRecordShimCmd(),
-	)
-	// compose, portainer and man: linked in (the default build) or run
-	// through ctsec-compose (-tags lean, docs/startup.md).
-	root.AddCommand(composeCmds(a)...)
+	return root
+}
+
+// newRootCmd is the whole command tree.
+func newRootCmd(a *app) *cobra.Command {
+	root := newRootBase(a)
+	for _, t := range topCmds() {
+		root.AddCommand(t.build(a))
+	}
 	groups(root)
 	return root
+}
+
+// newRootCmdFor is the tree args need: the root and the one command under
+// it that args run (building every command's flags was a tenth of each
+// start-up, docs/startup.md), or the whole tree when args name none of them
+// (ctsec's own help, completion, a mistyped command). cobra itself finds
+// the command, on a root whose commands are names only, so the choice is
+// the one its parsing makes.
+func newRootCmdFor(a *app, args []string) *cobra.Command {
+	tops := topCmds()
+	probe := newRootBase(&app{})
+	for _, t := range tops {
+		probe.AddCommand(&cobra.Command{Use: t.name, Run: func(*cobra.Command, []string) {}})
+	}
+	c, _, err := probe.Find(args)
+	if err != nil || c == probe {
+		return newRootCmd(a)
+	}
+	root := newRootBase(a)
+	root.Annotations = map[string]string{partialAnnotation: c.Name()}
+	for _, t := range tops {
+		if t.name == c.Name() {
+			root.AddCommand(t.build(a))
+		}
+	}
+	groups(root)
+	return root
+}
+
+// partialAnnotation marks a root built with one command under it.
+const partialAnnotation = "ctsec-partial-tree"
+
+// fullTree is the whole tree cmd belongs to, for looking up the flags of
+// commands other than the one running (the next commands a fix names); it
+// is built on first use when runApp built only the running command.
+func (a *app) fullTree(cmd *cobra.Command) *cobra.Command {
+	root := cmd.Root()
+	if root.Annotations[partialAnnotation] == "" {
+		return root
+	}
+	if a.tree == nil {
+		// its own app: building binds flags to their defaults
+		a.tree = newRootCmd(&app{clock: a.clock})
+	}
+	return a.tree
+}
+
+// topCmd is a command under the root and how to build it.
+type topCmd struct {
+	name  string
+	build func(*app) *cobra.Command
+}
+
+// topCmds are the commands under the root, in the order help lists them;
+// compose, portainer and man are linked in (the default build) or run
+// through ctsec-compose (-tags lean, docs/startup.md).
+func topCmds() []topCmd {
+	return append([]topCmd{
+		{"version", func(a *app) *cobra.Command { return newVersionCmd(a, nil) }},
+		{"doctor", func(a *app) *cobra.Command { return newDoctorCmd(a, nil) }},
+		{"seccomp", newSeccompCmd},
+		{"apparmor", newApparmorCmd},
+		{"profile", newProfileCmd},
+		{"bench", func(a *app) *cobra.Command { return newBenchCmd(a, nil) }},
+		{"host", newHostCmd},
+		{"status", func(a *app) *cobra.Command { return newStatusCmd(a, nil) }},
+		{"tls", newTLSCmd},
+		{"schedule", newScheduleCmd},
+		{"history", func(a *app) *cobra.Command { return newHistoryCmd(a, nil) }},
+		{"rollback", func(a *app) *cobra.Command { return newRollbackCmd(a, nil) }},
+		{record.ShimCommand, func(*app) *cobra.Command { return newRecordShimCmd() }},
+	}, composeCmds()...)
 }
 
 // groups makes every command that holds subcommands refuse a mistyped one.

@@ -180,7 +180,7 @@ func applySchedule(ctx context.Context, a *app, plan *schedule.Plan, write bool,
 	r := report.New(command, nil, data)
 	undo := ""
 	if data.Result != nil && data.Result.Change != "" {
-		undo = nextCommand(a.cmd, "rollback", data.Result.Change, "--yes")
+		undo = a.nextCommand("rollback", data.Result.Change, "--yes")
 	}
 	r.Text = func(w io.Writer, o report.Options) error {
 		for _, f := range plan.Files {

@@ -200,7 +200,7 @@ func runTLSDeploy(ctx context.Context, opts *tlsDeployOptions, a *app) (*report.
 		findings = append(findings, report.Finding{Rule: "tls/expires-soon", Severity: report.Medium, Target: pair.Subject, File: pair.CertFile, Message: w,
 			Fix: "renew it (certbot renew), then deploy again"})
 	}
-	again := nextCommand(a.cmd, "tls deploy")
+	again := a.nextCommand("tls deploy")
 	r := report.New("tls deploy", findings, data)
 	r.Text = func(w io.Writer, o report.Options) error { return writeTLSDeploy(w, o, data, again) }
 	if deployErr != nil {
@@ -392,7 +392,7 @@ func installHookFile(opts *tlsHookOptions, a *app, command, p, lineage string, s
 		data.Written = true
 	}
 	r := report.New(strings.Join(strings.Fields(command)[:3], " "), nil, data)
-	undo := nextCommand(a.cmd, "rollback", data.Change, "--yes")
+	undo := a.nextCommand("rollback", data.Change, "--yes")
 	r.Text = func(w io.Writer, o report.Options) error {
 		io.WriteString(w, data.Diff)
 		var msg string
