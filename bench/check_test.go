@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/moby/moby/api/types/container"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/moby/moby/api/types/network"
 )
 
@@ -155,40 +155,40 @@ func TestCheckTableComplete(t *testing.T) {
 	}
 }
 
-func ctr(name string, mod func(*container.InspectResponse)) Container {
-	c := container.InspectResponse{ID: name + "0123456789abcdef", Name: "/" + name,
-		State: &container.State{Running: true}, HostConfig: &container.HostConfig{}, Config: &container.Config{}}
+func ctr(name string, mod func(*engine.ContainerInspect)) Container {
+	c := engine.ContainerInspect{ID: name + "0123456789abcdef", Name: "/" + name,
+		State: &engine.ContainerState{Running: true}, HostConfig: &engine.HostConfig{}, Config: &engine.ContainerConfig{}}
 	mod(&c)
-	return Container{InspectResponse: c}
+	return Container{ContainerInspect: c}
 }
 
 func TestContainerRules(t *testing.T) {
 	port := func(p string) network.Port { return network.MustParsePort(p) }
 	s := &Snapshot{Containers: []Container{
-		ctr("onfail0", func(c *container.InspectResponse) {
-			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "on-failure"}
+		ctr("onfail0", func(c *engine.ContainerInspect) {
+			c.HostConfig.RestartPolicy = engine.RestartPolicy{Name: "on-failure"}
 		}),
-		ctr("onfail5", func(c *container.InspectResponse) {
-			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "on-failure", MaximumRetryCount: 5}
+		ctr("onfail5", func(c *engine.ContainerInspect) {
+			c.HostConfig.RestartPolicy = engine.RestartPolicy{Name: "on-failure", MaximumRetryCount: 5}
 		}),
-		ctr("unless", func(c *container.InspectResponse) {
-			c.HostConfig.RestartPolicy = container.RestartPolicy{Name: "unless-stopped"}
+		ctr("unless", func(c *engine.ContainerInspect) {
+			c.HostConfig.RestartPolicy = engine.RestartPolicy{Name: "unless-stopped"}
 		}),
-		ctr("colon", func(c *container.InspectResponse) { c.HostConfig.SecurityOpt = []string{"seccomp:unconfined"} }),
-		ctr("capprefix", func(c *container.InspectResponse) { c.HostConfig.CapAdd = []string{"CAP_NET_ADMIN", "NET_RAW"} }),
-		ctr("defaultcap", func(c *container.InspectResponse) { c.HostConfig.CapAdd = []string{"CAP_CHOWN"} }),
-		ctr("v6", func(c *container.InspectResponse) {
+		ctr("colon", func(c *engine.ContainerInspect) { c.HostConfig.SecurityOpt = []string{"seccomp:unconfined"} }),
+		ctr("capprefix", func(c *engine.ContainerInspect) { c.HostConfig.CapAdd = []string{"CAP_NET_ADMIN", "NET_RAW"} }),
+		ctr("defaultcap", func(c *engine.ContainerInspect) { c.HostConfig.CapAdd = []string{"CAP_CHOWN"} }),
+		ctr("v6", func(c *engine.ContainerInspect) {
 			c.HostConfig.PortBindings = network.PortMap{port("80/tcp"): {{HostIP: netip.MustParseAddr("::"), HostPort: "8080"}}}
 		}),
-		ctr("loop", func(c *container.InspectResponse) {
+		ctr("loop", func(c *engine.ContainerInspect) {
 			c.HostConfig.PortBindings = network.PortMap{port("80/tcp"): {{HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: "8080"}}}
 		}),
-		ctr("sshd", func(c *container.InspectResponse) {}),
-		ctr("localtime", func(c *container.InspectResponse) {
-			c.Mounts = []container.MountPoint{{Type: "bind", Source: "/etc/localtime", Destination: "/etc/localtime"}}
+		ctr("sshd", func(c *engine.ContainerInspect) {}),
+		ctr("localtime", func(c *engine.ContainerInspect) {
+			c.Mounts = []engine.MountPoint{{Type: "bind", Source: "/etc/localtime", Destination: "/etc/localtime"}}
 		}),
-		ctr("etcsub", func(c *container.InspectResponse) {
-			c.Mounts = []container.MountPoint{{Type: "bind", Source: "/etc/ssl", Destination: "/x", RW: true}}
+		ctr("etcsub", func(c *engine.ContainerInspect) {
+			c.Mounts = []engine.MountPoint{{Type: "bind", Source: "/etc/ssl", Destination: "/x", RW: true}}
 		}),
 	}}
 	s.Containers[8].Processes = []Process{{"sshd", "sshd: /usr/sbin/sshd -D [listener] 0 of 10-100 startups"}, {"sleep", "sleep 1"}}

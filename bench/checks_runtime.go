@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 )
 
@@ -58,9 +58,9 @@ func state(c Container) string {
 	return " [" + string(c.State.Status) + "]"
 }
 
-func hc(c Container) *container.HostConfig {
+func hc(c Container) *engine.HostConfig {
 	if c.HostConfig == nil {
-		return &container.HostConfig{}
+		return &engine.HostConfig{}
 	}
 	return c.HostConfig
 }
@@ -288,7 +288,7 @@ func runtimeChecks() []Check {
 			return ""
 		}, "%d containers publish ports")),
 		a("5.10", 1, report.High, "Ensure that the host's network namespace is not shared", "Remove --network host.", "", perContainer(func(c Container) string {
-			if hc(c).NetworkMode.IsHost() {
+			if hc(c).NetworkMode == "host" {
 				return "shares the host's network namespace"
 			}
 			return ""
@@ -336,13 +336,13 @@ func runtimeChecks() []Check {
 				return fmt.Sprintf("restart policy %q restarts forever", rp.Name)
 			}, "unbounded restart policies", "every restart policy is bounded")),
 		a("5.16", 1, report.High, "Ensure that the host's process namespace is not shared", "Remove --pid host.", "", perContainer(func(c Container) string {
-			if hc(c).PidMode.IsHost() {
+			if hc(c).PidMode == "host" {
 				return "shares the host's PID namespace"
 			}
 			return ""
 		}, "containers in the host PID namespace", "no container shares the host PID namespace")),
 		a("5.17", 1, report.High, "Ensure that the host's IPC namespace is not shared", "Remove --ipc host.", "", perContainer(func(c Container) string {
-			if hc(c).IpcMode.IsHost() {
+			if hc(c).IpcMode == "host" {
 				return "shares the host's IPC namespace"
 			}
 			return ""
@@ -385,7 +385,7 @@ func runtimeChecks() []Check {
 			return ""
 		}, "mounts with shared propagation", "no mount uses shared propagation")),
 		a("5.21", 1, report.Medium, "Ensure that the host's UTS namespace is not shared", "Remove --uts host.", "", perContainer(func(c Container) string {
-			if hc(c).UTSMode.IsHost() {
+			if hc(c).UTSMode == "host" {
 				return "shares the host's UTS namespace"
 			}
 			return ""
@@ -452,13 +452,13 @@ func runtimeChecks() []Check {
 			return ""
 		}, "containers without a PIDs limit", "every container has a PIDs limit")),
 		m("5.30", 2, "Ensure that Docker's default bridge docker0 is not used", "Put containers on user-defined networks.", listContainers(func(c Container) string {
-			if hc(c).NetworkMode.IsDefault() || hc(c).NetworkMode == "bridge" {
+			if hc(c).NetworkMode == "default" || hc(c).NetworkMode == "bridge" {
 				return "on the default bridge"
 			}
 			return ""
 		}, "%d containers on the default bridge")),
 		a("5.31", 1, report.High, "Ensure that the host's user namespaces are not shared", "Remove --userns host.", "", perContainer(func(c Container) string {
-			if hc(c).UsernsMode.IsHost() {
+			if hc(c).UsernsMode == "host" {
 				return "shares the host's user namespace"
 			}
 			return ""

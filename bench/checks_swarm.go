@@ -3,8 +3,8 @@ package bench
 import (
 	"fmt"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
-	"github.com/moby/moby/api/types/swarm"
 )
 
 // Section 6: security operations, and section 7: swarm.
@@ -44,7 +44,7 @@ func opsChecks() []Check {
 
 func swarmActive(s *Snapshot) bool {
 	st := s.Engine.Info.Swarm.LocalNodeState
-	return st == swarm.LocalNodeStateActive || st == swarm.LocalNodeStateLocked
+	return st == engine.LocalNodeStateActive || st == engine.LocalNodeStateLocked
 }
 
 func swarmChecks() []Check {

@@ -114,7 +114,7 @@ func Collect(ctx context.Context, c *engine.Client, o Options) (*Snapshot, error
 				}
 				return fmt.Errorf("inspecting container %s: %w", shortID(item.ID), err)
 			}
-			s.Containers[i] = Container{InspectResponse: r}
+			s.Containers[i] = Container{ContainerInspect: r}
 			keep[i] = true
 			return nil
 		})
@@ -129,7 +129,7 @@ func Collect(ctx context.Context, c *engine.Client, o Options) (*Snapshot, error
 				}
 				return fmt.Errorf("inspecting image %s: %w", shortID(item.ID), err)
 			}
-			img := Image{InspectResponse: r}
+			img := Image{ImageInspect: r}
 			h, err := c.ImageHistory(ctx, item.ID)
 			if err != nil {
 				note("history of image %s: %v", shortID(item.ID), err)

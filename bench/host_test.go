@@ -9,9 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/testenv"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/system"
 )
 
 // writeTree creates files under root: path → content, with modes.
@@ -85,7 +84,7 @@ func hostSnapshot(t *testing.T, root string) *Snapshot {
 		t.Fatal(err)
 	}
 	loadDaemonConfig(root, d)
-	s := &Snapshot{Engine: Engine{Host: "unix:///var/run/docker.sock", Info: system.Info{DockerRootDir: "/var/lib/docker"}}, Daemon: d}
+	s := &Snapshot{Engine: Engine{Host: "unix:///var/run/docker.sock", Info: engine.Info{DockerRootDir: "/var/lib/docker"}}, Daemon: d}
 	h, notes := collectHost(context.Background(), root, d, "/var/lib/docker")
 	if len(notes) > 0 {
 		t.Fatalf("notes: %v", notes)
@@ -192,7 +191,7 @@ func TestProcTable(t *testing.T) {
 			t.Errorf("unexpected process %q", g)
 		}
 	}
-	s := &Snapshot{Containers: []Container{{InspectResponse: ctr("svc", func(*container.InspectResponse) {}).InspectResponse, Processes: got}}}
+	s := &Snapshot{Containers: []Container{{ContainerInspect: ctr("svc", func(*engine.ContainerInspect) {}).ContainerInspect, Processes: got}}}
 	if r, _ := Run(s, Selection{Checks: []string{"5.7"}}); r[0].Status != Fail {
 		t.Errorf("5.7 = %s", r[0].Status)
 	}
@@ -313,7 +312,7 @@ func TestContainerProcesses(t *testing.T) {
 					t.Errorf("process %d = %q, want %q", i, procs[i], want[i])
 				}
 			}
-			s := &Snapshot{Containers: []Container{{InspectResponse: ctr("svc", func(*container.InspectResponse) {}).InspectResponse, Processes: procs}}}
+			s := &Snapshot{Containers: []Container{{ContainerInspect: ctr("svc", func(*engine.ContainerInspect) {}).ContainerInspect, Processes: procs}}}
 			r, _ := Run(s, Selection{Checks: []string{"5.7"}})
 			if r[0].Status != Fail || len(r[0].Items) != 1 || !strings.Contains(r[0].Items[0].Detail, "busybox sleep 3600") {
 				t.Errorf("5.7 = %s %+v", r[0].Status, r[0].Items)

@@ -8,11 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/term"
 	"github.com/ctsec/ctsec/internal/testenv"
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/swarm"
 )
 
 // goldenSnapshot is a whole host: the fake host tree, a daemon, and two
@@ -23,19 +22,19 @@ func goldenSnapshot(t *testing.T) *Snapshot {
 	s.Engine.Info.Driver, s.Engine.Info.LoggingDriver = "overlay2", "json-file"
 	s.Engine.Info.OperatingSystem = "Debian GNU/Linux 12 (bookworm)"
 	s.Engine.Info.SecurityOptions = []string{"name=seccomp,profile=default"}
-	s.Engine.Info.Swarm.LocalNodeState = swarm.LocalNodeStateInactive
+	s.Engine.Info.Swarm.LocalNodeState = engine.LocalNodeStateInactive
 	pids := int64(64)
 	s.Containers = []Container{
-		ctr("web", func(c *container.InspectResponse) {
+		ctr("web", func(c *engine.ContainerInspect) {
 			c.HostConfig.Privileged = true
 			c.Config.Image = "nginx:latest"
 			c.State.Running = false
 			c.State.Status = "created"
 		}),
-		ctr("hardened", func(c *container.InspectResponse) {
+		ctr("hardened", func(c *engine.ContainerInspect) {
 			c.Config.User = "65534"
 			c.Config.Image = "app:1.2"
-			c.Config.Healthcheck = &container.HealthConfig{Test: []string{"CMD", "true"}}
+			c.Config.Healthcheck = &engine.HealthConfig{Test: []string{"CMD", "true"}}
 			c.HostConfig.ReadonlyRootfs = true
 			c.HostConfig.Memory = 64 << 20
 			c.HostConfig.CPUShares = 512

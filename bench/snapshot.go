@@ -3,10 +3,8 @@ package bench
 import (
 	"time"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/image"
+	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/system"
 )
 
 // Snapshot is everything the checks look at, taken once.
@@ -36,12 +34,12 @@ type Engine struct {
 	Host       string      `json:"host"`
 	APIVersion string      `json:"api_version"`
 	Version    string      `json:"version"`
-	Info       system.Info `json:"info"`
+	Info       engine.Info `json:"info"`
 }
 
 // Container is one inspected container and, when it runs, its processes.
 type Container struct {
-	container.InspectResponse
+	engine.ContainerInspect
 	// Processes are what runs in it (its cgroup's members on a local
 	// engine, ContainerTop otherwise), only for running containers.
 	Processes []Process `json:"processes,omitempty"`
@@ -60,8 +58,8 @@ func (c Container) DisplayName() string {
 
 // Image is one image with its build history, newest layer first.
 type Image struct {
-	image.InspectResponse
-	History []image.HistoryResponseItem `json:"history,omitempty"`
+	engine.ImageInspect
+	History []engine.ImageHistoryItem `json:"history,omitempty"`
 }
 
 // DisplayName is the first tag, or the short ID of an untagged image.

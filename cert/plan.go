@@ -17,7 +17,6 @@ import (
 	"github.com/ctsec/ctsec/internal/engine"
 	"github.com/ctsec/ctsec/internal/report"
 	"github.com/ctsec/ctsec/internal/rootfs"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 )
@@ -181,9 +180,9 @@ func NewPlan(ctx context.Context, docker *engine.Client, p *Pair, t Target) (*Pl
 }
 
 // pickMount finds the volume or bind mount the files go through.
-func pickMount(c container.InspectResponse, t Target) (container.MountPoint, string, error) {
+func pickMount(c engine.ContainerInspect, t Target) (engine.MountPoint, string, error) {
 	var names []string
-	var best *container.MountPoint
+	var best *engine.MountPoint
 	for i, m := range c.Mounts {
 		names = append(names, fmt.Sprintf("%s at %s", orSource(m), m.Destination))
 		if m.Type != mount.TypeVolume && m.Type != mount.TypeBind {
@@ -203,19 +202,19 @@ func pickMount(c container.InspectResponse, t Target) (container.MountPoint, str
 	name := strings.TrimPrefix(c.Name, "/")
 	switch {
 	case t.Volume == "" && t.Dest == "":
-		return container.MountPoint{}, "", errors.New("say where the files go: --volume NAME or --dest DIR inside the container")
+		return engine.MountPoint{}, "", errors.New("say where the files go: --volume NAME or --dest DIR inside the container")
 	case best == nil && t.Volume != "":
-		return container.MountPoint{}, "", fmt.Errorf("container %s has no volume or bind mount %q (its mounts: %s)", name, t.Volume, orNone(names))
+		return engine.MountPoint{}, "", fmt.Errorf("container %s has no volume or bind mount %q (its mounts: %s)", name, t.Volume, orNone(names))
 	case best == nil:
-		return container.MountPoint{}, "", fmt.Errorf("%s in container %s is on no volume or bind mount, so a copy there would not survive a restart (its mounts: %s)", t.Dest, name, orNone(names))
+		return engine.MountPoint{}, "", fmt.Errorf("%s in container %s is on no volume or bind mount, so a copy there would not survive a restart (its mounts: %s)", t.Dest, name, orNone(names))
 	case best.Source == "":
-		return container.MountPoint{}, "", fmt.Errorf("the mount at %s in container %s has no host path", best.Destination, name)
+		return engine.MountPoint{}, "", fmt.Errorf("the mount at %s in container %s has no host path", best.Destination, name)
 	}
 	dest := best.Destination
 	if t.Dest != "" {
 		dest = path.Clean(t.Dest)
 		if !within(dest, best.Destination) {
-			return container.MountPoint{}, "", fmt.Errorf("%s is not inside the volume %s, mounted at %s", t.Dest, t.Volume, best.Destination)
+			return engine.MountPoint{}, "", fmt.Errorf("%s is not inside the volume %s, mounted at %s", t.Dest, t.Volume, best.Destination)
 		}
 	}
 	return *best, dest, nil
@@ -226,7 +225,7 @@ func within(p, dir string) bool {
 	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
 }
 
-func orSource(m container.MountPoint) string {
+func orSource(m engine.MountPoint) string {
 	if m.Name != "" {
 		return m.Name
 	}
@@ -243,7 +242,7 @@ func orNone(l []string) string {
 // verifyAddr is where the service answers: --verify, else Port's
 // published binding (the loopback for an all-interfaces one), else the
 // container's address on its first network.
-func verifyAddr(c container.InspectResponse, t Target) (string, error) {
+func verifyAddr(c engine.ContainerInspect, t Target) (string, error) {
 	if t.Verify != "" {
 		if _, _, err := net.SplitHostPort(t.Verify); err != nil {
 			return "", fmt.Errorf("--verify %q: want HOST:PORT", t.Verify)

@@ -17,10 +17,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/image"
 	"github.com/moby/moby/api/types/network"
-	"github.com/moby/moby/api/types/system"
 )
 
 // Client speaks the Docker Engine API for the calls ctsec makes outside
@@ -311,26 +308,26 @@ func id(kind, s string) (string, error) {
 }
 
 // Info is GET /info.
-func (c *Client) Info(ctx context.Context) (system.Info, error) {
-	var out system.Info
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var out Info
 	return out, c.get(ctx, "/info", nil, &out)
 }
 
 // ServerVersion is GET /version.
-func (c *Client) ServerVersion(ctx context.Context) (system.VersionResponse, error) {
-	var out system.VersionResponse
+func (c *Client) ServerVersion(ctx context.Context) (Version, error) {
+	var out Version
 	return out, c.get(ctx, "/version", nil, &out)
 }
 
 // ContainerList lists every container, running or not.
-func (c *Client) ContainerList(ctx context.Context) ([]container.Summary, error) {
-	var out []container.Summary
+func (c *Client) ContainerList(ctx context.Context) ([]ContainerSummary, error) {
+	var out []ContainerSummary
 	return out, c.get(ctx, "/containers/json", url.Values{"all": {"1"}}, &out)
 }
 
 // ContainerInspect is GET /containers/ID/json.
-func (c *Client) ContainerInspect(ctx context.Context, ref string) (container.InspectResponse, error) {
-	var out container.InspectResponse
+func (c *Client) ContainerInspect(ctx context.Context, ref string) (ContainerInspect, error) {
+	var out ContainerInspect
 	p, err := id("container", ref)
 	if err != nil {
 		return out, err
@@ -339,8 +336,8 @@ func (c *Client) ContainerInspect(ctx context.Context, ref string) (container.In
 }
 
 // ContainerTop lists a running container's processes.
-func (c *Client) ContainerTop(ctx context.Context, ref string) (container.TopResponse, error) {
-	var out container.TopResponse
+func (c *Client) ContainerTop(ctx context.Context, ref string) (TopResponse, error) {
+	var out TopResponse
 	p, err := id("container", ref)
 	if err != nil {
 		return out, err
@@ -363,14 +360,14 @@ func (c *Client) ContainerRestart(ctx context.Context, ref string) error {
 }
 
 // ImageList lists the images.
-func (c *Client) ImageList(ctx context.Context) ([]image.Summary, error) {
-	var out []image.Summary
+func (c *Client) ImageList(ctx context.Context) ([]ImageSummary, error) {
+	var out []ImageSummary
 	return out, c.get(ctx, "/images/json", nil, &out)
 }
 
 // ImageInspect is GET /images/ID/json.
-func (c *Client) ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error) {
-	var out image.InspectResponse
+func (c *Client) ImageInspect(ctx context.Context, ref string) (ImageInspect, error) {
+	var out ImageInspect
 	p, err := id("image", ref)
 	if err != nil {
 		return out, err
@@ -379,8 +376,8 @@ func (c *Client) ImageInspect(ctx context.Context, ref string) (image.InspectRes
 }
 
 // ImageHistory is an image's layers, newest first.
-func (c *Client) ImageHistory(ctx context.Context, ref string) ([]image.HistoryResponseItem, error) {
-	var out []image.HistoryResponseItem
+func (c *Client) ImageHistory(ctx context.Context, ref string) ([]ImageHistoryItem, error) {
+	var out []ImageHistoryItem
 	p, err := id("image", ref)
 	if err != nil {
 		return out, err
@@ -439,8 +436,8 @@ func (c *Client) execStart(ctx context.Context, execID string) (io.ReadCloser, e
 }
 
 // execInspect says whether the exec still runs and its exit code.
-func (c *Client) execInspect(ctx context.Context, execID string) (container.ExecInspectResponse, error) {
-	var out container.ExecInspectResponse
+func (c *Client) execInspect(ctx context.Context, execID string) (ExecInspect, error) {
+	var out ExecInspect
 	p, err := id("exec", execID)
 	if err != nil {
 		return out, err
