@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,7 @@ func TestLean(t *testing.T) {
 	lean, full := leanPair(t)
 	t.Run("links", func(t *testing.T) { leanLinks(t, lean, full) })
 	t.Run("init", func(t *testing.T) { leanInit(t, lean) })
+	t.Run("prefault", func(t *testing.T) { leanPrefault(t, lean) })
 	t.Run("delegates", func(t *testing.T) { leanDelegates(t, lean, full) })
 	t.Run("without helper", func(t *testing.T) { leanWithoutHelper(t, lean, full) })
 }
@@ -110,6 +112,40 @@ func leanLinks(t *testing.T, lean, full string) {
 		if !fullDeps[p] {
 			t.Errorf("ctsec-compose does not link %s: the check above proves nothing", p)
 		}
+	}
+}
+
+// leanPrefault: the kernel populated every read-only segment of the lean
+// binary before its start (internal/prefault), as strace sees the calls.
+func leanPrefault(t *testing.T, lean string) {
+	f, err := elf.Open(lean)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[uint64]uint64{} // page-aligned start → end
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_W == 0 {
+			want[p.Vaddr&^4095] = p.Vaddr + p.Memsz
+		}
+	}
+	out, err := exec.Command(testenv.Tool(t, "strace"), "-e", "trace=madvise", "-o", "/dev/stdout", lean, "version").Output()
+	if err != nil {
+		t.Fatalf("strace: %v\n%s", err, out)
+	}
+	// madvise(0x401000, 7083601, MADV_POPULATE_READ) = 0
+	for _, line := range strings.Split(string(out), "\n") {
+		var start, n uint64
+		var rc int
+		if _, err := fmt.Sscanf(line, "madvise(%v, %d, MADV_POPULATE_READ) = %d", &start, &n, &rc); err != nil {
+			continue
+		}
+		if end, ok := want[start]; ok && start+n == end && rc == 0 {
+			delete(want, start)
+		}
+	}
+	for start, end := range want {
+		t.Errorf("segment %#x-%#x not populated at start; strace saw:\n%s", start, end, out)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/ctsec/ctsec/internal/clock"
+	// the program's code and tables mapped in one call before it starts
+	_ "github.com/ctsec/ctsec/internal/prefault"
 )
 
 func main() {
