@@ -114,19 +114,21 @@ func newRootCmd(a *app) *cobra.Command {
 // the command, on a root whose commands are names only, so the choice is
 // the one its parsing makes.
 func newRootCmdFor(a *app, args []string) *cobra.Command {
-	tops := topCmds()
-	probe := newRootBase(&app{})
-	for _, t := range tops {
-		probe.AddCommand(&cobra.Command{Use: t.name, Run: func(*cobra.Command, []string) {}})
-	}
-	c, _, err := probe.Find(args)
-	if err != nil || c == probe {
-		return newRootCmd(a)
-	}
 	root := newRootBase(a)
-	root.Annotations = map[string]string{partialAnnotation: c.Name()}
+	tops := topCmds()
+	names := make([]*cobra.Command, len(tops))
+	for i, t := range tops {
+		names[i] = &cobra.Command{Use: t.name, Run: func(*cobra.Command, []string) {}}
+	}
+	root.AddCommand(names...)
+	c, _, err := root.Find(args)
+	root.RemoveCommand(names...)
+	whole := err != nil || c == root
+	if !whole {
+		root.Annotations = map[string]string{partialAnnotation: c.Name()}
+	}
 	for _, t := range tops {
-		if t.name == c.Name() {
+		if whole || t.name == c.Name() {
 			root.AddCommand(t.build(a))
 		}
 	}
