@@ -3,6 +3,11 @@ package seccomp
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ctsec/ctsec/internal/testenv"
@@ -73,4 +78,53 @@ func TestAnchorRules(t *testing.T) {
 		}
 	}
 	testenv.Golden(t, "testdata/anchor/default-amd64.rules", b.Bytes())
+}
+
+// TestAnchorsCompileAsCtsec: the C anchor and its Go twin, given the rules
+// of TestAnchorRules, export the very program ctsec compiles for them (its
+// filter part, after runc's stub), for both runc layouts. Without this the
+// timings of scripts/seccomp-perf.sh would compare different work.
+func TestAnchorsCompileAsCtsec(t *testing.T) {
+	cc, goTool := testenv.Tool(t, "cc"), testenv.Tool(t, "go")
+	pkgConfig := testenv.Tool(t, "pkg-config")
+	flags, err := exec.Command(pkgConfig, "--cflags", "--libs", "libseccomp").Output()
+	if err != nil {
+		t.Fatalf("pkg-config libseccomp: %v", err)
+	}
+	dir := t.TempDir()
+	export, goexport := filepath.Join(dir, "export"), filepath.Join(dir, "goexport")
+	build := [][]string{
+		append([]string{cc, "-O2", "-o", export, "testdata/anchor/export.c"}, strings.Fields(string(flags))...),
+		{goTool, "build", "-o", goexport, "./testdata/anchor/goexport"},
+	}
+	for _, args := range build {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	for _, v := range []string{"1.1.5", "1.2.0"} {
+		r, _ := ParseRuncVersion(v)
+		tg := amd64Target
+		tg.Runc = r
+		c, err := builtin(t, "default").Resolve(tg).Compile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := c.BPF[len(c.BPF)-8*c.Filter:]
+		for _, bin := range []string{export, goexport} {
+			out := filepath.Join(dir, "out.bpf")
+			cmd := exec.Command(bin, "testdata/anchor/default-amd64.rules", strconv.Itoa(c.Optimize), out)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", bin, err, msg)
+			}
+			got, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("runc %s: %s exported %d instructions, ctsec's filter has %d (or differs)",
+					v, filepath.Base(bin), len(got)/8, c.Filter)
+			}
+		}
+	}
 }

@@ -4,7 +4,9 @@
 // same rules (written by TestAnchorRules into a .rules file).
 //
 //   cc -O2 -o export export.c $(pkg-config --cflags --libs libseccomp)
-//   ./export default-amd64.rules OPTIMIZE        # OPTIMIZE: 1 (runc 1.1) or 2 (runc 1.2+)
+//   ./export default-amd64.rules OPTIMIZE [OUT]  # OPTIMIZE: 1 (runc 1.1) or 2 (runc 1.2+)
+//
+// The BPF goes to OUT, /dev/null when it is not given (the timed runs).
 //
 // .rules lines: "default ACTION", "arch NAME", then "rule ACTION NAME N" and
 // N lines "cond ARG OP DATUM_A DATUM_B" (libseccomp's own numbers).
@@ -22,8 +24,8 @@ static void die(const char *what, int rc) {
 }
 
 int main(int argc, char **argv) {
-	if (argc != 3) {
-		fprintf(stderr, "usage: export FILE.rules OPTIMIZE\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: export FILE.rules OPTIMIZE [OUT]\n");
 		return 2;
 	}
 	FILE *in = fopen(argv[1], "r");
@@ -68,7 +70,11 @@ int main(int argc, char **argv) {
 				die(name, rc);
 		}
 	}
-	int out = open("/dev/null", O_WRONLY);
+	int out = open(argc == 4 ? argv[3] : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (out < 0) {
+		perror(argc == 4 ? argv[3] : "/dev/null");
+		return 2;
+	}
 	int rc = seccomp_export_bpf(ctx, out);
 	if (rc)
 		die("seccomp_export_bpf", rc);
