@@ -10,12 +10,16 @@
 #   PREFIX/libexec/ctsec/ctsec-compose  the default build, which the lean one
 #                                       runs for compose, portainer and man.
 # `go build ./cmd/ctsec` alone gives the default build, which does everything.
+# static_tags and static_ldflags are the lean build's static link, for
+# anything timed beside it (scripts/seccomp-perf.sh).
+static_tags=osusergo,netgo
+static_ldflags="-linkmode external -extldflags -static"
 build_pair() {
 	local prefix=$1 version=$2
 	shift 2
 	mkdir -p "$prefix/bin" "$prefix/libexec/ctsec"
 	go build "$@" -ldflags "-X main.version=$version" -o "$prefix/libexec/ctsec/ctsec-compose" ./cmd/ctsec &&
-		go build "$@" -tags lean,osusergo,netgo -ldflags "-linkmode external -extldflags -static -X main.version=$version" \
+		go build "$@" -tags "lean,$static_tags" -ldflags "$static_ldflags -X main.version=$version" \
 			-o "$prefix/bin/ctsec" ./cmd/ctsec &&
 		# The lean build refuses a helper that others may write (umask 002).
 		chmod 0755 "$prefix/bin/ctsec" "$prefix/libexec/ctsec/ctsec-compose"

@@ -24,8 +24,7 @@ ctsec=$dir/bin/ctsec
 cc -O2 -o "$dir/export" seccomp/testdata/anchor/export.c $(pkg-config --cflags --libs libseccomp)
 # The floor of any Go program that compiles with libseccomp: export.c in Go,
 # linked as the lean build is (static, cgo).
-go build -tags osusergo,netgo -ldflags "-linkmode external -extldflags -static" \
-	-o "$dir/goexport" ./seccomp/testdata/anchor/goexport 2>/dev/null
+go build -tags "$static_tags" -ldflags "$static_ldflags" -o "$dir/goexport" ./seccomp/testdata/anchor/goexport
 rules=seccomp/testdata/anchor/default-amd64.rules
 
 # cpu_ms CMD...: the task-clock of one run, in ms.

@@ -112,7 +112,7 @@ func TestAnchorsCompileAsCtsec(t *testing.T) {
 		}
 		want := c.BPF[len(c.BPF)-8*c.Filter:]
 		for _, bin := range []string{export, goexport} {
-			out := filepath.Join(dir, "out.bpf")
+			out := filepath.Join(dir, filepath.Base(bin)+"-"+v+".bpf")
 			cmd := exec.Command(bin, "testdata/anchor/default-amd64.rules", strconv.Itoa(c.Optimize), out)
 			if msg, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("%s: %v\n%s", bin, err, msg)

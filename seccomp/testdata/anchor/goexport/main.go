@@ -9,6 +9,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -39,14 +40,24 @@ func run(path string, tree bool, outPath string) error {
 	}
 	defer in.Close()
 	sc := bufio.NewScanner(in)
+	line := 0
+	next := func() []string { line++; return strings.Fields(sc.Text()) }
+	// bad names the line a malformed rules file breaks at, as export.c would stop there.
+	bad := func(err error) error { return fmt.Errorf("%s:%d: %w", path, line, err) }
 	var f *libseccomp.ScmpFilter
 	for sc.Scan() {
-		w := strings.Fields(sc.Text())
+		w := next()
+		if f == nil && (len(w) == 0 || w[0] != "default") {
+			return bad(errors.New(`the first line must be "default ACTION"`))
+		}
 		switch {
 		case len(w) == 2 && w[0] == "default":
-			act, _ := strconv.ParseUint(w[1], 16, 32)
+			act, err := strconv.ParseUint(w[1], 16, 32)
+			if err != nil {
+				return bad(err)
+			}
 			if f, err = libseccomp.NewFilter(action(act)); err != nil {
-				return err
+				return bad(err)
 			}
 			defer f.Release()
 			if err := f.SetNoNewPrivsBit(false); err != nil {
@@ -63,27 +74,25 @@ func run(path string, tree bool, outPath string) error {
 				err = f.AddArch(a)
 			}
 			if err != nil {
-				return fmt.Errorf("arch %s: %w", w[1], err)
+				return bad(fmt.Errorf("arch %s: %w", w[1], err))
 			}
 		case len(w) == 4 && w[0] == "rule":
-			act, _ := strconv.ParseUint(w[1], 16, 32)
-			n, _ := strconv.Atoi(w[3])
+			act, err := strconv.ParseUint(w[1], 16, 32)
+			if err != nil {
+				return bad(err)
+			}
+			n, err := strconv.ParseUint(w[3], 10, 3)
+			if err != nil || n > 6 {
+				return bad(fmt.Errorf("%s: %q conditions", w[2], w[3]))
+			}
 			var conds []libseccomp.ScmpCondition
 			for range n {
 				if !sc.Scan() {
-					return fmt.Errorf("%s: a cond line is missing", w[2])
+					return bad(fmt.Errorf("%s: a cond line is missing", w[2]))
 				}
-				c := strings.Fields(sc.Text())
-				if len(c) != 5 || c[0] != "cond" {
-					return fmt.Errorf("bad cond line %q", sc.Text())
-				}
-				arg, _ := strconv.ParseUint(c[1], 10, 32)
-				op, _ := strconv.Atoi(c[2])
-				a, _ := strconv.ParseUint(c[3], 16, 64)
-				b, _ := strconv.ParseUint(c[4], 16, 64)
-				cond, err := libseccomp.MakeCondition(uint(arg), libseccomp.ScmpCompareOp(op), a, b) // the same numbers as C's enum
+				cond, err := condition(next())
 				if err != nil {
-					return err
+					return bad(err)
 				}
 				conds = append(conds, cond)
 			}
@@ -92,7 +101,7 @@ func run(path string, tree bool, outPath string) error {
 				continue // runc drops names libseccomp cannot resolve
 			}
 			if err := f.AddRuleConditional(call, action(act), conds); err != nil {
-				return fmt.Errorf("%s: %w", w[2], err)
+				return bad(fmt.Errorf("%s: %w", w[2], err))
 			}
 		}
 	}
@@ -108,6 +117,22 @@ func run(path string, tree bool, outPath string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// condition reads "cond ARG OP DATUM_A DATUM_B" (OP in the numbers of C's
+// enum scmp_compare, which libseccomp-golang's ScmpCompareOp shares).
+func condition(c []string) (libseccomp.ScmpCondition, error) {
+	if len(c) != 5 || c[0] != "cond" {
+		return libseccomp.ScmpCondition{}, fmt.Errorf("not a cond line: %q", strings.Join(c, " "))
+	}
+	arg, err1 := strconv.ParseUint(c[1], 10, 32)
+	op, err2 := strconv.ParseUint(c[2], 10, 8)
+	a, err3 := strconv.ParseUint(c[3], 16, 64)
+	b, err4 := strconv.ParseUint(c[4], 16, 64)
+	if err := errors.Join(err1, err2, err3, err4); err != nil {
+		return libseccomp.ScmpCondition{}, err
+	}
+	return libseccomp.MakeCondition(uint(arg), libseccomp.ScmpCompareOp(op), a, b)
 }
 
 // action is libseccomp-golang's value for one of libseccomp's own.
